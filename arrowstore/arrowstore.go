@@ -105,6 +105,19 @@ func (c Column) ArrowType() arrow.DataType {
 	return c.Type.ArrowType()
 }
 
+// SeriesIDColumn may be requested from a Scan (it is not in the table's
+// schema): the uint32 id of each row's series, stable for the life of the
+// table. SeriesTable maps it back to tags.
+const SeriesIDColumn = "_series_id"
+
+// SeriesTable is implemented by tables that can name the series behind a
+// SeriesIDColumn value.
+type SeriesTable interface {
+	// SeriesTags returns the tags of a series (a new map), or nil if the
+	// id is unknown.
+	SeriesTags(sid uint32) map[string]string
+}
+
 // Metadata keys on Arrow fields of written and scanned records.
 const (
 	// MetaKind marks a column of a written record as "tag" or "field"

@@ -1,0 +1,369 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/arrowstore/membuf"
+	"github.com/ugnos/ugnos/arrowstore/wal"
+	"github.com/ugnos/ugnos/errs"
+)
+
+// Options configures an Engine.
+type Options struct {
+	SyncMode     wal.SyncMode
+	SyncInterval time.Duration
+	SegmentSize  int64
+	Shards       int // write-buffer shards per table; default 8
+	SealRows     int // rows per sealed batch; default 32768
+	// NoAutoCreateTenants refuses writes to tenants not created first.
+	NoAutoCreateTenants bool
+	Logger              *slog.Logger
+}
+
+// DefaultTenant always exists: tools connect to it first.
+const DefaultTenant = "postgres"
+
+type tenant struct {
+	name   string
+	tables map[string]*table
+}
+
+// Engine is the storage engine. It implements arrowstore.Engine.
+type Engine struct {
+	opts   Options
+	log    *slog.Logger
+	dir    string
+	wal    *wal.WAL // nil: memory only
+	lockF  *os.File
+	report wal.Report
+
+	mu       sync.RWMutex // tenants and tables
+	tenants  map[string]*tenant
+	byID     map[uint32]*table
+	nextID   uint32
+	closeMu  sync.RWMutex // held shared by operations, exclusively by Close
+	closed   bool
+	started  time.Time
+	ingested atomic.Int64 // rows written since open (not replayed)
+	writes   atomic.Int64
+}
+
+var _ arrowstore.Engine = (*Engine)(nil)
+
+// Open opens (creating if needed) the engine in dir and replays its WAL.
+// dir "" keeps everything in memory, with no durability.
+func Open(dir string, opts Options) (*Engine, error) {
+	e := &Engine{opts: opts, log: opts.Logger, dir: dir, tenants: map[string]*tenant{}, byID: map[uint32]*table{}, started: time.Now()}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	e.tenants[DefaultTenant] = &tenant{name: DefaultTenant, tables: map[string]*table{}}
+	if dir == "" {
+		return e, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, errs.Internal(err, "create data directory %s", dir)
+	}
+	lf, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, errs.Internal(err, "open lock file")
+	}
+	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lf.Close()
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeObjectInUse, "data directory %s is in use by another process", dir)
+	}
+	e.lockF = lf
+	w, rep, err := wal.Open(filepath.Join(dir, "wal"), wal.Options{
+		SyncMode: opts.SyncMode, SyncInterval: opts.SyncInterval, SegmentSize: opts.SegmentSize, Logger: e.log,
+	}, e.replay)
+	if err != nil {
+		lf.Close()
+		return nil, err
+	}
+	e.wal, e.report = w, rep
+	return e, nil
+}
+
+// Recovery returns what the WAL replay found on open.
+func (e *Engine) Recovery() wal.Report { return e.report }
+
+// begin guards an operation against Close. Call the returned func when done.
+func (e *Engine) begin() (func(), error) {
+	e.closeMu.RLock()
+	if e.closed {
+		e.closeMu.RUnlock()
+		return nil, errs.New(errs.ErrClosed, errs.CodeAdminShutdown, "database is closed")
+	}
+	return e.closeMu.RUnlock, nil
+}
+
+// Close flushes the WAL and releases the data directory.
+func (e *Engine) Close() error {
+	e.closeMu.Lock()
+	defer e.closeMu.Unlock()
+	if e.closed {
+		return errs.New(errs.ErrClosed, errs.CodeAdminShutdown, "database is closed")
+	}
+	e.closed = true
+	var err error
+	if e.wal != nil {
+		err = e.wal.Close()
+	}
+	if e.lockF != nil {
+		e.lockF.Close()
+	}
+	return err
+}
+
+// logRec appends a record to the WAL without waiting (0 in memory mode).
+func (e *Engine) logRec(parts ...[]byte) (wal.LSN, error) {
+	if e.wal == nil {
+		return 0, nil
+	}
+	return e.wal.Append(parts...)
+}
+
+func (e *Engine) syncTo(lsn wal.LSN) error {
+	if e.wal == nil || lsn == 0 {
+		return nil
+	}
+	return e.wal.Sync(lsn)
+}
+
+// ValidName checks a tenant, table or column name.
+func ValidName(what, name string) error {
+	switch {
+	case name == "":
+		return errs.New(errs.ErrInvalidInput, errs.CodeInvalidName, "%s name is empty", what)
+	case len(name) > arrowstore.MaxNameLen:
+		return errs.New(errs.ErrInvalidInput, errs.CodeNameTooLong, "%s name %.20q... is longer than %d bytes", what, name, arrowstore.MaxNameLen)
+	case !utf8.ValidString(name):
+		return errs.New(errs.ErrInvalidInput, errs.CodeInvalidName, "%s name %q is not valid UTF-8", what, name)
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] < 0x20 || name[i] == 0x7f {
+			return errs.New(errs.ErrInvalidInput, errs.CodeInvalidName, "%s name %q contains a control character", what, name)
+		}
+	}
+	return nil
+}
+
+// Tenants lists tenants, sorted.
+func (e *Engine) Tenants() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]string, 0, len(e.tenants))
+	for n := range e.tenants {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func unknownTenant(name string) error {
+	return errs.New(errs.ErrNotFound, errs.CodeInvalidCatalogName, "database %q does not exist", name)
+}
+
+func unknownTable(tenant, name string) error {
+	return errs.New(errs.ErrNotFound, errs.CodeUndefinedTable, "relation %q does not exist in database %q", name, tenant)
+}
+
+// Tables lists a tenant's tables, sorted.
+func (e *Engine) Tables(tenantName string) ([]string, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	tn := e.tenants[tenantName]
+	if tn == nil {
+		return nil, unknownTenant(tenantName)
+	}
+	out := make([]string, 0, len(tn.tables))
+	for n := range tn.tables {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Table returns a table.
+func (e *Engine) Table(tenantName, name string) (arrowstore.Table, error) {
+	t, err := e.table(tenantName, name)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (e *Engine) table(tenantName, name string) (*table, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	tn := e.tenants[tenantName]
+	if tn == nil {
+		return nil, unknownTenant(tenantName)
+	}
+	t := tn.tables[name]
+	if t == nil {
+		return nil, unknownTable(tenantName, name)
+	}
+	return t, nil
+}
+
+// HasTenant reports whether a tenant exists.
+func (e *Engine) HasTenant(name string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.tenants[name] != nil
+}
+
+// CreateTenant creates a tenant (a database); it is durable on return.
+// Creating an existing tenant is not an error.
+func (e *Engine) CreateTenant(name string) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := ValidName("database", name); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.tenants[name] != nil {
+		e.mu.Unlock()
+		return nil
+	}
+	var en enc
+	en.u8(recCreateTenant)
+	en.str(name)
+	lsn, err := e.logRec(en.b)
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	e.tenants[name] = &tenant{name: name, tables: map[string]*table{}}
+	e.mu.Unlock()
+	return e.syncTo(lsn)
+}
+
+// tableForWrite returns the table, creating the tenant and table if needed.
+// The creation records are appended to the WAL; the caller's later Sync
+// makes them durable.
+func (e *Engine) tableForWrite(tenantName, name string) (*table, error) {
+	if t, err := e.table(tenantName, name); err == nil {
+		return t, nil
+	}
+	if err := ValidName("database", tenantName); err != nil {
+		return nil, err
+	}
+	if err := ValidName("table", name); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	tn := e.tenants[tenantName]
+	if tn == nil {
+		if e.opts.NoAutoCreateTenants {
+			return nil, unknownTenant(tenantName)
+		}
+		var en enc
+		en.u8(recCreateTenant)
+		en.str(tenantName)
+		if _, err := e.logRec(en.b); err != nil {
+			return nil, err
+		}
+		tn = &tenant{name: tenantName, tables: map[string]*table{}}
+		e.tenants[tenantName] = tn
+	}
+	if t := tn.tables[name]; t != nil {
+		return t, nil
+	}
+	id := e.nextID
+	var en enc
+	en.u8(recCreateTable)
+	en.u32(id)
+	en.str(tenantName)
+	en.str(name)
+	if _, err := e.logRec(en.b); err != nil {
+		return nil, err
+	}
+	return e.addTable(tn, id, name), nil
+}
+
+// addTable registers a new table. Caller holds e.mu.
+func (e *Engine) addTable(tn *tenant, id uint32, name string) *table {
+	t := newTable(e, id, tn.name, name)
+	tn.tables[name] = t
+	e.byID[id] = t
+	e.nextID = max(e.nextID, id+1)
+	return t
+}
+
+// Stats are engine-wide figures.
+type Stats struct {
+	Tenants, Tables int
+	Series          int64
+	Rows            int64
+	SealedBatches   int
+	SealedBytes     int64
+	ActiveBytes     int64
+	IngestedRows    int64 // rows written since open
+	Writes          int64
+	WAL             wal.Stats
+	Uptime          time.Duration
+}
+
+// Stats returns current figures.
+func (e *Engine) Stats() Stats {
+	e.mu.RLock()
+	tables := make([]*table, 0, len(e.byID))
+	for _, t := range e.byID {
+		tables = append(tables, t)
+	}
+	st := Stats{Tenants: len(e.tenants), Tables: len(tables)}
+	e.mu.RUnlock()
+	for _, t := range tables {
+		st.Series += int64(t.cat.count())
+		bs := t.buf.Stats()
+		st.Rows += bs.Rows
+		st.SealedBatches += bs.SealedBatches
+		st.SealedBytes += bs.SealedBytes
+		st.ActiveBytes += bs.ActiveBytes
+	}
+	st.IngestedRows = e.ingested.Load()
+	st.Writes = e.writes.Load()
+	if e.wal != nil {
+		st.WAL = e.wal.Stats()
+	}
+	st.Uptime = time.Since(e.started)
+	return st
+}
+
+// Seal seals every table's write buffer (all rows become sealed batches).
+func (e *Engine) Seal() {
+	e.mu.RLock()
+	tables := make([]*table, 0, len(e.byID))
+	for _, t := range e.byID {
+		tables = append(tables, t)
+	}
+	e.mu.RUnlock()
+	for _, t := range tables {
+		t.order.RLock()
+		t.buf.Seal()
+		t.order.RUnlock()
+	}
+}
+
+func (e *Engine) membufConfig() membuf.Config {
+	return membuf.Config{Shards: e.opts.Shards, SealRows: e.opts.SealRows}
+}
+
+var _ = context.Background

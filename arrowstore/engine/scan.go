@@ -1,0 +1,273 @@
+package engine
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/arrowstore/membuf"
+	"github.com/ugnos/ugnos/errs"
+)
+
+// kindSeriesID marks the SeriesIDColumn among output columns.
+const kindSeriesID arrowstore.ColumnKind = 255
+
+type outCol struct {
+	kind arrowstore.ColumnKind
+	slot int // tag or field slot
+	part int // index into the part's fields
+}
+
+// Scan implements arrowstore.Table.
+func (t *table) Scan(ctx context.Context, req arrowstore.ScanRequest) (array.RecordReader, error) {
+	if req.MinT > req.MaxT {
+		return nil, errs.Invalid("scan time range is inverted (%d > %d)", req.MinT, req.MaxT)
+	}
+	s := t.schema.Load()
+	names := req.Columns
+	if names == nil {
+		names = make([]string, len(s.columns))
+		for i, c := range s.columns {
+			names[i] = c.Name
+		}
+	}
+	fields := make([]arrow.Field, len(names))
+	cols := make([]outCol, len(names))
+	spec := membuf.ScanSpec{MinT: req.MinT, MaxT: req.MaxT, Stats: req.Stats}
+	for i, name := range names {
+		if name == arrowstore.SeriesIDColumn {
+			cols[i] = outCol{kind: kindSeriesID}
+			fields[i] = arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Uint32}
+			continue
+		}
+		ref, ok := s.byName[name]
+		if !ok {
+			return nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedColumn, "column %q of relation %q does not exist", name, t.name)
+		}
+		cols[i] = outCol{kind: ref.kind, slot: ref.slot}
+		switch ref.kind {
+		case arrowstore.KindTime:
+			fields[i] = arrowstore.Column{Name: name, Kind: arrowstore.KindTime}.ArrowField()
+		case arrowstore.KindTag:
+			fields[i] = arrowstore.Column{Name: name, Kind: arrowstore.KindTag}.ArrowField()
+		default:
+			fields[i] = s.fields[ref.slot].ArrowField()
+			cols[i].part = len(spec.Slots)
+			spec.Slots = append(spec.Slots, ref.slot)
+			spec.Types = append(spec.Types, ref.typ)
+		}
+	}
+	rfs, err := t.resolveFilters(s, req.Filters)
+	if err != nil {
+		return nil, err
+	}
+	spec.SIDs = t.cat.match(rfs)
+	if spec.Stats != nil && spec.SIDs != nil {
+		spec.Stats.SeriesMatched.Add(int64(len(spec.SIDs)))
+	}
+	r := &reader{ctx: ctx, t: t, schema: arrow.NewSchema(fields, nil), cols: cols}
+	r.refs.Store(1)
+	if spec.SIDs != nil && len(spec.SIDs) == 0 {
+		return r, nil // no series match
+	}
+	r.cur = t.buf.View(spec.SIDs).Scan(spec)
+	return r, nil
+}
+
+// reader is the RecordReader of a scan.
+type reader struct {
+	ctx    context.Context
+	t      *table
+	schema *arrow.Schema
+	cols   []outCol
+	cur    *membuf.Cursor
+	rec    arrow.RecordBatch
+	err    error
+	refs   atomic.Int64
+}
+
+func (r *reader) Retain() { r.refs.Add(1) }
+func (r *reader) Release() {
+	if r.refs.Add(-1) == 0 && r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+}
+func (r *reader) Schema() *arrow.Schema          { return r.schema }
+func (r *reader) RecordBatch() arrow.RecordBatch { return r.rec }
+func (r *reader) Record() arrow.RecordBatch      { return r.rec }
+func (r *reader) Err() error                     { return r.err }
+
+func (r *reader) Next() bool {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+	if r.cur == nil || r.err != nil {
+		return false
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		return false
+	}
+	p, ok := r.cur.Next()
+	if !ok {
+		r.cur = nil
+		return false
+	}
+	defer p.Release()
+	arrs := make([]arrow.Array, len(r.cols))
+	for i, c := range r.cols {
+		switch c.kind {
+		case arrowstore.KindTime:
+			p.Time.Retain()
+			arrs[i] = p.Time
+		case arrowstore.KindTag:
+			arrs[i] = r.tagArray(c.slot, p.SID)
+		case kindSeriesID:
+			arrs[i] = array.NewUint32Data(array.NewData(arrow.PrimitiveTypes.Uint32, p.N,
+				[]*memory.Buffer{nil, memory.NewBufferBytes(asBytes(p.SID))}, nil, 0, 0))
+		default:
+			p.Fields[c.part].Retain()
+			arrs[i] = p.Fields[c.part]
+		}
+	}
+	r.rec = array.NewRecordBatch(r.schema, arrs, int64(p.N))
+	for _, a := range arrs {
+		a.Release()
+	}
+	return true
+}
+
+// tagArray builds a dictionary array of one tag for rows of the given
+// series.
+func (r *reader) tagArray(slot int, sids []uint32) arrow.Array {
+	n := len(sids)
+	idx := make([]int32, n)
+	valid := make([]byte, (n+7)/8)
+	nulls := 0
+	var dict []string
+	pos := map[string]int32{}
+	c := &r.t.cat
+	c.mu.RLock()
+	lastSID, lastIdx := uint32(0), int32(-2)
+	for k, sid := range sids {
+		if lastIdx != -2 && sid == lastSID {
+			idx[k] = lastIdx
+		} else {
+			v := c.tag(sid, slot)
+			if v == "" {
+				lastIdx = -1
+			} else {
+				i, ok := pos[v]
+				if !ok {
+					i = int32(len(dict))
+					pos[v] = i
+					dict = append(dict, v)
+				}
+				lastIdx = i
+			}
+			lastSID = sid
+			idx[k] = lastIdx
+		}
+		if idx[k] < 0 {
+			idx[k] = 0
+			nulls++
+		} else {
+			valid[k>>3] |= 1 << (k & 7)
+		}
+	}
+	c.mu.RUnlock()
+	var vb []*memory.Buffer
+	if nulls > 0 {
+		vb = []*memory.Buffer{memory.NewBufferBytes(valid), memory.NewBufferBytes(asBytes(idx))}
+	} else {
+		vb = []*memory.Buffer{nil, memory.NewBufferBytes(asBytes(idx))}
+	}
+	offs := make([]int32, len(dict)+1)
+	var buf []byte
+	for i, v := range dict {
+		buf = append(buf, v...)
+		offs[i+1] = int32(len(buf))
+	}
+	dictData := array.NewData(arrow.BinaryTypes.String, len(dict),
+		[]*memory.Buffer{nil, memory.NewBufferBytes(asBytes(offs)), memory.NewBufferBytes(buf)}, nil, 0, 0)
+	defer dictData.Release()
+	data := array.NewData(arrowstore.TagType, n, vb, nil, nulls, 0)
+	data.SetDictionary(dictData)
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// Delete removes rows of a table in [minT, maxT] matching the tag filters
+// and returns how many it removed (arrowstore.Engine).
+func (e *Engine) Delete(ctx context.Context, tenantName, tableName string, minT, maxT int64, filters []arrowstore.Filter) (uint64, error) {
+	done, err := e.begin()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	if minT > maxT {
+		return 0, errs.Invalid("delete time range is inverted (%d > %d)", minT, maxT)
+	}
+	t, err := e.table(tenantName, tableName)
+	if err != nil {
+		return 0, err
+	}
+	rfs, err := t.resolveFilters(t.schema.Load(), filters)
+	if err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	t.order.Lock()
+	defer t.order.Unlock()
+	sids := t.cat.match(rfs) // stable: no writer runs under order
+	if sids != nil && len(sids) == 0 {
+		return 0, nil
+	}
+	var en enc
+	en.u8(recDelete)
+	en.u32(t.id)
+	en.u64(uint64(minT))
+	en.u64(uint64(maxT))
+	if sids == nil {
+		en.u32(allSeries)
+	} else {
+		en.u32(uint32(len(sids)))
+		for _, s := range sids {
+			en.u32(s)
+		}
+	}
+	lsn, err := e.logRec(en.b)
+	if err != nil {
+		return 0, err
+	}
+	if err := e.syncTo(lsn); err != nil {
+		return 0, err
+	}
+	return uint64(t.buf.Delete(minT, maxT, sids)), nil
+}
+
+// SeriesTags implements arrowstore.SeriesTable.
+func (t *table) SeriesTags(sid uint32) map[string]string {
+	c := &t.cat
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s := t.schema.Load() // after the lock: covers every slot of every series
+	if int(sid) >= len(c.tags) {
+		return nil
+	}
+	m := make(map[string]string, c.ntags[sid])
+	for slot, v := range c.tags[sid] {
+		if v != "" && slot < len(s.tags) {
+			m[s.tags[slot]] = v
+		}
+	}
+	return m
+}

@@ -1,0 +1,341 @@
+package membuf
+
+import (
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/ugnos/ugnos/arrowstore"
+)
+
+// ScanSpec selects rows and field slots from a View.
+type ScanSpec struct {
+	MinT, MaxT int64
+	SIDs       []uint32 // sorted ascending; nil: every series
+	Slots      []int    // field slots to return, in order
+	Types      []arrowstore.FieldType
+	Stats      *arrowstore.ScanStats // may be nil
+}
+
+// Part is a piece of a scan's result. The caller owns the arrays and must
+// Release them.
+type Part struct {
+	N      int
+	Time   arrow.Array // timestamp[ns, UTC]
+	SID    []uint32    // series of each row
+	Fields []arrow.Array
+}
+
+// Release releases the part's arrays.
+func (p *Part) Release() {
+	if p.Time != nil {
+		p.Time.Release()
+	}
+	for _, a := range p.Fields {
+		if a != nil {
+			a.Release()
+		}
+	}
+}
+
+// Cursor walks a View's rows matching a ScanSpec, one Part at a time.
+type Cursor struct {
+	v    *View
+	spec ScanSpec
+	bi   int // next sealed batch
+	ci   int // next chunk
+	st   arrowstore.ScanStats
+}
+
+// Scan returns a cursor over the view.
+func (v *View) Scan(spec ScanSpec) *Cursor {
+	return &Cursor{v: v, spec: spec}
+}
+
+type rng struct {
+	lo, hi int32
+	sid    uint32
+}
+
+// Next returns the next non-empty part, or false at the end.
+func (c *Cursor) Next() (Part, bool) {
+	for c.bi < len(c.v.sealed) {
+		bt := c.v.sealed[c.bi]
+		c.bi++
+		if p, ok := c.scanBatch(bt); ok {
+			return p, true
+		}
+	}
+	for c.ci < len(c.v.chunks) {
+		cv := &c.v.chunks[c.ci]
+		c.ci++
+		if p, ok := c.scanChunk(cv); ok {
+			return p, true
+		}
+	}
+	return Part{}, false
+}
+
+func (c *Cursor) stats() *arrowstore.ScanStats {
+	if c.spec.Stats != nil {
+		return c.spec.Stats
+	}
+	return &c.st
+}
+
+// searchTime returns the first index in ts[lo:hi] with ts >= t.
+func searchTime(ts []int64, lo, hi int32, t int64) int32 {
+	return lo + int32(sort.Search(int(hi-lo), func(i int) bool { return ts[lo+int32(i)] >= t }))
+}
+
+// searchAfter returns the first index in ts[lo:hi] with ts > t.
+func searchAfter(ts []int64, lo, hi int32, t int64) int32 {
+	return lo + int32(sort.Search(int(hi-lo), func(i int) bool { return ts[lo+int32(i)] > t }))
+}
+
+// matchRanges returns the row ranges of bt in the time range and series set.
+func matchRanges(bt *Batch, minT, maxT int64, sids []uint32, out []rng) []rng {
+	add := func(r *Run) {
+		if r.MaxT < minT || r.MinT > maxT {
+			return
+		}
+		lo, hi := r.Start, r.End
+		if r.MinT < minT {
+			lo = searchTime(bt.Time, lo, hi, minT)
+		}
+		if r.MaxT > maxT {
+			hi = searchAfter(bt.Time, lo, hi, maxT)
+		}
+		if lo < hi {
+			out = append(out, rng{lo, hi, r.SID})
+		}
+	}
+	if sids == nil {
+		for i := range bt.Runs {
+			add(&bt.Runs[i])
+		}
+		return out
+	}
+	runs := bt.Runs
+	if len(sids)*8 < len(runs) {
+		for _, s := range sids {
+			i := sort.Search(len(runs), func(i int) bool { return runs[i].SID >= s })
+			if i < len(runs) && runs[i].SID == s {
+				add(&runs[i])
+			}
+		}
+		return out
+	}
+	i, j := 0, 0
+	for i < len(runs) && j < len(sids) {
+		switch {
+		case runs[i].SID < sids[j]:
+			i++
+		case runs[i].SID > sids[j]:
+			j++
+		default:
+			add(&runs[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+func (c *Cursor) scanBatch(bt *Batch) (Part, bool) {
+	st := c.stats()
+	st.BatchesTotal.Add(1)
+	if bt.MaxT < c.spec.MinT || bt.MinT > c.spec.MaxT {
+		st.BatchesPruned.Add(1)
+		return Part{}, false
+	}
+	rs := matchRanges(bt, c.spec.MinT, c.spec.MaxT, c.spec.SIDs, nil)
+	if len(rs) == 0 {
+		st.BatchesPruned.Add(1)
+		return Part{}, false
+	}
+	n := 0
+	contiguous := true
+	for i, r := range rs {
+		n += int(r.hi - r.lo)
+		if i > 0 && rs[i-1].hi != r.lo {
+			contiguous = false
+		}
+	}
+	st.RowsScanned.Add(int64(n))
+	st.RowsReturned.Add(int64(n))
+	p := Part{N: n, SID: make([]uint32, 0, n), Fields: make([]arrow.Array, len(c.spec.Slots))}
+	for _, r := range rs {
+		for k := r.lo; k < r.hi; k++ {
+			p.SID = append(p.SID, r.sid)
+		}
+	}
+	if contiguous {
+		lo, hi := int64(rs[0].lo), int64(rs[len(rs)-1].hi)
+		p.Time = array.NewSlice(bt.TimeArr, lo, hi)
+		for i, slot := range c.spec.Slots {
+			if a := bt.Col(slot); a != nil {
+				p.Fields[i] = array.NewSlice(a, lo, hi)
+			} else {
+				p.Fields[i] = nullArray(c.spec.Types[i], n)
+			}
+		}
+		return p, true
+	}
+	sel := make([]int32, 0, n)
+	for _, r := range rs {
+		for k := r.lo; k < r.hi; k++ {
+			sel = append(sel, k)
+		}
+	}
+	ts := make([]int64, n)
+	for k, i := range sel {
+		ts[k] = bt.Time[i]
+	}
+	p.Time = timeArray(ts)
+	for i, slot := range c.spec.Slots {
+		if a := bt.Col(slot); a != nil {
+			p.Fields[i] = takeArray(a, sel)
+		} else {
+			p.Fields[i] = nullArray(c.spec.Types[i], n)
+		}
+	}
+	return p, true
+}
+
+func (c *Cursor) scanChunk(cv *chunkView) (Part, bool) {
+	st := c.stats()
+	st.BatchesTotal.Add(1)
+	minT, maxT := c.spec.MinT, c.spec.MaxT
+	if cv.maxT < minT || cv.minT > maxT || len(cv.ts) == 0 {
+		st.BatchesPruned.Add(1)
+		return Part{}, false
+	}
+	var sel []int32
+	scanned := 0
+	if c.spec.SIDs == nil || cv.heads == nil {
+		scanned = len(cv.ts)
+		sids := c.spec.SIDs
+		if sids != nil {
+			for i, t := range cv.ts {
+				if t >= minT && t <= maxT && hasSID(sids, cv.sid[i]) {
+					sel = append(sel, int32(i))
+				}
+			}
+		} else {
+			for i, t := range cv.ts {
+				if t >= minT && t <= maxT {
+					sel = append(sel, int32(i))
+				}
+			}
+		}
+	} else {
+		for _, s := range c.spec.SIDs {
+			h, ok := cv.heads[s]
+			if !ok {
+				continue
+			}
+			start := len(sel)
+			for r := h; r >= 0; r = cv.prev[r] {
+				scanned++
+				if t := cv.ts[r]; t >= minT && t <= maxT {
+					sel = append(sel, r)
+				}
+			}
+			seg := sel[start:]
+			for i, j := 0, len(seg)-1; i < j; i, j = i+1, j-1 {
+				seg[i], seg[j] = seg[j], seg[i]
+			}
+		}
+	}
+	st.RowsScanned.Add(int64(scanned))
+	if len(sel) == 0 {
+		if scanned == 0 {
+			st.BatchesPruned.Add(1)
+		}
+		return Part{}, false
+	}
+	n := len(sel)
+	st.RowsReturned.Add(int64(n))
+	p := Part{N: n, SID: make([]uint32, n), Fields: make([]arrow.Array, len(c.spec.Slots))}
+	ts := make([]int64, n)
+	for k, i := range sel {
+		ts[k] = cv.ts[i]
+		p.SID[k] = cv.sid[i]
+	}
+	p.Time = timeArray(ts)
+	for i, slot := range c.spec.Slots {
+		if slot < len(cv.cols) && cv.cols[slot].typ != 0 {
+			p.Fields[i], _ = buildColumn(&cv.cols[slot], sel)
+		} else {
+			p.Fields[i] = nullArray(c.spec.Types[i], n)
+		}
+	}
+	return p, true
+}
+
+func nullArray(t arrowstore.FieldType, n int) arrow.Array {
+	return array.MakeArrayOfNull(memory.DefaultAllocator, t.ArrowType(), n)
+}
+
+// takeArray gathers rows sel of a (a sealed column) into a new array.
+func takeArray(a arrow.Array, sel []int32) arrow.Array {
+	n := len(sel)
+	var bm []byte
+	nulls := 0
+	if a.NullN() > 0 {
+		bm = make([]byte, bitutil.BytesForBits(int64(n)))
+		for k, i := range sel {
+			if a.IsValid(int(i)) {
+				bitutil.SetBit(bm, k)
+			} else {
+				nulls++
+			}
+		}
+	}
+	var data arrow.ArrayData
+	switch a := a.(type) {
+	case *array.Float64:
+		src := a.Float64Values()
+		vals := make([]float64, n)
+		for k, i := range sel {
+			vals[k] = src[i]
+		}
+		data = array.NewData(a.DataType(), n, []*memory.Buffer{bufOrNil(bm), memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(vals))}, nil, nulls, 0)
+	case *array.Int64:
+		src := a.Int64Values()
+		vals := make([]int64, n)
+		for k, i := range sel {
+			vals[k] = src[i]
+		}
+		data = array.NewData(a.DataType(), n, []*memory.Buffer{bufOrNil(bm), memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(vals))}, nil, nulls, 0)
+	case *array.Boolean:
+		vals := make([]byte, bitutil.BytesForBits(int64(n)))
+		for k, i := range sel {
+			if a.Value(int(i)) {
+				bitutil.SetBit(vals, k)
+			}
+		}
+		data = array.NewData(a.DataType(), n, []*memory.Buffer{bufOrNil(bm), memory.NewBufferBytes(vals)}, nil, nulls, 0)
+	case *array.String:
+		offs := make([]int32, n+1)
+		var buf []byte
+		for k, i := range sel {
+			buf = append(buf, a.Value(int(i))...)
+			offs[k+1] = int32(len(buf))
+		}
+		data = array.NewData(a.DataType(), n, []*memory.Buffer{bufOrNil(bm), memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offs)), memory.NewBufferBytes(buf)}, nil, nulls, 0)
+	default:
+		panic("BUG: membuf: unexpected column type " + a.DataType().String())
+	}
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+func hasSID(sids []uint32, s uint32) bool {
+	i := sort.Search(len(sids), func(i int) bool { return sids[i] >= s })
+	return i < len(sids) && sids[i] == s
+}

@@ -1,0 +1,67 @@
+package ugnos
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/ugnos/ugnos/arrowstore/engine"
+	"github.com/ugnos/ugnos/arrowstore/wal"
+)
+
+// SyncMode says when a write is acknowledged.
+type SyncMode int
+
+const (
+	// SyncAlways (the default) acknowledges a write once its WAL record is
+	// fsynced: it survives a crash of the process or the machine. Writers
+	// share fsyncs (group commit).
+	SyncAlways SyncMode = iota
+	// SyncInterval acknowledges a write once it is written to the OS; the
+	// WAL is fsynced in the background every interval (WithSyncInterval).
+	// It survives a crash of the process, not of the machine.
+	SyncInterval
+	// SyncNever acknowledges a write once it is written to the OS and
+	// never fsyncs except when a WAL segment is full and on Close.
+	SyncNever
+)
+
+// Option configures Open.
+type Option func(*engine.Options)
+
+// WithSyncMode sets when writes are acknowledged (default SyncAlways).
+func WithSyncMode(m SyncMode) Option {
+	return func(o *engine.Options) {
+		switch m {
+		case SyncInterval:
+			o.SyncMode = wal.SyncInterval
+		case SyncNever:
+			o.SyncMode = wal.SyncNever
+		default:
+			o.SyncMode = wal.SyncAlways
+		}
+	}
+}
+
+// WithSyncInterval sets SyncInterval mode with the given period.
+func WithSyncInterval(d time.Duration) Option {
+	return func(o *engine.Options) { o.SyncMode, o.SyncInterval = wal.SyncInterval, d }
+}
+
+// WithShards sets the number of write-buffer shards per table (default 8).
+func WithShards(n int) Option { return func(o *engine.Options) { o.Shards = n } }
+
+// WithSealRows sets how many rows a write-buffer shard holds before it is
+// sealed into an immutable batch (default 32768).
+func WithSealRows(n int) Option { return func(o *engine.Options) { o.SealRows = n } }
+
+// WithAutoCreateTenants sets whether writes to an unknown tenant create it
+// (default true). When false, tenants are made with CreateDatabase.
+func WithAutoCreateTenants(on bool) Option {
+	return func(o *engine.Options) { o.NoAutoCreateTenants = !on }
+}
+
+// WithWALSegmentSize sets the size at which WAL segment files roll over.
+func WithWALSegmentSize(n int64) Option { return func(o *engine.Options) { o.SegmentSize = n } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *engine.Options) { o.Logger = l } }

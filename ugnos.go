@@ -1,0 +1,235 @@
+// Package ugnos is the embedded ugnos time-series database.
+//
+// Points (a timestamp, tags and fields) are written to tables of tenants
+// and read back by time range, tag filter, aggregation and downsampling.
+// Writes are durable when acknowledged: they go through a write-ahead log
+// (fsynced by default, with group commit) into an in-memory columnar store
+// of Apache Arrow batches.
+//
+//	db, err := ugnos.Open("data")
+//	err = db.Insert("acme", "cpu", time.Now().UnixNano(), 42.5, ugnos.TagSet{"host": "a"})
+//	pts, err := db.Query(ctx, "acme", "cpu", ugnos.QueryOptions{Start: t0, End: t1, Aggregation: "avg", Downsample: time.Minute})
+//
+// A table (called a series in the single-value API) has a time column, tag
+// columns (text, indexed) and field columns (double, bigint, boolean, text).
+// Insert and InsertBatch write one field, "value"; WriteRecord writes an
+// Arrow record with many fields at once.
+package ugnos
+
+import (
+	"context"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/arrowstore/engine"
+	"github.com/ugnos/ugnos/errs"
+)
+
+// TagSet is the tags of a point: tag name to value. An empty value is the
+// same as an absent tag.
+type TagSet map[string]string
+
+// Point is a single-value point to write. Timestamp is ns since the epoch.
+type Point struct {
+	Timestamp int64
+	Value     float64
+	Tags      TagSet
+}
+
+// DataPoint is a point returned by Query. Points of one series in one
+// result share one Tags map: do not modify it.
+type DataPoint struct {
+	Timestamp int64
+	Value     float64
+	Tags      TagSet
+}
+
+// DB is an open database. Its methods are safe for concurrent use.
+type DB struct {
+	eng     *engine.Engine
+	queries queryStats
+}
+
+// Open opens the database in dir, creating it if needed, and replays its
+// write-ahead log. dir "" keeps everything in memory (nothing is durable).
+// Only one process may open a directory at a time.
+func Open(dir string, opts ...Option) (*DB, error) {
+	var o engine.Options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	eng, err := engine.Open(dir, o)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{eng: eng}, nil
+}
+
+// Close flushes the write-ahead log and closes the database. Later calls
+// of any method return ErrClosed.
+func (db *DB) Close() error { return db.eng.Close() }
+
+// Engine returns the storage engine (for the SQL layer and tools).
+func (db *DB) Engine() *engine.Engine { return db.eng }
+
+type pointSlice []Point
+
+func (p pointSlice) Len() int { return len(p) }
+func (p pointSlice) At(i int) (int64, float64, map[string]string) {
+	return p[i].Timestamp, p[i].Value, p[i].Tags
+}
+
+type onePoint struct {
+	ts   int64
+	v    float64
+	tags TagSet
+}
+
+func (p *onePoint) Len() int                                   { return 1 }
+func (p *onePoint) At(int) (int64, float64, map[string]string) { return p.ts, p.v, p.tags }
+
+// Insert writes one point to the field "value" of a table (created on first
+// write, with the tags as tag columns). The value must be finite.
+func (db *DB) Insert(tenant, series string, ts int64, value float64, tags TagSet) error {
+	return db.eng.WritePoints(context.Background(), tenant, series, &onePoint{ts, value, tags})
+}
+
+// InsertBatch writes points to the field "value" of a table in one durable
+// step: all of them or, on error, none. Points that share a TagSet map are
+// resolved to their series once.
+func (db *DB) InsertBatch(tenant, series string, points []Point) error {
+	return db.eng.WritePoints(context.Background(), tenant, series, pointSlice(points))
+}
+
+// WriteRecord writes the rows of an Arrow record to a table: the
+// multi-field write path. The record needs a "time" column (timestamp of
+// any unit, or int64 ns, no nulls). Text columns (string or
+// dictionary<string>) are tags unless their field metadata has
+// "ugnos.kind" = "field"; other columns are fields: float64/float32 are
+// stored as double, signed and unsigned integers as bigint, booleans as
+// boolean. The table and new columns are created as needed; a column whose
+// kind or type conflicts with the table is refused and nothing is stored.
+func (db *DB) WriteRecord(ctx context.Context, tenant, table string, rec arrow.RecordBatch) error {
+	return db.eng.Write(ctx, tenant, table, rec)
+}
+
+// Scan reads a table's rows as Arrow record batches with time range, tag
+// predicates and projection pushed down. The caller must Release the
+// reader.
+func (db *DB) Scan(ctx context.Context, tenant, table string, req arrowstore.ScanRequest) (array.RecordReader, error) {
+	t, err := db.eng.Table(tenant, table)
+	if err != nil {
+		return nil, err
+	}
+	return t.Scan(ctx, req)
+}
+
+// Columns returns a table's columns (time, tags, fields).
+func (db *DB) Columns(tenant, table string) ([]arrowstore.Column, error) {
+	t, err := db.eng.Table(tenant, table)
+	if err != nil {
+		return nil, err
+	}
+	return t.Columns(), nil
+}
+
+// CreateDatabase creates a tenant. Creating one that exists is not an error.
+func (db *DB) CreateDatabase(name string) error { return db.eng.CreateTenant(name) }
+
+// Databases lists the tenants, sorted. "postgres" always exists.
+func (db *DB) Databases() []string { return db.eng.Tenants() }
+
+// Flush seals every write buffer into immutable batches. Data is already
+// durable without it; it makes sealed-batch statistics exact.
+func (db *DB) Flush() { db.eng.Seal() }
+
+func tagFilters(tags TagSet) []arrowstore.Filter {
+	fs := make([]arrowstore.Filter, 0, len(tags))
+	for k, v := range tags {
+		fs = append(fs, arrowstore.Filter{Column: k, Op: arrowstore.OpEq, Values: []string{v}})
+	}
+	return fs
+}
+
+// ListSeries returns the tables of a tenant, sorted; with tags, only those
+// with at least one series carrying every given tag value.
+func (db *DB) ListSeries(tenant string, tags TagSet) ([]string, error) {
+	if err := checkName("database", tenant); err != nil {
+		return nil, err
+	}
+	names, err := db.eng.Tables(tenant)
+	if err != nil {
+		return nil, err
+	}
+	if len(tags) == 0 {
+		return names, nil
+	}
+	fs := tagFilters(tags)
+	out := names[:0]
+	for _, n := range names {
+		t, err := db.eng.Table(tenant, n)
+		if err != nil {
+			continue // dropped meanwhile
+		}
+		m, ok := t.(interface {
+			MatchSeries([]arrowstore.Filter) ([]uint32, error)
+		})
+		if !ok {
+			continue
+		}
+		sids, err := m.MatchSeries(fs)
+		if err != nil {
+			return nil, err
+		}
+		if sids == nil || len(sids) > 0 {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// Delete removes the points of a table in [start, end] (inclusive, ns)
+// whose series carry every given tag value (nil: all series) and returns
+// how many rows it removed.
+func (db *DB) Delete(tenant, series string, start, end int64, tags TagSet) (uint64, error) {
+	if err := checkName("database", tenant); err != nil {
+		return 0, err
+	}
+	if err := checkName("table", series); err != nil {
+		return 0, err
+	}
+	if start > end {
+		return 0, errs.Invalid("time range is inverted: start %d is after end %d", start, end)
+	}
+	return db.eng.Delete(context.Background(), tenant, series, start, end, tagFilters(tags))
+}
+
+func checkName(what, name string) error {
+	if name == "" {
+		return errs.New(errs.ErrInvalidInput, errs.CodeInvalidName, "%s name is empty", what)
+	}
+	return nil
+}
+
+// RecoveryReport describes what Open found in the write-ahead log.
+type RecoveryReport struct {
+	Segments     int
+	Records      int
+	Bytes        int64
+	Truncated    bool   // a torn or corrupt tail was cut
+	Reason       string // why, when Truncated
+	DroppedBytes int64
+	MovedAside   []string // later segments renamed *.corrupt
+}
+
+// Recovery returns what Open found in the write-ahead log.
+func (db *DB) Recovery() RecoveryReport {
+	r := db.eng.Recovery()
+	return RecoveryReport{Segments: r.Segments, Records: r.Records, Bytes: r.Bytes, Truncated: r.Truncated,
+		Reason: r.Reason, DroppedBytes: r.DroppedBytes, MovedAside: r.MovedAside}
+}
+
+var _ = time.Second
