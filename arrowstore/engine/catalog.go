@@ -34,7 +34,7 @@ type seriesCatalog struct {
 	ntags  []uint16   // by sid: present tags
 	hashes []uint64   // by sid
 	byHash map[uint64]uint32
-	next   []uint32                // by sid: sid+1 of the next series with the same hash
+	next   []uint32              // by sid: sid+1 of the next series with the same hash
 	post   []map[string]*posting // by tag slot: value -> series
 }
 
@@ -49,10 +49,6 @@ func (c *seriesCatalog) count() int {
 	defer c.mu.RUnlock()
 	return len(c.tags)
 }
-
-// first returns sid+1 of the first series with hash h, 0 if none. Caller
-// holds mu.
-func (c *seriesCatalog) first(h uint64) uint32 { return c.byHash[h] }
 
 func (c *seriesCatalog) tag(sid uint32, slot int) string {
 	t := c.tags[sid]

@@ -181,6 +181,11 @@ func unknownTable(tenant, name string) error {
 
 // Tables lists a tenant's tables, sorted.
 func (e *Engine) Tables(tenantName string) ([]string, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	tn := e.tenants[tenantName]
@@ -205,6 +210,17 @@ func (e *Engine) Table(tenantName, name string) (arrowstore.Table, error) {
 }
 
 func (e *Engine) table(tenantName, name string) (*table, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return e.lookup(tenantName, name)
+}
+
+// lookup finds a table; the caller is inside begin (no recursive RLock of
+// closeMu, which could deadlock against a waiting Close).
+func (e *Engine) lookup(tenantName, name string) (*table, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	tn := e.tenants[tenantName]
@@ -258,7 +274,7 @@ func (e *Engine) CreateTenant(name string) error {
 // The creation records are appended to the WAL; the caller's later Sync
 // makes them durable.
 func (e *Engine) tableForWrite(tenantName, name string) (*table, error) {
-	if t, err := e.table(tenantName, name); err == nil {
+	if t, err := e.lookup(tenantName, name); err == nil {
 		return t, nil
 	}
 	if err := ValidName("database", tenantName); err != nil {

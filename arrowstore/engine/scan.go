@@ -214,7 +214,7 @@ func (e *Engine) Delete(ctx context.Context, tenantName, tableName string, minT,
 	if minT > maxT {
 		return 0, errs.Invalid("delete time range is inverted (%d > %d)", minT, maxT)
 	}
-	t, err := e.table(tenantName, tableName)
+	t, err := e.lookup(tenantName, tableName)
 	if err != nil {
 		return 0, err
 	}

@@ -1,8 +1,8 @@
 package wal
 
 import (
-	"runtime"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/ugnos/ugnos/errs"

@@ -1,0 +1,51 @@
+# ugnos: build, run and test targets. See README for what each one needs.
+
+GO         ?= go
+FUZZTIME   ?= 30s
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@latest
+
+.PHONY: all build run test bench soak fuzz lint clean
+
+all: build
+
+# build compiles the one binary into bin/ugnos.
+build:
+	$(GO) build -o bin/ugnos ./cmd/ugnos
+
+# run builds, then starts the server with its defaults (flags and UGNOS_*
+# environment variables: see ./bin/ugnos serve -h).
+run: build
+	./bin/ugnos serve
+
+# test runs every test: the main module with the race detector, then the
+# bench module (its own Go module).
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# bench runs the ingest benchmark, then the Go benchmarks of the main module.
+bench:
+	cd bench && $(GO) run ./cmd/ugnosbench ingest
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# soak runs the crash-recovery tests for many rounds.
+soak:
+	UGNOS_CRASH_ROUNDS=200 $(GO) test -count=1 -run 'TestCrash' -timeout 60m .
+
+# fuzz fuzzes WAL replay for FUZZTIME (make fuzz FUZZTIME=5m).
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzReplay -fuzztime $(FUZZTIME) ./arrowstore/wal/
+
+# lint fails if any file needs gofmt, then runs go vet and staticcheck on
+# both modules.
+lint:
+	@unformatted="$$(gofmt -l .)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	cd bench && $(GO) run $(STATICCHECK) ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,61 @@
+// Command ugnos is the ugnos time-series database server and its tools.
+//
+//	ugnos serve [flags]   run the server
+//	ugnos version         print the version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usageText = `ugnos is a time-series database.
+
+Usage:
+
+	ugnos <command> [flags]
+
+Commands:
+
+	serve     run the server (ugnos serve -h for its flags)
+	version   print the version
+	help      show this text
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes a command line and returns the process exit code:
+// 0 success, 1 runtime failure, 2 bad usage or refused configuration.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return 2
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(rest, stderr)
+	case "version":
+		return printVersion(rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stderr, usageText)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "ugnos: unknown command %q\n\n%s", cmd, usageText)
+		return 2
+	}
+}
+
+func printVersion(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "ugnos version: unexpected arguments %q\n", args)
+		return 2
+	}
+	fmt.Fprintf(stdout, "ugnos %s\n", version)
+	return 0
+}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ugnos/ugnos"
+)
+
+// shutdownTimeout bounds how long in-flight HTTP requests may run after a
+// shutdown signal before their connections are closed.
+const shutdownTimeout = 10 * time.Second
+
+// serveConfig is the configuration of ugnos serve after flags and
+// environment variables are applied.
+type serveConfig struct {
+	dataDir  string
+	pgAddr   string
+	httpAddr string
+	sync     string
+	syncMode ugnos.SyncMode
+}
+
+// serveSetting is one setting of ugnos serve: a flag, the environment
+// variable that backs it, and its default. A flag given on the command line
+// beats the environment variable, which beats the default.
+type serveSetting struct {
+	flag, env, def, help string
+	dst                  *string
+}
+
+func (c *serveConfig) settings() []serveSetting {
+	return []serveSetting{
+		{"data-dir", "UGNOS_DATA_DIR", "./ugnos-data", "data directory", &c.dataDir},
+		{"pg-addr", "UGNOS_PG_ADDR", "127.0.0.1:5432", "PostgreSQL wire protocol address (not served yet)", &c.pgAddr},
+		{"http-addr", "UGNOS_HTTP_ADDR", "127.0.0.1:8086", "HTTP address (/health, /metrics)", &c.httpAddr},
+		{"sync", "UGNOS_SYNC", "always", "when writes are acknowledged: always (fsynced), interval or never", &c.sync},
+	}
+}
+
+// parseServe reads the flags and environment of ugnos serve (an empty
+// environment variable counts as unset). Errors are usage errors (exit code
+// 2); flag.ErrHelp means -h was given.
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	settings := c.settings()
+	for _, s := range settings {
+		fs.StringVar(s.dst, s.flag, s.def, fmt.Sprintf("%s (env %s)", s.help, s.env))
+	}
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: ugnos serve [flags]\n\nFlags (a flag beats its environment variable, which beats the default):\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" && !given[s.flag] {
+			*s.dst = v
+		}
+	}
+	return c, c.validate()
+}
+
+func (c *serveConfig) validate() error {
+	switch c.sync {
+	case "always":
+		c.syncMode = ugnos.SyncAlways
+	case "interval":
+		c.syncMode = ugnos.SyncInterval
+	case "never":
+		c.syncMode = ugnos.SyncNever
+	default:
+		return fmt.Errorf("--sync %q: want always, interval or never", c.sync)
+	}
+	if c.dataDir == "" {
+		return errors.New("--data-dir is empty")
+	}
+	// Authentication does not exist yet, so every listener must be on a
+	// loopback address (DESIGN: listening beyond loopback requires a
+	// password or TLS client certificates, or the server refuses to start).
+	if err := checkLoopbackAddr(c.httpAddr); err != nil {
+		return fmt.Errorf("--http-addr: %w", err)
+	}
+	if err := checkLoopbackAddr(c.pgAddr); err != nil {
+		return fmt.Errorf("--pg-addr: %w", err)
+	}
+	return nil
+}
+
+// checkLoopbackAddr accepts host:port where host is "localhost" or a
+// loopback IP literal (127.0.0.0/8, ::1) and port is 0..65535.
+func checkLoopbackAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", addr, err)
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || (p == 0 && port != "0") {
+		return fmt.Errorf("%q: port %q is not a number in 0..65535", addr, port)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q is not a loopback address; authentication is not implemented yet, so ugnos listens only on 127.0.0.1, ::1 or localhost", addr)
+}
+
+// serve runs the server until SIGINT or SIGTERM and returns the exit code.
+func serve(args []string, stderr io.Writer) int {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg, err := parseServe(args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ugnos serve: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := runServer(ctx, cfg, log); err != nil {
+		log.Error("server stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// runServer opens the database, serves HTTP until ctx is done, then shuts
+// down gracefully: the HTTP server first, then the database.
+func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) {
+	log.Info("starting ugnos", "version", version, "data_dir", cfg.dataDir, "sync", cfg.sync)
+	start := time.Now()
+	db, err := ugnos.Open(cfg.dataDir, ugnos.WithSyncMode(cfg.syncMode), ugnos.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", cfg.dataDir, err)
+	}
+	rec := db.Recovery()
+	log.Info("database open", "wal_segments", rec.Segments, "wal_records", rec.Records,
+		"wal_truncated", rec.Truncated, "took", time.Since(start).Round(time.Millisecond))
+	defer func() {
+		if cerr := db.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close database: %w", cerr))
+			return
+		}
+		log.Info("database closed")
+	}()
+
+	log.Warn("PostgreSQL wire protocol is not served yet; --pg-addr is validated but not listened on", "pg_addr", cfg.pgAddr)
+
+	ln, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen http: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           newHTTPHandler(db, time.Now()),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("http listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		log.Warn("http shutdown timed out; connections closed", "err", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}
