@@ -1,0 +1,112 @@
+package ugnos_test
+
+// Micro-benchmarks of the embedded API. Reproduce and compare with:
+//
+//	go test -run '^$' -bench . -benchmem -count 6 . > new.txt && benchstat old.txt new.txt
+//
+// The TSBS workload figures come from the bench module: `make bench`.
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/ugnos/ugnos"
+	"github.com/ugnos/ugnos/arrowstore"
+)
+
+// cpuRecord builds rows (100 hosts per epoch) with 2 tags and 10 fields.
+func cpuRecord(rows int, epoch0 int) arrow.RecordBatch {
+	fs := []arrow.Field{{Name: "time", Type: arrowstore.TimeType}, {Name: "host", Type: arrow.BinaryTypes.String}, {Name: "dc", Type: arrow.BinaryTypes.String}}
+	for f := 0; f < 10; f++ {
+		fs = append(fs, arrow.Field{Name: fmt.Sprintf("f%d", f), Type: arrow.PrimitiveTypes.Float64})
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema(fs, nil))
+	defer b.Release()
+	for i := 0; i < rows; i++ {
+		h := i % 100
+		b.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(int64(epoch0+i/100) * int64(10*time.Second)))
+		b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("host_%d", h))
+		b.Field(2).(*array.StringBuilder).Append(fmt.Sprintf("dc_%d", h%7))
+		for f := 0; f < 10; f++ {
+			b.Field(3 + f).(*array.Float64Builder).Append(float64((i * (f + 1)) % 100))
+		}
+	}
+	return b.NewRecordBatch()
+}
+
+// BenchmarkWriteRecord: 10,000-row writes with the WAL fsynced.
+func BenchmarkWriteRecord(b *testing.B) {
+	db, err := ugnos.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	rec := cpuRecord(10000, 0)
+	defer rec.Release()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := db.WriteRecord(ctx, "b", "cpu", rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*10000/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkInsertBatch: 10,000 single-value points per call, WAL fsynced.
+func BenchmarkInsertBatch(b *testing.B) {
+	db, err := ugnos.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	tags := make([]ugnos.TagSet, 100)
+	for h := range tags {
+		tags[h] = ugnos.TagSet{"host": fmt.Sprintf("host_%d", h), "dc": fmt.Sprintf("dc_%d", h%7)}
+	}
+	pts := make([]ugnos.Point, 10000)
+	for i := range pts {
+		pts[i] = ugnos.Point{Timestamp: int64(i/100) * int64(10*time.Second), Value: float64(i % 100), Tags: tags[i%100]}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := db.InsertBatch("b", "cpu", pts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*10000/b.Elapsed().Seconds(), "points/s")
+}
+
+// BenchmarkQueryOneHostHour: a one-host, one-hour downsampled query over
+// a day of 100 hosts (in memory).
+func BenchmarkQueryOneHostHour(b *testing.B) {
+	db, _ := ugnos.Open("")
+	defer db.Close()
+	tags := make([]ugnos.TagSet, 100)
+	for h := range tags {
+		tags[h] = ugnos.TagSet{"host": fmt.Sprintf("host_%d", h)}
+	}
+	pts := make([]ugnos.Point, 0, 100*360)
+	for hour := 0; hour < 24; hour++ {
+		pts = pts[:0]
+		for e := hour * 360; e < (hour+1)*360; e++ {
+			for h := 0; h < 100; h++ {
+				pts = append(pts, ugnos.Point{Timestamp: int64(e) * int64(10*time.Second), Value: float64(e % 100), Tags: tags[h]})
+			}
+		}
+		if err := db.InsertBatch("b", "cpu", pts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	q := ugnos.QueryOptions{Start: int64(10 * time.Hour), End: int64(11*time.Hour) - 1, Tags: ugnos.TagSet{"host": "host_42"}, Aggregation: "max", Downsample: time.Minute}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := db.Query(ctx, "b", "cpu", q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
