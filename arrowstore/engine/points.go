@@ -30,20 +30,11 @@ func mapID(m map[string]string) uintptr { return *(*uintptr)(unsafe.Pointer(&m))
 // WritePoints stores single-value points (field "value", double) with
 // their tags in a table. Values must be finite. On error nothing is stored.
 func (e *Engine) WritePoints(ctx context.Context, tenantName, tableName string, src PointSource) error {
-	done, err := e.begin()
+	done, err := e.beginWrite(ctx, tenantName, tableName)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := ValidName("database", tenantName); err != nil {
-		return err
-	}
-	if err := ValidName("table", tableName); err != nil {
-		return err
-	}
 	n := src.Len()
 	if n == 0 {
 		return nil

@@ -252,22 +252,27 @@ func validityCopy(col arrow.Array) *memory.Buffer {
 	return memory.NewBufferBytes(bitmapOf(col))
 }
 
+// beginWrite guards a write against Close and checks its names.
+func (e *Engine) beginWrite(ctx context.Context, tenantName, tableName string) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ValidName("database", tenantName); err != nil {
+		return nil, err
+	}
+	if err := ValidName("table", tableName); err != nil {
+		return nil, err
+	}
+	return e.begin()
+}
+
 // Write stores a record's rows in a table (arrowstore.Engine).
 func (e *Engine) Write(ctx context.Context, tenantName, tableName string, rec arrow.RecordBatch) error {
-	done, err := e.begin()
+	done, err := e.beginWrite(ctx, tenantName, tableName)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := ValidName("database", tenantName); err != nil {
-		return err
-	}
-	if err := ValidName("table", tableName); err != nil {
-		return err
-	}
 	in, err := prepareRecord(rec)
 	if err != nil {
 		return err

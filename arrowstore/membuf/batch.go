@@ -228,68 +228,25 @@ func buildColumn(cb *colBuf, sel []int32) (arrow.Array, Zone) {
 		n = len(sel)
 	}
 	bm, nulls := validityBitmap(cb.valid, sel, n)
-	z := Zone{Nulls: nulls}
 	at := func(k int) int {
 		if sel != nil {
 			return int(sel[k])
 		}
 		return k
 	}
-	isValid := func(i int) bool { return cb.valid == nil || cb.valid[i] != 0 }
 	var data arrow.ArrayData
 	switch cb.typ {
 	case arrowstore.TypeFloat:
 		vals := make([]float64, n)
-		mn, mx := math.Inf(1), math.Inf(-1)
 		for k := range vals {
-			v := cb.f64[at(k)]
-			vals[k] = v
-			if v < mn {
-				mn = v
-			}
-			if v > mx {
-				mx = v
-			}
-		}
-		if nulls > 0 {
-			// recompute without nulls (rare path)
-			mn, mx = math.Inf(1), math.Inf(-1)
-			for k := range vals {
-				if isValid(at(k)) {
-					mn, mx = math.Min(mn, vals[k]), math.Max(mx, vals[k])
-				}
-			}
-		}
-		for k := range vals {
-			if vals[k] != vals[k] && isValid(at(k)) {
-				z.HasNaN = true
-				mn, mx = math.Inf(1), math.Inf(-1)
-				for j := range vals {
-					if v := vals[j]; v == v && isValid(at(j)) {
-						mn, mx = math.Min(mn, v), math.Max(mx, v)
-					}
-				}
-				break
-			}
-		}
-		if mn <= mx {
-			z.HasMinMax, z.MinF, z.MaxF = true, mn, mx
+			vals[k] = cb.f64[at(k)]
 		}
 		data = array.NewData(arrow.PrimitiveTypes.Float64, n,
 			[]*memory.Buffer{bufOrNil(bm), memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(vals))}, nil, nulls, 0)
 	case arrowstore.TypeInt:
 		vals := make([]int64, n)
-		mn, mx := int64(math.MaxInt64), int64(math.MinInt64)
 		for k := range vals {
-			i := at(k)
-			v := cb.i64[i]
-			vals[k] = v
-			if isValid(i) {
-				mn, mx = min(mn, v), max(mx, v)
-			}
-		}
-		if nulls < n {
-			z.HasMinMax, z.MinI, z.MaxI = true, mn, mx
+			vals[k] = cb.i64[at(k)]
 		}
 		data = array.NewData(arrow.PrimitiveTypes.Int64, n,
 			[]*memory.Buffer{bufOrNil(bm), memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(vals))}, nil, nulls, 0)
@@ -317,7 +274,8 @@ func buildColumn(cb *colBuf, sel []int32) (arrow.Array, Zone) {
 			[]*memory.Buffer{bufOrNil(bm), memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offs)), memory.NewBufferBytes(buf)}, nil, nulls, 0)
 	}
 	defer data.Release()
-	return array.MakeFromData(data), z
+	arr := array.MakeFromData(data)
+	return arr, zoneOf(arr)
 }
 
 // sealRows turns rows straight into a Batch, gathering each column once.
@@ -358,33 +316,20 @@ func zoneOf(a arrow.Array) Zone {
 	z := Zone{Nulls: a.NullN()}
 	switch a := a.(type) {
 	case *array.Float64:
+		// NaN compares false, so it never becomes the min or max.
 		mn, mx := math.Inf(1), math.Inf(-1)
-		vals := a.Float64Values()
-		if z.Nulls == 0 {
-			for _, v := range vals {
-				if v < mn {
-					mn = v
-				}
-				if v > mx {
-					mx = v
-				}
-				if v != v {
-					z.HasNaN = true
-				}
+		for i, v := range a.Float64Values() {
+			if z.Nulls > 0 && !a.IsValid(i) {
+				continue
 			}
-		} else {
-			for i, v := range vals {
-				if a.IsValid(i) {
-					if v < mn {
-						mn = v
-					}
-					if v > mx {
-						mx = v
-					}
-					if v != v {
-						z.HasNaN = true
-					}
-				}
+			if v < mn {
+				mn = v
+			}
+			if v > mx {
+				mx = v
+			}
+			if v != v {
+				z.HasNaN = true
 			}
 		}
 		if mn <= mx {

@@ -114,11 +114,7 @@ func (b *Buffer) Append(r *Rows) {
 		}
 		s.mu.Unlock()
 	}
-	if len(full) > 0 {
-		b.pubMu.Lock()
-		b.frozen = append(slices.Clip(b.frozen), full...)
-		b.pubMu.Unlock()
-	}
+	b.freeze(full)
 	b.view.RUnlock()
 	b.rows.Add(int64(r.N))
 	for _, c := range full {
@@ -153,6 +149,17 @@ func (b *Buffer) partition(r *Rows) [][]int32 {
 		sels[k] = append(sels[k], int32(i))
 	}
 	return sels
+}
+
+// freeze lists detached chunks as being sealed, so views still see their
+// rows. The caller holds view shared.
+func (b *Buffer) freeze(full []*chunk) {
+	if len(full) == 0 {
+		return
+	}
+	b.pubMu.Lock()
+	b.frozen = append(slices.Clip(b.frozen), full...)
+	b.pubMu.Unlock()
 }
 
 // publish replaces the frozen chunk c by its sealed batch.
@@ -190,11 +197,7 @@ func (b *Buffer) Seal() {
 		}
 		s.mu.Unlock()
 	}
-	if len(full) > 0 {
-		b.pubMu.Lock()
-		b.frozen = append(slices.Clip(b.frozen), full...)
-		b.pubMu.Unlock()
-	}
+	b.freeze(full)
 	b.view.RUnlock()
 	for _, c := range full {
 		b.publish(c, sealChunk(c))

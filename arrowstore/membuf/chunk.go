@@ -77,21 +77,21 @@ func (c *colBuf) appendSel(arr arrow.Array, sel []int32) {
 	switch c.typ {
 	case arrowstore.TypeFloat:
 		src := arr.(*array.Float64).Float64Values()
-		c.f64 = slices.Grow(c.f64, m)[:n0+m]
+		c.f64 = grow(c.f64, m)[:n0+m]
 		dst := c.f64[n0:]
 		for k, i := range sel {
 			dst[k] = src[i]
 		}
 	case arrowstore.TypeInt:
 		src := arr.(*array.Int64).Int64Values()
-		c.i64 = slices.Grow(c.i64, m)[:n0+m]
+		c.i64 = grow(c.i64, m)[:n0+m]
 		dst := c.i64[n0:]
 		for k, i := range sel {
 			dst[k] = src[i]
 		}
 	case arrowstore.TypeBool:
 		src := arr.(*array.Boolean)
-		c.b = slices.Grow(c.b, m)[:n0+m]
+		c.b = grow(c.b, m)[:n0+m]
 		dst := c.b[n0:]
 		for k, i := range sel {
 			if src.Value(int(i)) {
@@ -102,7 +102,7 @@ func (c *colBuf) appendSel(arr arrow.Array, sel []int32) {
 		}
 	default:
 		src := arr.(*array.String)
-		c.str = slices.Grow(c.str, m)[:n0+m]
+		c.str = grow(c.str, m)[:n0+m]
 		dst := c.str[n0:]
 		for k, i := range sel {
 			if src.IsValid(int(i)) {
@@ -119,7 +119,7 @@ func (c *colBuf) appendSel(arr arrow.Array, sel []int32) {
 		return
 	}
 	c.ensureValid(n0)
-	c.valid = slices.Grow(c.valid, m)[:n0+m]
+	c.valid = grow(c.valid, m)[:n0+m]
 	dst := c.valid[n0:]
 	for k, i := range sel {
 		if arr.IsValid(int(i)) {
@@ -183,9 +183,9 @@ func (c *chunk) bytes() int64 {
 func (c *chunk) appendRows(r *Rows, sel []int32, shards uint32) {
 	n0 := len(c.ts)
 	m := len(sel)
-	c.ts = slices.Grow(c.ts, m)[:n0+m]
-	c.sid = slices.Grow(c.sid, m)[:n0+m]
-	c.prev = slices.Grow(c.prev, m)[:n0+m]
+	c.ts = grow(c.ts, m)[:n0+m]
+	c.sid = grow(c.sid, m)[:n0+m]
+	c.prev = grow(c.prev, m)[:n0+m]
 	ts, sids, prev := c.ts[n0:], c.sid[n0:], c.prev[n0:]
 	minT, maxT := c.minT, c.maxT
 	for k, i := range sel {
@@ -277,4 +277,17 @@ func (c *chunk) view(sids []uint32, shards uint32) chunkView {
 		}
 	}
 	return v
+}
+
+// grow returns s with room for m more elements, doubling the capacity (at
+// least 256) when it must reallocate: append's 1.25x growth for large
+// slices copies a chunk many times over before it is sealed.
+func grow[T any](s []T, m int) []T {
+	if cap(s)-len(s) >= m {
+		return s
+	}
+	n := max(2*cap(s), len(s)+m, 256)
+	out := make([]T, len(s), n)
+	copy(out, s)
+	return out
 }
