@@ -39,6 +39,9 @@ func (e *Engine) WritePoints(ctx context.Context, tenantName, tableName string, 
 	if n == 0 {
 		return nil
 	}
+	if err := checkWriteSize(n, int64(n)*20); err != nil {
+		return err
+	}
 	// Validate everything and collect the tag keys; each distinct map is
 	// examined once.
 	ts := make([]int64, n)

@@ -52,6 +52,33 @@ type input struct {
 	fields []fieldCol
 }
 
+// walBytes bounds the size of the rows record of the input.
+func (in *input) walBytes() int64 {
+	b := int64(in.n) * 12
+	for _, f := range in.fields {
+		switch f.typ {
+		case arrowstore.TypeString:
+			offs := f.arr.(*array.String).ValueOffsets()
+			b += int64(offs[len(offs)-1]-offs[0]) + 4*int64(in.n)
+		default:
+			b += 8 * int64(in.n)
+		}
+		b += int64(in.n)/8 + 16
+	}
+	return b
+}
+
+// maxWriteBytes is the largest rows record a write may produce (the WAL
+// refuses records over 256 MiB).
+const maxWriteBytes = 200 << 20
+
+func checkWriteSize(rows int, bytes int64) error {
+	if bytes > maxWriteBytes {
+		return errs.New(errs.ErrInvalidInput, "54000", "write of %d rows is too large (%d MiB logged, at most %d MiB): split it", rows, bytes>>20, maxWriteBytes>>20)
+	}
+	return nil
+}
+
 func (in *input) release() {
 	for _, f := range in.fields {
 		if f.owned {
@@ -280,6 +307,9 @@ func (e *Engine) Write(ctx context.Context, tenantName, tableName string, rec ar
 	defer in.release()
 	if in.n == 0 {
 		return nil
+	}
+	if err := checkWriteSize(in.n, in.walBytes()); err != nil {
+		return err
 	}
 	t, err := e.tableForWrite(tenantName, tableName)
 	if err != nil {

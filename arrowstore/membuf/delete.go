@@ -49,6 +49,9 @@ func (b *Buffer) Delete(minT, maxT int64, sids []uint32) int64 {
 	acts := make([]*chunk, len(b.shards))
 	for si := range b.shards {
 		c := b.shards[si].act
+		if c.rows() == 0 || c.maxT < minT || c.minT > maxT {
+			continue
+		}
 		keep := make([]int32, 0, c.rows())
 		for i, t := range c.ts {
 			if t >= minT && t <= maxT && (sids == nil || hasSID(sids, c.sid[i])) {
