@@ -171,3 +171,55 @@ func ExampleDB_Scan() {
 	}
 	// Output: 1 2
 }
+
+func ExampleDB_CreateDatabase() {
+	db, _ := ugnos.Open("", ugnos.WithAutoCreateTenants(false))
+	defer db.Close()
+	err := db.Insert("acme", "cpu", t0, 1, nil)
+	fmt.Println(err)
+	fmt.Println(db.CreateDatabase("acme"), db.Insert("acme", "cpu", t0, 1, nil))
+	fmt.Println(db.Databases())
+	// Output:
+	// database "acme" does not exist
+	// <nil> <nil>
+	// [acme postgres]
+}
+
+func ExampleDB_Columns() {
+	db, _ := ugnos.Open("")
+	defer db.Close()
+	db.Insert("acme", "cpu", t0, 1, ugnos.TagSet{"host": "a"})
+	cols, _ := db.Columns("acme", "cpu")
+	for _, c := range cols {
+		fmt.Println(c.Name, c.Kind, c.ArrowType())
+	}
+	// Output:
+	// time time timestamp[ns, tz=UTC]
+	// host tag dictionary<values=utf8, indices=int32, ordered=false>
+	// value field float64
+}
+
+func ExampleDB_Flush() {
+	db, _ := ugnos.Open("")
+	defer db.Close()
+	db.Insert("acme", "cpu", t0, 1, ugnos.TagSet{"host": "a"})
+	fmt.Println(db.Metrics().SealedBatches)
+	db.Flush() // seal the write buffers into immutable batches
+	fmt.Println(db.Metrics().SealedBatches)
+	// Output:
+	// 0
+	// 1
+}
+
+func ExampleDB_Recovery() {
+	dir, _ := os.MkdirTemp("", "ugnos-example")
+	defer os.RemoveAll(dir)
+	db, _ := ugnos.Open(dir)
+	db.Insert("acme", "cpu", t0, 1, nil)
+	db.Close()
+	db, _ = ugnos.Open(dir) // replays the write-ahead log
+	defer db.Close()
+	rep := db.Recovery()
+	fmt.Println(rep.Records > 0, rep.Truncated, db.Metrics().Points)
+	// Output: true false 1
+}

@@ -213,22 +213,22 @@ type Stats struct {
 	ActiveBytes   int64 // bytes held by active and frozen chunks (capacity)
 }
 
-// Stats returns current figures.
+// Stats returns current figures. It does not block writers or readers
+// beyond one shard lock at a time.
 func (b *Buffer) Stats() Stats {
-	st := Stats{Rows: b.rows.Load()}
-	b.view.Lock()
+	st := Stats{Rows: b.rows.Load(), SealedRows: b.sealedRows.Load(), SealedBytes: b.sealedSize.Load()}
+	b.pubMu.Lock()
 	st.SealedBatches = len(b.sealed)
-	for _, bt := range b.sealed {
-		st.SealedRows += int64(bt.N)
-		st.SealedBytes += bt.Bytes
-	}
-	for i := range b.shards {
-		st.ActiveBytes += b.shards[i].act.bytes()
-	}
 	for _, c := range b.frozen {
 		st.ActiveBytes += c.bytes()
 	}
-	b.view.Unlock()
+	b.pubMu.Unlock()
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		st.ActiveBytes += s.act.bytes()
+		s.mu.Unlock()
+	}
 	return st
 }
 

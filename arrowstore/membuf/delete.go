@@ -69,6 +69,7 @@ func (b *Buffer) Delete(minT, maxT int64, sids []uint32) int64 {
 		return 0
 	}
 	b.view.Lock()
+	b.pubMu.Lock()
 	if changed {
 		b.sealed = sealed
 		var rows, size int64
@@ -79,9 +80,13 @@ func (b *Buffer) Delete(minT, maxT int64, sids []uint32) int64 {
 		b.sealedRows.Store(rows)
 		b.sealedSize.Store(size)
 	}
+	b.pubMu.Unlock()
 	for si, c := range acts {
 		if c != nil {
-			b.shards[si].act = c
+			s := &b.shards[si]
+			s.mu.Lock()
+			s.act = c
+			s.mu.Unlock()
 		}
 	}
 	b.view.Unlock()
