@@ -26,6 +26,8 @@ import (
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/arrowstore/engine"
 	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/sql"
 )
 
 // TagSet is the tags of a point: tag name to value. An empty value is the
@@ -51,6 +53,8 @@ type DataPoint struct {
 type DB struct {
 	eng     *engine.Engine
 	queries queryStats
+	parser  *sql.Parser
+	reg     *functions.Registry
 }
 
 // Open opens the database in dir, creating it if needed, and replays its
@@ -65,7 +69,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{eng: eng}, nil
+	return &DB{eng: eng, parser: sql.NewParser(0), reg: functions.NewRegistry()}, nil
 }
 
 // Close flushes the write-ahead log and closes the database. Later calls

@@ -1,0 +1,140 @@
+package exec
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/planner"
+)
+
+// evaluator computes an expression over a batch.
+type evaluator func(rec arrow.RecordBatch) (functions.Vec, error)
+
+// compile turns a bound expression into an evaluator; kernels are resolved
+// once.
+func compile(e planner.Expr, reg *functions.Registry) evaluator {
+	switch x := e.(type) {
+	case *planner.Col:
+		idx, t := x.Idx, x.T
+		return func(rec arrow.RecordBatch) (functions.Vec, error) {
+			return functions.ArrVec(rec.Column(idx), t), nil
+		}
+	case *planner.Const:
+		v, t := x.V, x.T
+		return func(rec arrow.RecordBatch) (functions.Vec, error) {
+			return functions.ConstVec(v, t, int(rec.NumRows())), nil
+		}
+	case *planner.Cast:
+		in, t := compile(x.E, reg), x.T
+		return func(rec arrow.RecordBatch) (functions.Vec, error) {
+			v, err := in(rec)
+			if err != nil {
+				return functions.Vec{}, err
+			}
+			return functions.Cast(v, t)
+		}
+	case *planner.Call:
+		args := make([]evaluator, len(x.Args))
+		ts := make([]functions.Type, len(x.Args))
+		for i, a := range x.Args {
+			args[i] = compile(a, reg)
+			ts[i] = a.Type()
+		}
+		fn, ok := reg.Scalar(x.Name)
+		if !ok {
+			return failing(errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: function %s vanished", x.Name))
+		}
+		_, kernel, err := fn.Resolve(ts)
+		if err != nil {
+			return failing(err)
+		}
+		return func(rec arrow.RecordBatch) (functions.Vec, error) {
+			vs := make([]functions.Vec, len(args))
+			for i, a := range args {
+				v, err := a(rec)
+				if err != nil {
+					return functions.Vec{}, err
+				}
+				vs[i] = v
+			}
+			return kernel(vs, int(rec.NumRows()))
+		}
+	case *planner.Case:
+		return compileCase(x, reg)
+	}
+	return failing(errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: exec: unknown expression %T", e))
+}
+
+func failing(err error) evaluator {
+	return func(arrow.RecordBatch) (functions.Vec, error) { return functions.Vec{}, err }
+}
+
+func compileCase(c *planner.Case, reg *functions.Registry) evaluator {
+	conds := make([]evaluator, len(c.Whens))
+	results := make([]evaluator, len(c.Whens))
+	for i, w := range c.Whens {
+		conds[i] = compile(w.Cond, reg)
+		results[i] = compile(w.Result, reg)
+	}
+	var els evaluator
+	if c.Else != nil {
+		els = compile(c.Else, reg)
+	}
+	t := c.T
+	return func(rec arrow.RecordBatch) (functions.Vec, error) {
+		// Each result is evaluated only on the rows that take it, so a
+		// branch that would fail (1/x where x = 0) does not run there.
+		n := int(rec.NumRows())
+		vals := make([]any, n)
+		pending := make([]int32, n)
+		for i := range pending {
+			pending[i] = int32(i)
+		}
+		sub := rec
+		sub.Retain()
+		defer func() { sub.Release() }()
+		for i := range conds {
+			if len(pending) == 0 {
+				break
+			}
+			cv, err := conds[i](sub)
+			if err != nil {
+				return functions.Vec{}, err
+			}
+			var take, rest, takeRows, restRows []int32
+			for r := range pending {
+				if !cv.IsNull(r) && cv.Bool(r) {
+					take, takeRows = append(take, int32(r)), append(takeRows, pending[r])
+				} else {
+					rest, restRows = append(rest, int32(r)), append(restRows, pending[r])
+				}
+			}
+			if len(take) > 0 {
+				part := takeRecord(sub, take)
+				rv, err := results[i](part)
+				if err != nil {
+					part.Release()
+					return functions.Vec{}, err
+				}
+				for k, r := range takeRows {
+					vals[r] = rv.Value(k)
+				}
+				part.Release()
+			}
+			next := takeRecord(sub, rest)
+			sub.Release()
+			sub, pending = next, restRows
+		}
+		if els != nil && len(pending) > 0 {
+			ev, err := els(sub)
+			if err != nil {
+				return functions.Vec{}, err
+			}
+			for k, r := range pending {
+				vals[r] = ev.Value(k)
+			}
+		}
+		return functions.ArrVec(functions.NewOf(t, vals), t), nil
+	}
+}

@@ -1,0 +1,178 @@
+package exec
+
+import (
+	"context"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/planner"
+)
+
+// Operator is a running plan node.
+type Operator interface {
+	Schema() *arrow.Schema
+	// Next returns the next batch, or io.EOF. The caller owns the batch
+	// and must Release it.
+	Next(ctx context.Context) (arrow.RecordBatch, error)
+	Close() error
+}
+
+// Env gives operators what they need from outside.
+type Env struct {
+	// Table opens a table of the statement's tenant.
+	Table func(name string) (arrowstore.Table, error)
+	Reg   *functions.Registry
+	// Stats, if set, accumulates what scans did.
+	Stats *arrowstore.ScanStats
+}
+
+// SchemaOf is the Arrow schema of a node's output.
+func SchemaOf(cols []planner.Column) *arrow.Schema {
+	fs := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fs[i] = arrow.Field{Name: c.Name, Type: c.T.Arrow(), Nullable: true}
+	}
+	return arrow.NewSchema(fs, nil)
+}
+
+// Build turns a plan into operators.
+func Build(n planner.Node, env Env) (Operator, error) {
+	switch n := n.(type) {
+	case *planner.Scan:
+		return newScan(n, env)
+	case *planner.Values:
+		return &valuesOp{n: n, schema: SchemaOf(n.Out)}, nil
+	case *planner.Filter:
+		in, err := Build(n.Input, env)
+		if err != nil {
+			return nil, err
+		}
+		return &filterOp{in: in, pred: compile(n.Pred, env.Reg)}, nil
+	case *planner.Project:
+		in, err := Build(n.Input, env)
+		if err != nil {
+			return nil, err
+		}
+		ev := make([]evaluator, len(n.Exprs))
+		for i, e := range n.Exprs {
+			ev[i] = compile(e, env.Reg)
+		}
+		return &projectOp{in: in, exprs: ev, schema: SchemaOf(n.Out), types: types(n.Out)}, nil
+	case *planner.Aggregate:
+		in, err := Build(n.Input, env)
+		if err != nil {
+			return nil, err
+		}
+		return newAggregate(n, in, env)
+	case *planner.Sort:
+		in, err := Build(n.Input, env)
+		if err != nil {
+			return nil, err
+		}
+		return &sortOp{in: in, keys: n.Keys, types: types(n.Input.Columns())}, nil
+	case *planner.Distinct:
+		in, err := Build(n.Input, env)
+		if err != nil {
+			return nil, err
+		}
+		return &distinctOp{in: in, on: n.On, types: types(n.Input.Columns()), seen: map[string]struct{}{}}, nil
+	case *planner.Limit:
+		in, err := Build(n.Input, env)
+		if err != nil {
+			return nil, err
+		}
+		return &limitOp{in: in, left: n.Count, skip: n.Offset}, nil
+	}
+	return nil, errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: exec: unknown plan node %T", n)
+}
+
+func types(cols []planner.Column) []functions.Type {
+	out := make([]functions.Type, len(cols))
+	for i, c := range cols {
+		out[i] = c.T
+	}
+	return out
+}
+
+// Drain runs an operator to the end and returns its batches.
+func Drain(ctx context.Context, op Operator) ([]arrow.RecordBatch, error) {
+	var out []arrow.RecordBatch
+	for {
+		rec, err := op.Next(ctx)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			for _, r := range out {
+				r.Release()
+			}
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+}
+
+// Reader adapts an operator to an array.RecordReader; errors are reported
+// by Err after Next returns false.
+type Reader struct {
+	ctx  context.Context
+	op   Operator
+	rec  arrow.RecordBatch
+	err  error
+	done bool
+}
+
+// NewReader wraps op; closing the reader closes op.
+func NewReader(ctx context.Context, op Operator) *Reader { return &Reader{ctx: ctx, op: op} }
+
+func (r *Reader) Retain()                        {}
+func (r *Reader) Schema() *arrow.Schema          { return r.op.Schema() }
+func (r *Reader) RecordBatch() arrow.RecordBatch { return r.rec }
+func (r *Reader) Record() arrow.RecordBatch      { return r.rec }
+func (r *Reader) Err() error                     { return r.err }
+
+func (r *Reader) Next() bool {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+	if r.done {
+		return false
+	}
+	for {
+		rec, err := r.op.Next(r.ctx)
+		if err != nil {
+			if err != io.EOF {
+				r.err = err
+			}
+			r.done = true
+			r.op.Close()
+			return false
+		}
+		if rec.NumRows() == 0 {
+			rec.Release()
+			continue
+		}
+		r.rec = rec
+		return true
+	}
+}
+
+// Release closes the operator.
+func (r *Reader) Release() {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+	if !r.done {
+		r.done = true
+		r.op.Close()
+	}
+}
+
+var _ array.RecordReader = (*Reader)(nil)

@@ -1,0 +1,472 @@
+package exec
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/planner"
+)
+
+// scanOp reads a table; tag columns come out as plain text.
+type scanOp struct {
+	n      *planner.Scan
+	schema *arrow.Schema
+	rd     array.RecordReader
+	env    Env
+}
+
+func newScan(n *planner.Scan, env Env) (Operator, error) {
+	op := &scanOp{n: n, schema: SchemaOf(n.Columns()), env: env}
+	if n.Empty {
+		return op, nil
+	}
+	t, err := env.Table(n.Table)
+	if err != nil {
+		return nil, err
+	}
+	req := arrowstore.ScanRequest{MinT: n.MinT, MaxT: n.MaxT, Stats: env.Stats}
+	for _, c := range n.Cols {
+		req.Columns = append(req.Columns, c.Name)
+	}
+	for _, f := range n.Tags {
+		var op arrowstore.FilterOp
+		switch f.Op {
+		case "=":
+			op = arrowstore.OpEq
+		case "<>":
+			op = arrowstore.OpNotEq
+		case "in":
+			op = arrowstore.OpIn
+		default:
+			op = arrowstore.OpNotIn
+		}
+		req.Filters = append(req.Filters, arrowstore.Filter{Column: f.Column, Op: op, Values: f.Values})
+	}
+	rd, err := t.Scan(context.Background(), req)
+	if err != nil {
+		return nil, err
+	}
+	op.rd = rd
+	return op, nil
+}
+
+func (s *scanOp) Schema() *arrow.Schema { return s.schema }
+
+func (s *scanOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if s.rd == nil {
+		return nil, io.EOF
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !s.rd.Next() {
+		if err := s.rd.Err(); err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	rec := s.rd.RecordBatch()
+	cols := make([]arrow.Array, rec.NumCols())
+	for i := range cols {
+		c := rec.Column(i)
+		if d, ok := c.(*array.Dictionary); ok {
+			cols[i] = decodeDict(d)
+		} else {
+			c.Retain()
+			cols[i] = c
+		}
+	}
+	out := array.NewRecordBatch(s.schema, cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	return out, nil
+}
+
+func (s *scanOp) Close() error {
+	if s.rd != nil {
+		s.rd.Release()
+		s.rd = nil
+	}
+	return nil
+}
+
+// decodeDict turns a dictionary<int32, utf8> array into plain text.
+func decodeDict(d *array.Dictionary) arrow.Array {
+	n := d.Len()
+	dict := d.Dictionary().(*array.String)
+	vals := make([]string, n)
+	valid := functions.NewValid(n)
+	for i := 0; i < n; i++ {
+		if d.IsNull(i) {
+			valid.SetNull(i)
+			continue
+		}
+		vals[i] = dict.Value(d.GetValueIndex(i))
+	}
+	return functions.NewText(vals, valid)
+}
+
+type valuesOp struct {
+	n      *planner.Values
+	schema *arrow.Schema
+	done   bool
+}
+
+func (v *valuesOp) Schema() *arrow.Schema { return v.schema }
+func (v *valuesOp) Close() error          { return nil }
+func (v *valuesOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if v.done {
+		return nil, io.EOF
+	}
+	v.done = true
+	n := len(v.n.Rows)
+	cols := make([]arrow.Array, len(v.n.Out))
+	for c, col := range v.n.Out {
+		vals := make([]any, n)
+		for r, row := range v.n.Rows {
+			vals[r] = row[c].(*planner.Const).V
+		}
+		cols[c] = functions.NewOf(col.T, vals)
+	}
+	return array.NewRecordBatch(v.schema, cols, int64(n)), nil
+}
+
+type filterOp struct {
+	in   Operator
+	pred evaluator
+}
+
+func (f *filterOp) Schema() *arrow.Schema { return f.in.Schema() }
+func (f *filterOp) Close() error          { return f.in.Close() }
+func (f *filterOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	for {
+		rec, err := f.in.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v, err := f.pred(rec)
+		if err != nil {
+			rec.Release()
+			return nil, err
+		}
+		n := int(rec.NumRows())
+		var sel []int32
+		if v.IsConst() {
+			if v.Const == true {
+				return rec, nil
+			}
+		} else {
+			b := v.Arr.(*array.Boolean)
+			for i := 0; i < n; i++ {
+				if b.IsValid(i) && b.Value(i) {
+					sel = append(sel, int32(i))
+				}
+			}
+			v.Release()
+		}
+		if len(sel) == n {
+			return rec, nil
+		}
+		if len(sel) == 0 {
+			rec.Release()
+			continue
+		}
+		out := takeRecord(rec, sel)
+		rec.Release()
+		return out, nil
+	}
+}
+
+type projectOp struct {
+	in     Operator
+	exprs  []evaluator
+	schema *arrow.Schema
+	types  []functions.Type
+}
+
+func (p *projectOp) Schema() *arrow.Schema { return p.schema }
+func (p *projectOp) Close() error          { return p.in.Close() }
+func (p *projectOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	rec, err := p.in.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	cols := make([]arrow.Array, len(p.exprs))
+	for i, e := range p.exprs {
+		v, err := e(rec)
+		if err != nil {
+			for _, c := range cols[:i] {
+				c.Release()
+			}
+			return nil, err
+		}
+		if v.T == functions.TUnknown { // an untyped literal selected as is
+			v.T = functions.TText
+		}
+		cols[i] = v.Materialize()
+	}
+	out := array.NewRecordBatch(p.schema, cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	return out, nil
+}
+
+type limitOp struct {
+	in   Operator
+	left int64 // -1: no limit
+	skip int64
+}
+
+func (l *limitOp) Schema() *arrow.Schema { return l.in.Schema() }
+func (l *limitOp) Close() error          { return l.in.Close() }
+func (l *limitOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	for {
+		if l.left == 0 {
+			return nil, io.EOF
+		}
+		rec, err := l.in.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		n := rec.NumRows()
+		lo := min(l.skip, n)
+		l.skip -= lo
+		hi := n
+		if l.left >= 0 {
+			hi = min(n, lo+l.left)
+			l.left -= hi - lo
+		}
+		if lo == 0 && hi == n {
+			return rec, nil
+		}
+		if lo == hi {
+			rec.Release()
+			continue
+		}
+		out := rec.NewSlice(lo, hi)
+		rec.Release()
+		return out, nil
+	}
+}
+
+// keyEncoder appends a row's values of some columns to a byte key that
+// distinguishes NULL, and treats -0 and 0, and all NaNs, as equal (as
+// PostgreSQL's grouping does).
+func appendKey(b []byte, v functions.Vec, i int) []byte {
+	if v.IsNull(i) {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	switch v.T {
+	case functions.TFloat:
+		f := v.Float(i)
+		if f == 0 {
+			f = 0
+		}
+		if f != f {
+			f = math.NaN()
+		}
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+	case functions.TInt, functions.TTimestamp:
+		return binary.LittleEndian.AppendUint64(b, uint64(v.Int(i)))
+	case functions.TBool:
+		if v.Bool(i) {
+			return append(b, 1)
+		}
+		return append(b, 0)
+	default:
+		s := v.Str(i)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+		return append(b, s...)
+	}
+}
+
+type distinctOp struct {
+	in    Operator
+	on    []int
+	types []functions.Type
+	seen  map[string]struct{}
+	key   []byte
+}
+
+func (d *distinctOp) Schema() *arrow.Schema { return d.in.Schema() }
+func (d *distinctOp) Close() error          { return d.in.Close() }
+func (d *distinctOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	for {
+		rec, err := d.in.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cols := d.on
+		if cols == nil {
+			cols = make([]int, rec.NumCols())
+			for i := range cols {
+				cols[i] = i
+			}
+		}
+		vecs := make([]functions.Vec, len(cols))
+		for k, c := range cols {
+			vecs[k] = functions.ArrVec(rec.Column(c), d.types[c])
+		}
+		var sel []int32
+		for i := 0; i < int(rec.NumRows()); i++ {
+			d.key = d.key[:0]
+			for _, v := range vecs {
+				d.key = appendKey(d.key, v, i)
+			}
+			if _, ok := d.seen[string(d.key)]; ok {
+				continue
+			}
+			d.seen[string(d.key)] = struct{}{}
+			sel = append(sel, int32(i))
+		}
+		if len(sel) == 0 {
+			rec.Release()
+			continue
+		}
+		out := takeRecord(rec, sel)
+		rec.Release()
+		return out, nil
+	}
+}
+
+// sortOp materialises its input and sorts it (stable).
+type sortOp struct {
+	in    Operator
+	keys  []planner.SortKey
+	types []functions.Type
+	out   arrow.RecordBatch
+	done  bool
+}
+
+func (s *sortOp) Schema() *arrow.Schema { return s.in.Schema() }
+func (s *sortOp) Close() error          { return s.in.Close() }
+func (s *sortOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if s.done {
+		return nil, io.EOF
+	}
+	s.done = true
+	recs, err := Drain(ctx, s.in)
+	if err != nil {
+		return nil, err
+	}
+	rec := concat(s.in.Schema(), recs)
+	n := int(rec.NumRows())
+	perm := make([]int32, n)
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	vecs := make([]functions.Vec, len(s.keys))
+	for k, key := range s.keys {
+		vecs[k] = functions.ArrVec(rec.Column(key.Col), s.types[key.Col])
+	}
+	slices.SortStableFunc(perm, func(a, b int32) int {
+		for k, key := range s.keys {
+			if c := compareRows(vecs[k], int(a), int(b), key.Desc, key.NullsFirst); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	out := takeRecord(rec, perm)
+	rec.Release()
+	return out, nil
+}
+
+// compareRows orders two rows of v.
+func compareRows(v functions.Vec, a, b int, desc, nullsFirst bool) int {
+	na, nb := v.IsNull(a), v.IsNull(b)
+	switch {
+	case na && nb:
+		return 0
+	case na:
+		if nullsFirst {
+			return -1
+		}
+		return 1
+	case nb:
+		if nullsFirst {
+			return 1
+		}
+		return -1
+	}
+	c := 0
+	switch v.T {
+	case functions.TFloat:
+		c = functions.CompareFloat(v.Float(a), v.Float(b))
+	case functions.TInt, functions.TTimestamp:
+		x, y := v.Int(a), v.Int(b)
+		switch {
+		case x < y:
+			c = -1
+		case x > y:
+			c = 1
+		}
+	case functions.TBool:
+		x, y := v.Bool(a), v.Bool(b)
+		switch {
+		case !x && y:
+			c = -1
+		case x && !y:
+			c = 1
+		}
+	default:
+		c = strings.Compare(v.Str(a), v.Str(b))
+	}
+	if desc {
+		return -c
+	}
+	return c
+}
+
+// concat joins batches into one.
+func concat(schema *arrow.Schema, recs []arrow.RecordBatch) arrow.RecordBatch {
+	if len(recs) == 1 {
+		return recs[0]
+	}
+	cols := make([]arrow.Array, schema.NumFields())
+	var n int64
+	for _, r := range recs {
+		n += r.NumRows()
+	}
+	for c := range cols {
+		parts := make([]arrow.Array, 0, len(recs))
+		for _, r := range recs {
+			parts = append(parts, r.Column(c))
+		}
+		if len(parts) == 0 {
+			cols[c] = functions.Vec{T: mustType(schema.Field(c).Type), N: 0}.Materialize()
+			continue
+		}
+		a, err := array.Concatenate(parts, memoryAllocator)
+		if err != nil {
+			panic("BUG: exec: concatenate: " + err.Error())
+		}
+		cols[c] = a
+	}
+	for _, r := range recs {
+		r.Release()
+	}
+	out := array.NewRecordBatch(schema, cols, n)
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
+}
+
+func mustType(dt arrow.DataType) functions.Type {
+	t, _ := functions.FromArrow(dt)
+	return t
+}

@@ -1,0 +1,446 @@
+package functions
+
+import (
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Acc accumulates one aggregate for many groups. Group ids are dense,
+// starting at 0.
+type Acc interface {
+	// Grow makes room for groups with ids below n.
+	Grow(n int)
+	// Update adds row i of args to group gids[i].
+	Update(gids []uint32, args []Vec) error
+	// Merge folds other (same function and types) into this accumulator:
+	// other's group g goes to group into[g].
+	Merge(other Acc, into []uint32) error
+	// Result returns one value per group, in id order.
+	Result() arrow.Array
+}
+
+func builtinAggregates() []*Aggregate {
+	return []*Aggregate{
+		{Name: "count", Resolve: func(a []Type) (Type, error) {
+			if len(a) > 1 {
+				return 0, noFunc("count", a)
+			}
+			return TInt, nil
+		}, New: func(a []Type) Acc { return &countAcc{star: len(a) == 0} }},
+		{Name: "sum", Resolve: numAgg("sum", false), New: func(a []Type) Acc {
+			if a[0] == TInt {
+				return &sumIntAcc{}
+			}
+			return &floatAcc{kind: aggSum}
+		}},
+		{Name: "avg", Resolve: numAgg("avg", true), New: func(a []Type) Acc { return &floatAcc{kind: aggAvg} }},
+		{Name: "min", Resolve: orderedAgg("min"), New: func(a []Type) Acc { return newExtAcc(a[0], -1) }},
+		{Name: "max", Resolve: orderedAgg("max"), New: func(a []Type) Acc { return newExtAcc(a[0], 1) }},
+		{Name: "first", Resolve: byTimeAgg("first"), New: func(a []Type) Acc { return &byTimeAcc{t: a[0], last: false, floatKey: a[1] == TFloat} }},
+		{Name: "last", Resolve: byTimeAgg("last"), New: func(a []Type) Acc { return &byTimeAcc{t: a[0], last: true, floatKey: a[1] == TFloat} }},
+	}
+}
+
+func numAgg(name string, toFloat bool) func(a []Type) (Type, error) {
+	return func(a []Type) (Type, error) {
+		if len(a) != 1 || !a[0].Numeric() {
+			return 0, noFunc(name, a)
+		}
+		if toFloat {
+			return TFloat, nil
+		}
+		return a[0], nil
+	}
+}
+
+func orderedAgg(name string) func(a []Type) (Type, error) {
+	return func(a []Type) (Type, error) {
+		if len(a) != 1 || comparer(a[0], a[0]) == nil {
+			return 0, noFunc(name, a)
+		}
+		return a[0], nil
+	}
+}
+
+func byTimeAgg(name string) func(a []Type) (Type, error) {
+	return func(a []Type) (Type, error) {
+		if len(a) != 2 || a[1] != TTimestamp && a[1] != TInt && a[1] != TFloat {
+			return 0, noFunc(name, a)
+		}
+		return a[0], nil
+	}
+}
+
+type countAcc struct {
+	star bool
+	n    []int64
+}
+
+func (c *countAcc) Grow(n int) {
+	for len(c.n) < n {
+		c.n = append(c.n, 0)
+	}
+}
+
+func (c *countAcc) Update(gids []uint32, args []Vec) error {
+	if c.star || args[0].Arr != nil && args[0].Arr.NullN() == 0 || args[0].IsConst() && args[0].Const != nil {
+		for _, g := range gids {
+			c.n[g]++
+		}
+		return nil
+	}
+	for i, g := range gids {
+		if !args[0].IsNull(i) {
+			c.n[g]++
+		}
+	}
+	return nil
+}
+
+func (c *countAcc) Merge(o Acc, into []uint32) error {
+	for g, v := range o.(*countAcc).n {
+		c.n[into[g]] += v
+	}
+	return nil
+}
+
+func (c *countAcc) Result() arrow.Array { return NewInt(c.n, nil) }
+
+const (
+	aggSum = iota
+	aggAvg
+)
+
+type floatAcc struct {
+	kind int
+	sum  []float64
+	n    []int64
+}
+
+func (a *floatAcc) Grow(n int) {
+	for len(a.sum) < n {
+		a.sum = append(a.sum, 0)
+		a.n = append(a.n, 0)
+	}
+}
+
+func (a *floatAcc) Update(gids []uint32, args []Vec) error {
+	v := args[0]
+	if f, ok := v.Arr.(interface{ Float64Values() []float64 }); ok && v.Arr.NullN() == 0 {
+		vals := f.Float64Values()
+		for i, g := range gids {
+			a.sum[g] += vals[i]
+			a.n[g]++
+		}
+		return nil
+	}
+	for i, g := range gids {
+		if v.IsNull(i) {
+			continue
+		}
+		a.sum[g] += v.Float(i)
+		a.n[g]++
+	}
+	return nil
+}
+
+func (a *floatAcc) Merge(o Acc, into []uint32) error {
+	b := o.(*floatAcc)
+	for g := range b.sum {
+		a.sum[into[g]] += b.sum[g]
+		a.n[into[g]] += b.n[g]
+	}
+	return nil
+}
+
+func (a *floatAcc) Result() arrow.Array {
+	out := make([]float64, len(a.sum))
+	valid := NewValid(len(out))
+	for g := range out {
+		switch {
+		case a.n[g] == 0:
+			valid.SetNull(g)
+		case a.kind == aggAvg:
+			out[g] = a.sum[g] / float64(a.n[g])
+		default:
+			out[g] = a.sum[g]
+		}
+	}
+	return NewFloat(out, valid)
+}
+
+// sumIntAcc sums bigint; overflow is an error (PostgreSQL returns numeric).
+type sumIntAcc struct {
+	sum []int64
+	n   []int64
+}
+
+func (a *sumIntAcc) Grow(n int) {
+	for len(a.sum) < n {
+		a.sum = append(a.sum, 0)
+		a.n = append(a.n, 0)
+	}
+}
+
+func addInt(x, y int64) (int64, error) {
+	s := x + y
+	if (s > x) != (y > 0) {
+		return 0, errIntOver
+	}
+	return s, nil
+}
+
+func (a *sumIntAcc) Update(gids []uint32, args []Vec) error {
+	for i, g := range gids {
+		if args[0].IsNull(i) {
+			continue
+		}
+		s, err := addInt(a.sum[g], args[0].Int(i))
+		if err != nil {
+			return err
+		}
+		a.sum[g] = s
+		a.n[g]++
+	}
+	return nil
+}
+
+func (a *sumIntAcc) Merge(o Acc, into []uint32) error {
+	b := o.(*sumIntAcc)
+	for g := range b.sum {
+		s, err := addInt(a.sum[into[g]], b.sum[g])
+		if err != nil {
+			return err
+		}
+		a.sum[into[g]] = s
+		a.n[into[g]] += b.n[g]
+	}
+	return nil
+}
+
+func (a *sumIntAcc) Result() arrow.Array {
+	valid := NewValid(len(a.sum))
+	for g, n := range a.n {
+		if n == 0 {
+			valid.SetNull(g)
+		}
+	}
+	return NewInt(append([]int64(nil), a.sum...), valid)
+}
+
+// extAcc is min (sign -1) or max (sign 1) of an ordered type.
+type extAcc struct {
+	t    Type
+	sign int
+	f    []float64
+	i    []int64
+	s    []string
+	b    []bool
+	has  []bool
+}
+
+func newExtAcc(t Type, sign int) *extAcc { return &extAcc{t: t, sign: sign} }
+
+func (a *extAcc) Grow(n int) {
+	for len(a.has) < n {
+		a.has = append(a.has, false)
+		switch a.t {
+		case TFloat:
+			a.f = append(a.f, 0)
+		case TInt, TTimestamp:
+			a.i = append(a.i, 0)
+		case TText:
+			a.s = append(a.s, "")
+		case TBool:
+			a.b = append(a.b, false)
+		}
+	}
+}
+
+func (a *extAcc) Update(gids []uint32, args []Vec) error {
+	v := args[0]
+	switch a.t {
+	case TFloat:
+		if f, ok := v.Arr.(interface{ Float64Values() []float64 }); ok && v.Arr.NullN() == 0 {
+			vals := f.Float64Values()
+			for i, g := range gids {
+				x := vals[i]
+				if !a.has[g] || a.sign*CompareFloat(x, a.f[g]) > 0 {
+					a.f[g], a.has[g] = x, true
+				}
+			}
+			return nil
+		}
+		for i, g := range gids {
+			if v.IsNull(i) {
+				continue
+			}
+			x := v.Float(i)
+			if !a.has[g] || a.sign*CompareFloat(x, a.f[g]) > 0 {
+				a.f[g], a.has[g] = x, true
+			}
+		}
+	case TInt, TTimestamp:
+		for i, g := range gids {
+			if v.IsNull(i) {
+				continue
+			}
+			x := v.Int(i)
+			if !a.has[g] || a.sign*cmp3(x, a.i[g]) > 0 {
+				a.i[g], a.has[g] = x, true
+			}
+		}
+	case TText:
+		for i, g := range gids {
+			if v.IsNull(i) {
+				continue
+			}
+			x := v.Str(i)
+			if !a.has[g] || a.sign*strings.Compare(x, a.s[g]) > 0 {
+				a.s[g], a.has[g] = strings.Clone(x), true
+			}
+		}
+	case TBool:
+		for i, g := range gids {
+			if v.IsNull(i) {
+				continue
+			}
+			x := v.Bool(i)
+			if !a.has[g] || (a.sign > 0 && x && !a.b[g]) || (a.sign < 0 && !x && a.b[g]) {
+				a.b[g], a.has[g] = x, true
+			}
+		}
+	}
+	return nil
+}
+
+func (a *extAcc) Merge(o Acc, into []uint32) error {
+	b := o.(*extAcc)
+	for g, has := range b.has {
+		if !has {
+			continue
+		}
+		d := into[g]
+		switch a.t {
+		case TFloat:
+			if !a.has[d] || a.sign*CompareFloat(b.f[g], a.f[d]) > 0 {
+				a.f[d] = b.f[g]
+			}
+		case TInt, TTimestamp:
+			if !a.has[d] || a.sign*cmp3(b.i[g], a.i[d]) > 0 {
+				a.i[d] = b.i[g]
+			}
+		case TText:
+			if !a.has[d] || a.sign*strings.Compare(b.s[g], a.s[d]) > 0 {
+				a.s[d] = b.s[g]
+			}
+		case TBool:
+			if !a.has[d] || (a.sign > 0 && b.b[g]) || (a.sign < 0 && !b.b[g]) {
+				a.b[d] = b.b[g]
+			}
+		}
+		a.has[d] = true
+	}
+	return nil
+}
+
+func (a *extAcc) Result() arrow.Array {
+	valid := NewValid(len(a.has))
+	for g, h := range a.has {
+		if !h {
+			valid.SetNull(g)
+		}
+	}
+	switch a.t {
+	case TFloat:
+		return NewFloat(append([]float64(nil), a.f...), valid)
+	case TInt:
+		return NewInt(append([]int64(nil), a.i...), valid)
+	case TTimestamp:
+		return NewTimestamp(append([]int64(nil), a.i...), valid)
+	case TText:
+		return NewText(a.s, valid)
+	default:
+		return NewBool(a.b, valid)
+	}
+}
+
+// byTimeAcc is first(value, time) / last(value, time) (TimescaleDB): the
+// value at the smallest / largest time; rows with a NULL time are skipped.
+type byTimeAcc struct {
+	t        Type
+	last     bool
+	floatKey bool // the ordering argument is double precision
+	key      []int64
+	fkey     []float64
+	val      []any
+	has      []bool
+}
+
+func (a *byTimeAcc) Grow(n int) {
+	for len(a.has) < n {
+		a.has = append(a.has, false)
+		a.key = append(a.key, 0)
+		a.fkey = append(a.fkey, 0)
+		a.val = append(a.val, nil)
+	}
+}
+
+func (a *byTimeAcc) better(g uint32, k int64, fk float64) bool {
+	if !a.has[g] {
+		return true
+	}
+	c := 0
+	if a.floatKey {
+		c = CompareFloat(fk, a.fkey[g])
+	} else {
+		c = cmp3(k, a.key[g])
+	}
+	if a.last {
+		return c > 0
+	}
+	return c < 0
+}
+
+func (a *byTimeAcc) Update(gids []uint32, args []Vec) error {
+	v, t := args[0], args[1]
+	isFloat := a.floatKey
+	for i, g := range gids {
+		if t.IsNull(i) {
+			continue
+		}
+		var k int64
+		var fk float64
+		if isFloat {
+			fk = t.Float(i)
+		} else {
+			k = t.Int(i)
+		}
+		if a.better(g, k, fk) {
+			a.key[g], a.fkey[g], a.has[g] = k, fk, true
+			x := v.Value(i)
+			if s, ok := x.(string); ok {
+				x = strings.Clone(s)
+			}
+			a.val[g] = x
+		}
+	}
+	return nil
+}
+
+func (a *byTimeAcc) Merge(o Acc, into []uint32) error {
+	b := o.(*byTimeAcc)
+	for g, has := range b.has {
+		if !has {
+			continue
+		}
+		d := into[g]
+		if a.better(d, b.key[g], b.fkey[g]) {
+			a.key[d], a.fkey[d], a.val[d], a.has[d] = b.key[g], b.fkey[g], b.val[g], true
+		}
+	}
+	return nil
+}
+
+func (a *byTimeAcc) Result() arrow.Array { return NewOf(a.t, a.val) }

@@ -1,0 +1,418 @@
+package functions
+
+import (
+	"math"
+	"strings"
+
+	"github.com/ugnos/ugnos/errs"
+)
+
+// anyNull reports whether any argument is NULL at row i.
+func anyNull(args []Vec, i int) bool {
+	for _, a := range args {
+		if a.IsNull(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// allConst reports whether every argument is a constant.
+func allConst(args []Vec) bool {
+	for _, a := range args {
+		if !a.IsConst() {
+			return false
+		}
+	}
+	return true
+}
+
+func outFloat(args []Vec, n int, f func(i int) (float64, error)) (Vec, error) {
+	if allConst(args) {
+		if anyNull(args, 0) {
+			return ConstVec(nil, TFloat, n), nil
+		}
+		v, err := f(0)
+		return ConstVec(v, TFloat, n), err
+	}
+	vals := make([]float64, n)
+	valid := NewValid(n)
+	for i := range vals {
+		if anyNull(args, i) {
+			valid.SetNull(i)
+			continue
+		}
+		v, err := f(i)
+		if err != nil {
+			return Vec{}, err
+		}
+		vals[i] = v
+	}
+	return ArrVec(NewFloat(vals, valid), TFloat), nil
+}
+
+func outInt(t Type, args []Vec, n int, f func(i int) (int64, error)) (Vec, error) {
+	if allConst(args) {
+		if anyNull(args, 0) {
+			return ConstVec(nil, t, n), nil
+		}
+		v, err := f(0)
+		return ConstVec(v, t, n), err
+	}
+	vals := make([]int64, n)
+	valid := NewValid(n)
+	for i := range vals {
+		if anyNull(args, i) {
+			valid.SetNull(i)
+			continue
+		}
+		v, err := f(i)
+		if err != nil {
+			return Vec{}, err
+		}
+		vals[i] = v
+	}
+	if t == TTimestamp {
+		return ArrVec(NewTimestamp(vals, valid), t), nil
+	}
+	return ArrVec(NewInt(vals, valid), t), nil
+}
+
+func outBool(args []Vec, n int, f func(i int) bool) Vec {
+	if allConst(args) {
+		if anyNull(args, 0) {
+			return ConstVec(nil, TBool, n)
+		}
+		return ConstVec(f(0), TBool, n)
+	}
+	vals := make([]bool, n)
+	valid := NewValid(n)
+	for i := range vals {
+		if anyNull(args, i) {
+			valid.SetNull(i)
+			continue
+		}
+		vals[i] = f(i)
+	}
+	return ArrVec(NewBool(vals, valid), TBool)
+}
+
+func outText(args []Vec, n int, f func(i int) (string, error)) (Vec, error) {
+	if allConst(args) {
+		if anyNull(args, 0) {
+			return ConstVec(nil, TText, n), nil
+		}
+		v, err := f(0)
+		return ConstVec(v, TText, n), err
+	}
+	vals := make([]string, n)
+	valid := NewValid(n)
+	for i := range vals {
+		if anyNull(args, i) {
+			valid.SetNull(i)
+			continue
+		}
+		v, err := f(i)
+		if err != nil {
+			return Vec{}, err
+		}
+		vals[i] = v
+	}
+	return ArrVec(NewText(vals, valid), TText), nil
+}
+
+var (
+	errDivZero = errs.New(errs.ErrInvalidInput, "22012", "division by zero")
+	errIntOver = errs.New(errs.ErrInvalidInput, "22003", "bigint out of range")
+)
+
+func arith(op string) *Scalar {
+	return &Scalar{Name: op, Resolve: func(a []Type) (Type, Kernel, error) {
+		if len(a) != 2 {
+			return 0, nil, noOp(op, a)
+		}
+		l, r := a[0], a[1]
+		switch {
+		case l == TInt && r == TInt:
+			return TInt, intArith(op), nil
+		case l.Numeric() && r.Numeric():
+			return TFloat, floatArith(op), nil
+		case l == TTimestamp && r == TInterval && (op == "+" || op == "-"):
+			return TTimestamp, tsInterval(op == "-"), nil
+		case l == TInterval && r == TTimestamp && op == "+":
+			return TTimestamp, func(args []Vec, n int) (Vec, error) {
+				return tsInterval(false)([]Vec{args[1], args[0]}, n)
+			}, nil
+		case l == TText && r == TText && op == "||":
+			return TText, func(args []Vec, n int) (Vec, error) {
+				return outText(args, n, func(i int) (string, error) { return args[0].Str(i) + args[1].Str(i), nil })
+			}, nil
+		}
+		return 0, nil, noOp(op, a)
+	}}
+}
+
+func intArith(op string) Kernel {
+	return func(args []Vec, n int) (Vec, error) {
+		l, r := args[0], args[1]
+		return outInt(TInt, args, n, func(i int) (int64, error) {
+			x, y := l.Int(i), r.Int(i)
+			switch op {
+			case "+":
+				s := x + y
+				if (s > x) != (y > 0) {
+					return 0, errIntOver
+				}
+				return s, nil
+			case "-":
+				s := x - y
+				if (s < x) != (y > 0) {
+					return 0, errIntOver
+				}
+				return s, nil
+			case "*":
+				if x == 0 || y == 0 {
+					return 0, nil
+				}
+				p := x * y
+				if p/y != x || (x == -1 && y == math.MinInt64) || (y == -1 && x == math.MinInt64) {
+					return 0, errIntOver
+				}
+				return p, nil
+			case "/":
+				if y == 0 {
+					return 0, errDivZero
+				}
+				if x == math.MinInt64 && y == -1 {
+					return 0, errIntOver
+				}
+				return x / y, nil
+			default: // %
+				if y == 0 {
+					return 0, errDivZero
+				}
+				if y == -1 {
+					return 0, nil
+				}
+				return x % y, nil
+			}
+		})
+	}
+}
+
+func floatArith(op string) Kernel {
+	return func(args []Vec, n int) (Vec, error) {
+		l, r := args[0], args[1]
+		return outFloat(args, n, func(i int) (float64, error) {
+			x, y := l.Float(i), r.Float(i)
+			switch op {
+			case "+":
+				return x + y, nil
+			case "-":
+				return x - y, nil
+			case "*":
+				return x * y, nil
+			case "/":
+				if y == 0 {
+					return 0, errDivZero
+				}
+				return x / y, nil
+			default:
+				if y == 0 {
+					return 0, errDivZero
+				}
+				return math.Mod(x, y), nil
+			}
+		})
+	}
+}
+
+func tsInterval(minus bool) Kernel {
+	return func(args []Vec, n int) (Vec, error) {
+		iv, _ := args[1].Const.(Interval)
+		if minus {
+			iv = Interval{Months: -iv.Months, Days: -iv.Days, Nanos: -iv.Nanos}
+		}
+		return outInt(TTimestamp, args[:1], n, func(i int) (int64, error) { return AddInterval(args[0].Int(i), iv), nil })
+	}
+}
+
+// compare returns -1, 0 or 1 for rows of two comparable vectors.
+func comparer(l, r Type) func(a, b Vec, i int) int {
+	switch {
+	case l == TInt && r == TInt, l == TTimestamp && r == TTimestamp:
+		return func(a, b Vec, i int) int { return cmp3(a.Int(i), b.Int(i)) }
+	case l.Numeric() && r.Numeric():
+		return func(a, b Vec, i int) int { return CompareFloat(a.Float(i), b.Float(i)) }
+	case l == TText && r == TText:
+		return func(a, b Vec, i int) int { return strings.Compare(a.Str(i), b.Str(i)) }
+	case l == TBool && r == TBool:
+		return func(a, b Vec, i int) int {
+			x, y := a.Bool(i), b.Bool(i)
+			switch {
+			case x == y:
+				return 0
+			case !x:
+				return -1
+			}
+			return 1
+		}
+	}
+	return nil
+}
+
+func cmp3[T int64 | string](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// CompareFloat orders floats as PostgreSQL does: NaN is larger than every
+// other value and equal to itself.
+func CompareFloat(a, b float64) int {
+	an, bn := a != a, b != b
+	switch {
+	case an && bn:
+		return 0
+	case an:
+		return 1
+	case bn:
+		return -1
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func comparison(op string) *Scalar {
+	return &Scalar{Name: op, Resolve: func(a []Type) (Type, Kernel, error) {
+		if len(a) != 2 {
+			return 0, nil, noOp(op, a)
+		}
+		c := comparer(a[0], a[1])
+		if c == nil {
+			return 0, nil, noOp(op, a)
+		}
+		var test func(int) bool
+		switch op {
+		case "=":
+			test = func(c int) bool { return c == 0 }
+		case "<>":
+			test = func(c int) bool { return c != 0 }
+		case "<":
+			test = func(c int) bool { return c < 0 }
+		case "<=":
+			test = func(c int) bool { return c <= 0 }
+		case ">":
+			test = func(c int) bool { return c > 0 }
+		default:
+			test = func(c int) bool { return c >= 0 }
+		}
+		fast := floatConstCmp(op, a)
+		return TBool, func(args []Vec, n int) (Vec, error) {
+			if fast != nil {
+				if v, ok := fast(args, n); ok {
+					return v, nil
+				}
+			}
+			return outBool(args, n, func(i int) bool { return test(c(args[0], args[1], i)) }), nil
+		}, nil
+	}}
+}
+
+// logic implements AND and OR with three-valued logic.
+func logic(and bool) *Scalar {
+	name := "or"
+	if and {
+		name = "and"
+	}
+	return &Scalar{Name: name, Resolve: func(a []Type) (Type, Kernel, error) {
+		for _, t := range a {
+			if t != TBool {
+				return 0, nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "argument of %s must be type boolean, not type %s", strings.ToUpper(name), t.Name())
+			}
+		}
+		return TBool, func(args []Vec, n int) (Vec, error) {
+			vals := make([]bool, n)
+			valid := NewValid(n)
+			for i := 0; i < n; i++ {
+				null := false
+				res := and
+				for _, v := range args {
+					if v.IsNull(i) {
+						null = true
+						continue
+					}
+					if b := v.Bool(i); b != and {
+						res, null = b, false
+						break
+					}
+				}
+				if res == and && null {
+					valid.SetNull(i)
+				}
+				vals[i] = res
+			}
+			return ArrVec(NewBool(vals, valid), TBool), nil
+		}, nil
+	}}
+}
+
+func unaryBool(name string, f func(v Vec, i int) bool, nullIn bool) *Scalar {
+	return &Scalar{Name: name, Resolve: func(a []Type) (Type, Kernel, error) {
+		if len(a) != 1 || (name == "not" && a[0] != TBool) {
+			return 0, nil, noOp(name, a)
+		}
+		return TBool, func(args []Vec, n int) (Vec, error) {
+			if !nullIn {
+				return outBool(args, n, func(i int) bool { return f(args[0], i) }), nil
+			}
+			vals := make([]bool, n)
+			for i := range vals {
+				vals[i] = f(args[0], i)
+			}
+			return ArrVec(NewBool(vals, nil), TBool), nil
+		}, nil
+	}}
+}
+
+func builtinScalars() []*Scalar {
+	out := []*Scalar{
+		arith("+"), arith("-"), arith("*"), arith("/"), arith("%"), arith("||"),
+		comparison("="), comparison("<>"), comparison("<"), comparison("<="), comparison(">"), comparison(">="),
+		logic(true), logic(false),
+		unaryBool("not", func(v Vec, i int) bool { return !v.Bool(i) }, false),
+		unaryBool("is_null", func(v Vec, i int) bool { return v.IsNull(i) }, true),
+		unaryBool("is_not_null", func(v Vec, i int) bool { return !v.IsNull(i) }, true),
+		{Name: "neg", Resolve: func(a []Type) (Type, Kernel, error) {
+			if len(a) != 1 || !a[0].Numeric() {
+				return 0, nil, noOp("-", a)
+			}
+			if a[0] == TInt {
+				return TInt, func(args []Vec, n int) (Vec, error) {
+					return outInt(TInt, args, n, func(i int) (int64, error) {
+						x := args[0].Int(i)
+						if x == math.MinInt64 {
+							return 0, errIntOver
+						}
+						return -x, nil
+					})
+				}, nil
+			}
+			return TFloat, func(args []Vec, n int) (Vec, error) {
+				return outFloat(args, n, func(i int) (float64, error) { return -args[0].Float(i), nil })
+			}, nil
+		}},
+	}
+	out = append(out, mathFuncs()...)
+	out = append(out, textFuncs()...)
+	out = append(out, timeFuncs()...)
+	out = append(out, inList(), coalesce(), extremum("greatest", 1), extremum("least", -1))
+	return out
+}

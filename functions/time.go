@@ -1,0 +1,371 @@
+package functions
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ugnos/ugnos/errs"
+)
+
+// timestampLayouts are the PostgreSQL input forms accepted for timestamptz.
+var timestampLayouts = []string{
+	"2006-01-02 15:04:05.999999999 -0700",
+	"2006-01-02 15:04:05.999999999 -07:00",
+	"2006-01-02 15:04:05.999999999 -07",
+	"2006-01-02 15:04:05.999999999-0700",
+	"2006-01-02 15:04:05.999999999-07:00",
+	"2006-01-02 15:04:05.999999999-07",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999 Z07:00",
+	"2006-01-02T15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999-0700",
+	"2006-01-02T15:04:05.999999999-07",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04",
+	"2006-01-02",
+}
+
+// ParseTimestamp parses a PostgreSQL timestamptz literal. Without a zone
+// the time is UTC (the session time zone). Errors carry SQLSTATE 22007.
+func ParseTimestamp(s string) (int64, error) {
+	in := strings.TrimSpace(s)
+	switch strings.ToLower(in) {
+	case "epoch":
+		return 0, nil
+	case "infinity", "-infinity":
+		return 0, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "infinite timestamps are not supported")
+	}
+	u := strings.TrimSuffix(strings.TrimSuffix(in, " UTC"), " utc")
+	if u != in {
+		u += " +00:00"
+	}
+	for _, l := range timestampLayouts {
+		if t, err := time.Parse(l, u); err == nil {
+			if t.Year() < 1678 || t.Year() > 2261 {
+				return 0, errs.New(errs.ErrInvalidInput, "22008", "timestamp out of range: %q", s)
+			}
+			return t.UnixNano(), nil
+		}
+	}
+	return 0, errs.New(errs.ErrInvalidInput, "22007", "invalid input syntax for type timestamp with time zone: %q", s)
+}
+
+// FormatTimestamp renders ns since the epoch as PostgreSQL does for a
+// timestamptz in UTC: 2016-01-01 00:00:00.5+00.
+func FormatTimestamp(ns int64) string {
+	t := time.Unix(0, ns).UTC()
+	s := t.Format("2006-01-02 15:04:05.999999")
+	return s + "+00"
+}
+
+var intervalUnits = map[string]Interval{
+	"microsecond": {Nanos: 1e3}, "microseconds": {Nanos: 1e3}, "us": {Nanos: 1e3}, "usec": {Nanos: 1e3}, "usecs": {Nanos: 1e3},
+	"millisecond": {Nanos: 1e6}, "milliseconds": {Nanos: 1e6}, "ms": {Nanos: 1e6}, "msec": {Nanos: 1e6}, "msecs": {Nanos: 1e6},
+	"second": {Nanos: 1e9}, "seconds": {Nanos: 1e9}, "s": {Nanos: 1e9}, "sec": {Nanos: 1e9}, "secs": {Nanos: 1e9},
+	"minute": {Nanos: 60e9}, "minutes": {Nanos: 60e9}, "m": {Nanos: 60e9}, "min": {Nanos: 60e9}, "mins": {Nanos: 60e9},
+	"hour": {Nanos: 3600e9}, "hours": {Nanos: 3600e9}, "h": {Nanos: 3600e9}, "hr": {Nanos: 3600e9}, "hrs": {Nanos: 3600e9},
+	"day": {Days: 1}, "days": {Days: 1}, "d": {Days: 1},
+	"week": {Days: 7}, "weeks": {Days: 7}, "w": {Days: 7},
+	"month": {Months: 1}, "months": {Months: 1}, "mon": {Months: 1}, "mons": {Months: 1},
+	"year": {Months: 12}, "years": {Months: 12}, "y": {Months: 12}, "yr": {Months: 12}, "yrs": {Months: 12},
+}
+
+// ParseInterval parses a PostgreSQL interval literal such as '1 hour',
+// '60 seconds', '1 day 2 hours', '5m' or '01:30:00'.
+func ParseInterval(s string) (Interval, error) {
+	bad := errs.New(errs.ErrInvalidInput, "22007", "invalid input syntax for type interval: %q", s)
+	f := strings.Fields(strings.ToLower(strings.TrimSpace(s)))
+	var iv Interval
+	if len(f) == 0 {
+		return iv, bad
+	}
+	for i := 0; i < len(f); i++ {
+		tok := f[i]
+		if strings.Contains(tok, ":") {
+			d, ok := parseClock(tok)
+			if !ok {
+				return iv, bad
+			}
+			iv.Nanos += d
+			continue
+		}
+		// number, optionally glued to its unit ("5m", "1.5h")
+		j := 0
+		for j < len(tok) && (tok[j] == '-' || tok[j] == '+' || tok[j] == '.' || (tok[j] >= '0' && tok[j] <= '9')) {
+			j++
+		}
+		num, unit := tok[:j], tok[j:]
+		if unit == "" {
+			if i+1 >= len(f) {
+				// a bare number means seconds
+				unit = "seconds"
+			} else {
+				i++
+				unit = f[i]
+			}
+		}
+		x, err := strconv.ParseFloat(num, 64)
+		if err != nil {
+			return iv, bad
+		}
+		u, ok := intervalUnits[strings.TrimSuffix(unit, ",")]
+		if !ok {
+			return iv, bad
+		}
+		if u.Months != 0 || u.Days != 0 {
+			if x != math.Trunc(x) {
+				return iv, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "fractional %s in intervals are not supported", unit)
+			}
+			iv.Months += int32(x) * u.Months
+			iv.Days += int32(x) * u.Days
+			continue
+		}
+		iv.Nanos += int64(math.Round(x * float64(u.Nanos)))
+	}
+	return iv, nil
+}
+
+func parseClock(s string) (int64, bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, false
+	}
+	h, err1 := strconv.Atoi(parts[0])
+	m, err2 := strconv.Atoi(parts[1])
+	sec := 0.0
+	var err3 error
+	if len(parts) == 3 {
+		sec, err3 = strconv.ParseFloat(parts[2], 64)
+	}
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, false
+	}
+	return int64(h)*3600e9 + int64(m)*60e9 + int64(math.Round(sec*1e9)), true
+}
+
+// AddInterval adds an interval to a timestamp (months by calendar, in UTC).
+func AddInterval(ns int64, iv Interval) int64 {
+	if iv.Months != 0 || iv.Days != 0 {
+		t := time.Unix(0, ns).UTC().AddDate(0, int(iv.Months), int(iv.Days))
+		ns = t.UnixNano()
+	}
+	return ns + iv.Nanos
+}
+
+// FormatInterval renders an interval as PostgreSQL does (postgres style).
+func FormatInterval(iv Interval) string {
+	var parts []string
+	if y := iv.Months / 12; y != 0 {
+		parts = append(parts, plural(int64(y), "year"))
+	}
+	if m := iv.Months % 12; m != 0 {
+		parts = append(parts, plural(int64(m), "mon"))
+	}
+	if iv.Days != 0 {
+		parts = append(parts, plural(int64(iv.Days), "day"))
+	}
+	if iv.Nanos != 0 || len(parts) == 0 {
+		ns := iv.Nanos
+		sign := ""
+		if ns < 0 {
+			sign, ns = "-", -ns
+		}
+		us := ns / 1e3
+		h, m, s, frac := us/3600e6, us/60e6%60, us/1e6%60, us%1e6
+		clock := sign + pad2(h) + ":" + pad2(m) + ":" + pad2(s)
+		if frac != 0 {
+			clock += "." + strings.TrimRight(strconv.FormatInt(1e6+frac, 10)[1:], "0")
+		}
+		parts = append(parts, clock)
+	}
+	return strings.Join(parts, " ")
+}
+
+func plural(n int64, unit string) string {
+	s := strconv.FormatInt(n, 10) + " " + unit
+	if n != 1 && n != -1 {
+		s += "s"
+	}
+	return s
+}
+
+func pad2(n int64) string {
+	if n < 10 {
+		return "0" + strconv.FormatInt(n, 10)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// bucketOrigin is TimescaleDB's default time_bucket origin for timestamps:
+// Monday 2000-01-03 00:00:00 UTC.
+var bucketOrigin = time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC).UnixNano()
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// TimeBucket returns the start of the width-wide bucket holding ts, with
+// buckets aligned to origin (TimescaleDB semantics).
+func TimeBucket(width, ts, origin int64) int64 {
+	return floorDiv(ts-origin, width)*width + origin
+}
+
+func timeFuncs() []*Scalar {
+	return []*Scalar{
+		{Name: "time_bucket", Resolve: resolveTimeBucket("time_bucket")},
+		{Name: "date_bin", Resolve: resolveDateBin},
+		{Name: "date_trunc", Resolve: func(a []Type) (Type, Kernel, error) {
+			if len(a) != 2 || a[0] != TText || a[1] != TTimestamp {
+				return 0, nil, noFunc("date_trunc", a)
+			}
+			return TTimestamp, func(args []Vec, n int) (Vec, error) {
+				return outInt(TTimestamp, args, n, func(i int) (int64, error) { return DateTrunc(args[0].Str(i), args[1].Int(i)) })
+			}, nil
+		}},
+		{Name: "to_timestamp", Resolve: func(a []Type) (Type, Kernel, error) {
+			if len(a) != 1 || !a[0].Numeric() {
+				return 0, nil, noFunc("to_timestamp", a)
+			}
+			return TTimestamp, func(args []Vec, n int) (Vec, error) {
+				return outInt(TTimestamp, args, n, func(i int) (int64, error) {
+					s := args[0].Float(i)
+					if math.IsNaN(s) || math.Abs(s) > 9e9 {
+						return 0, errs.New(errs.ErrInvalidInput, "22008", "timestamp out of range: \"%v\"", s)
+					}
+					return int64(math.Round(s*1e6)) * 1e3, nil
+				})
+			}, nil
+		}},
+	}
+}
+
+func fixedWidth(v Vec) (int64, error) {
+	iv, _ := v.Const.(Interval)
+	w, ok := iv.Fixed()
+	if !ok {
+		return 0, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "time_bucket with a month or year width is not supported")
+	}
+	if w <= 0 {
+		return 0, errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "bucket width must be greater than zero")
+	}
+	return w, nil
+}
+
+// resolveTimeBucket: time_bucket(interval, timestamptz [, offset interval |
+// origin timestamptz]).
+func resolveTimeBucket(name string) func(a []Type) (Type, Kernel, error) {
+	return func(a []Type) (Type, Kernel, error) {
+		if len(a) < 2 || len(a) > 3 || a[0] != TInterval || a[1] != TTimestamp || (len(a) == 3 && a[2] != TInterval && a[2] != TTimestamp) {
+			return 0, nil, noFunc(name, a)
+		}
+		return TTimestamp, func(args []Vec, n int) (Vec, error) {
+			if !args[0].IsConst() {
+				return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "time_bucket width must be a constant")
+			}
+			if args[0].Const == nil {
+				return ConstVec(nil, TTimestamp, n), nil
+			}
+			w, err := fixedWidth(args[0])
+			if err != nil {
+				return Vec{}, err
+			}
+			origin := bucketOrigin
+			if len(args) == 3 {
+				if !args[2].IsConst() || args[2].Const == nil {
+					return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "time_bucket offset/origin must be a non-null constant")
+				}
+				if args[2].T == TInterval {
+					off, ok := args[2].Const.(Interval).Fixed()
+					if !ok {
+						return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "time_bucket offset with months is not supported")
+					}
+					origin += off
+				} else {
+					origin = args[2].Int(0)
+				}
+			}
+			return bucketKernel(args[1], n, w, origin), nil
+		}, nil
+	}
+}
+
+// resolveDateBin: date_bin(interval, timestamptz, origin timestamptz).
+func resolveDateBin(a []Type) (Type, Kernel, error) {
+	if len(a) != 3 || a[0] != TInterval || a[1] != TTimestamp || a[2] != TTimestamp {
+		return 0, nil, noFunc("date_bin", a)
+	}
+	return TTimestamp, func(args []Vec, n int) (Vec, error) {
+		if !args[0].IsConst() || !args[2].IsConst() {
+			return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "date_bin width and origin must be constants")
+		}
+		if args[0].Const == nil || args[2].Const == nil {
+			return ConstVec(nil, TTimestamp, n), nil
+		}
+		w, err := fixedWidth(args[0])
+		if err != nil {
+			return Vec{}, err
+		}
+		return bucketKernel(args[1], n, w, args[2].Int(0)), nil
+	}, nil
+}
+
+func bucketKernel(ts Vec, n int, w, origin int64) Vec {
+	if ts.IsConst() {
+		if ts.Const == nil {
+			return ConstVec(nil, TTimestamp, n)
+		}
+		return ConstVec(TimeBucket(w, ts.Int(0), origin), TTimestamp, n)
+	}
+	vals := make([]int64, n)
+	var valid *Valid
+	if ts.Arr.NullN() > 0 {
+		valid = NewValid(n)
+	}
+	for i := 0; i < n; i++ {
+		if valid != nil && ts.Arr.IsNull(i) {
+			valid.SetNull(i)
+			continue
+		}
+		vals[i] = TimeBucket(w, ts.Int(i), origin)
+	}
+	return ArrVec(NewTimestamp(vals, valid), TTimestamp)
+}
+
+// DateTrunc truncates a timestamp (UTC) to a unit.
+func DateTrunc(unit string, ns int64) (int64, error) {
+	t := time.Unix(0, ns).UTC()
+	y, mo, d := t.Date()
+	switch strings.ToLower(unit) {
+	case "microseconds":
+		return floorDiv(ns, 1e3) * 1e3, nil
+	case "milliseconds":
+		return floorDiv(ns, 1e6) * 1e6, nil
+	case "second":
+		return floorDiv(ns, 1e9) * 1e9, nil
+	case "minute":
+		return floorDiv(ns, 60e9) * 60e9, nil
+	case "hour":
+		return floorDiv(ns, 3600e9) * 3600e9, nil
+	case "day":
+		return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+	case "week":
+		wd := (int(t.Weekday()) + 6) % 7 // Monday = 0
+		return time.Date(y, mo, d-wd, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+	case "month":
+		return time.Date(y, mo, 1, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+	case "quarter":
+		return time.Date(y, mo-(mo-1)%3, 1, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+	case "year":
+		return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+	case "decade":
+		return time.Date(y-y%10, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+	}
+	return 0, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "unit %q not recognized for type timestamp with time zone", unit)
+}

@@ -1,0 +1,98 @@
+package functions
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Type is a SQL type of ugnos.
+type Type uint8
+
+const (
+	TUnknown   Type = iota // an untyped literal ('...' or NULL) before coercion
+	TBool                  // boolean
+	TInt                   // bigint
+	TFloat                 // double precision
+	TText                  // text
+	TTimestamp             // timestamp with time zone (ns since the epoch)
+	TInterval              // interval (constants only)
+)
+
+// Name is the PostgreSQL name of the type.
+func (t Type) Name() string {
+	switch t {
+	case TBool:
+		return "boolean"
+	case TInt:
+		return "bigint"
+	case TFloat:
+		return "double precision"
+	case TText:
+		return "text"
+	case TTimestamp:
+		return "timestamp with time zone"
+	case TInterval:
+		return "interval"
+	}
+	return "unknown"
+}
+
+func (t Type) String() string { return t.Name() }
+
+// TimestampType is the Arrow type of TTimestamp.
+var TimestampType = &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}
+
+// Arrow is the Arrow type of values of t.
+func (t Type) Arrow() arrow.DataType {
+	switch t {
+	case TBool:
+		return arrow.FixedWidthTypes.Boolean
+	case TInt:
+		return arrow.PrimitiveTypes.Int64
+	case TFloat:
+		return arrow.PrimitiveTypes.Float64
+	case TTimestamp:
+		return TimestampType
+	default:
+		return arrow.BinaryTypes.String
+	}
+}
+
+// FromArrow maps an Arrow type to a SQL type.
+func FromArrow(dt arrow.DataType) (Type, error) {
+	switch dt := dt.(type) {
+	case *arrow.BooleanType:
+		return TBool, nil
+	case *arrow.Int64Type, *arrow.Int32Type, *arrow.Uint32Type:
+		return TInt, nil
+	case *arrow.Float64Type:
+		return TFloat, nil
+	case *arrow.StringType:
+		return TText, nil
+	case *arrow.TimestampType:
+		return TTimestamp, nil
+	case *arrow.DictionaryType:
+		return FromArrow(dt.ValueType)
+	}
+	return TUnknown, fmt.Errorf("unsupported Arrow type %s", dt)
+}
+
+// Numeric reports whether t is int or float.
+func (t Type) Numeric() bool { return t == TInt || t == TFloat }
+
+// Interval is an interval constant. Months and days are kept apart as in
+// PostgreSQL; Nanos holds the rest.
+type Interval struct {
+	Months int32
+	Days   int32
+	Nanos  int64
+}
+
+// Fixed returns the interval as ns when it has no months (days count as 24 h).
+func (iv Interval) Fixed() (int64, bool) {
+	if iv.Months != 0 {
+		return 0, false
+	}
+	return int64(iv.Days)*86400e9 + iv.Nanos, true
+}

@@ -1,0 +1,509 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/functions"
+)
+
+// Catalog resolves tables of the statement's tenant.
+type Catalog interface {
+	// Table returns a table's stored columns, or an error of kind
+	// errs.ErrNotFound (SQLSTATE 42P01).
+	Table(name string) ([]ScanColumn, error)
+}
+
+// Planner binds and plans statements. Now is the statement's now().
+type Planner struct {
+	Cat Catalog
+	Reg *functions.Registry
+	Now time.Time
+}
+
+func unsupported(what string, args ...any) error {
+	return errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "%s is not supported", fmt.Sprintf(what, args...))
+}
+
+func undefinedColumn(name string) error {
+	return errs.New(errs.ErrNotFound, errs.CodeUndefinedColumn, "column %q does not exist", name)
+}
+
+// PlanSelect plans a SELECT statement.
+func (p *Planner) PlanSelect(s *pg.SelectStmt) (Node, error) {
+	b := &binder{p: p}
+	return b.selectStmt(s, nil)
+}
+
+// scopeCol is a column visible to expressions.
+type scopeCol struct {
+	name  string
+	table string // alias or table name ("" for derived)
+	t     functions.Type
+}
+
+type scope struct {
+	cols []scopeCol
+	used []bool
+}
+
+func (s *scope) resolve(table, name string) (int, error) {
+	found := -1
+	for i, c := range s.cols {
+		if c.name == name && (table == "" || c.table == table) {
+			if found >= 0 {
+				return 0, errs.New(errs.ErrInvalidInput, "42702", "column reference %q is ambiguous", name)
+			}
+			found = i
+		}
+	}
+	if found < 0 {
+		if table != "" {
+			return 0, undefinedColumn(table + "." + name)
+		}
+		return 0, undefinedColumn(name)
+	}
+	s.used[found] = true
+	return found, nil
+}
+
+type cte struct {
+	node Node
+}
+
+type binder struct {
+	p *Planner
+}
+
+// env carries CTEs visible to a query (innermost last).
+type env struct {
+	ctes   map[string]*cte
+	parent *env
+}
+
+func (e *env) lookup(name string) *cte {
+	for ; e != nil; e = e.parent {
+		if c, ok := e.ctes[name]; ok {
+			return c
+		}
+	}
+	return nil
+}
+
+func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
+	if s.GetOp() != pg.SetOperation_SETOP_NONE {
+		return nil, unsupported("%s", strings.TrimPrefix(s.GetOp().String(), "SETOP_"))
+	}
+	if len(s.GetValuesLists()) > 0 {
+		return nil, unsupported("VALUES")
+	}
+	if s.GetIntoClause() != nil {
+		return nil, unsupported("SELECT INTO")
+	}
+	if len(s.GetLockingClause()) > 0 {
+		return nil, unsupported("FOR UPDATE/SHARE")
+	}
+	if len(s.GetWindowClause()) > 0 {
+		return nil, unsupported("WINDOW clauses")
+	}
+	e := outer
+	if w := s.GetWithClause(); w != nil {
+		if w.GetRecursive() {
+			return nil, unsupported("WITH RECURSIVE")
+		}
+		e = &env{ctes: map[string]*cte{}, parent: outer}
+		for _, n := range w.GetCtes() {
+			c := n.GetCommonTableExpr()
+			if len(c.GetAliascolnames()) > 0 {
+				return nil, unsupported("column aliases on a WITH query")
+			}
+			sub := c.GetCtequery().GetSelectStmt()
+			if sub == nil {
+				return nil, unsupported("data-modifying statements in WITH")
+			}
+			node, err := b.selectStmt(sub, e)
+			if err != nil {
+				return nil, err
+			}
+			e.ctes[c.GetCtename()] = &cte{node: node}
+		}
+	}
+	input, sc, scan, err := b.from(s.GetFromClause(), e)
+	if err != nil {
+		return nil, err
+	}
+	q := &query{b: b, sc: sc, env: e}
+	// WHERE
+	var where Expr
+	if w := s.GetWhereClause(); w != nil {
+		where, err = q.expr(w, ctxWhere)
+		if err != nil {
+			return nil, err
+		}
+		if where, err = coerceTo(where, functions.TBool, "argument of WHERE"); err != nil {
+			return nil, err
+		}
+	}
+	// targets
+	var targets []Expr
+	var names []string
+	for _, t := range s.GetTargetList() {
+		rt := t.GetResTarget()
+		if cr := rt.GetVal().GetColumnRef(); cr != nil && isStar(cr) {
+			table := ""
+			if f := cr.GetFields(); len(f) == 2 {
+				table = f[0].GetString_().GetSval()
+			}
+			matched := false
+			for i, c := range sc.cols {
+				if table == "" || c.table == table {
+					sc.used[i] = true
+					targets = append(targets, &Col{Idx: i, Name: c.name, T: c.t})
+					names = append(names, c.name)
+					matched = true
+				}
+			}
+			if !matched && table != "" {
+				return nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedTable, "missing FROM-clause entry for table %q", table)
+			}
+			continue
+		}
+		ex, err := q.expr(rt.GetVal(), ctxSelect)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, ex)
+		name := rt.GetName()
+		if name == "" {
+			name = defaultName(rt.GetVal())
+		}
+		names = append(names, name)
+	}
+	// GROUP BY
+	var groups []Expr
+	for _, g := range s.GetGroupClause() {
+		ex, err := q.groupItem(g, targets, names)
+		if err != nil {
+			return nil, err
+		}
+		groups = append(groups, ex)
+	}
+	var having Expr
+	if h := s.GetHavingClause(); h != nil {
+		if having, err = q.expr(h, ctxSelect); err != nil {
+			return nil, err
+		}
+		if having, err = coerceTo(having, functions.TBool, "argument of HAVING"); err != nil {
+			return nil, err
+		}
+	}
+	// ORDER BY and DISTINCT ON items are bound now (they may add hidden
+	// columns) and resolved against the outputs later.
+	type sortItem struct {
+		out  int // output column, or -1
+		ex   Expr
+		desc bool
+		nf   bool
+	}
+	var sorts []sortItem
+	for _, n := range s.GetSortClause() {
+		sb := n.GetSortBy()
+		if sb.GetUseOp() != nil {
+			return nil, unsupported("ORDER BY ... USING")
+		}
+		it := sortItem{out: -1}
+		it.desc = sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC
+		it.nf = it.desc
+		switch sb.GetSortbyNulls() {
+		case pg.SortByNulls_SORTBY_NULLS_FIRST:
+			it.nf = true
+		case pg.SortByNulls_SORTBY_NULLS_LAST:
+			it.nf = false
+		}
+		if it.out, it.ex, err = q.outputRef(sb.GetNode(), targets, names, "ORDER BY"); err != nil {
+			return nil, err
+		}
+		sorts = append(sorts, it)
+	}
+	distinct := s.GetDistinctClause()
+	distinctAll := len(distinct) == 1 && distinct[0].GetNode() == nil
+	var distinctOn []sortItem
+	if len(distinct) > 0 && !distinctAll {
+		for _, n := range distinct {
+			it := sortItem{out: -1}
+			if it.out, it.ex, err = q.outputRef(n, targets, names, "DISTINCT ON"); err != nil {
+				return nil, err
+			}
+			distinctOn = append(distinctOn, it)
+		}
+	}
+
+	// Build the plan bottom-up.
+	node := input
+	if where != nil {
+		if scan != nil {
+			where = pushDown(scan, where, sc)
+		}
+		if where != nil {
+			node = &Filter{Input: node, Pred: where}
+		}
+	}
+	aggregated := len(groups) > 0 || len(q.aggs) > 0
+	if aggregated {
+		agg := &Aggregate{Input: node, Groups: groups, Aggs: q.aggs}
+		for i, g := range groups {
+			agg.Out = append(agg.Out, Column{Name: fmt.Sprintf("group%d", i), T: g.Type()})
+		}
+		for i, a := range q.aggs {
+			agg.Out = append(agg.Out, Column{Name: fmt.Sprintf("%s%d", a.Name, i), T: a.T})
+		}
+		node = agg
+		lift := func(e Expr, what string) (Expr, error) { return liftAggregate(e, groups, len(groups), what) }
+		for i := range targets {
+			if targets[i], err = lift(targets[i], "SELECT"); err != nil {
+				return nil, err
+			}
+		}
+		if having != nil {
+			if having, err = lift(having, "HAVING"); err != nil {
+				return nil, err
+			}
+			node = &Filter{Input: node, Pred: having}
+		}
+		for i := range sorts {
+			if sorts[i].ex != nil {
+				if sorts[i].ex, err = lift(sorts[i].ex, "ORDER BY"); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for i := range distinctOn {
+			if distinctOn[i].ex != nil {
+				if distinctOn[i].ex, err = lift(distinctOn[i].ex, "DISTINCT ON"); err != nil {
+					return nil, err
+				}
+			}
+		}
+	} else if having != nil {
+		return nil, unsupported("HAVING without GROUP BY or aggregates")
+	}
+	// projection with hidden columns for ORDER BY / DISTINCT ON items that
+	// are not outputs
+	exprs := append([]Expr(nil), targets...)
+	out := make([]Column, len(targets))
+	for i, t := range targets {
+		out[i] = Column{Name: names[i], T: t.Type()}
+	}
+	visible := len(exprs)
+	place := func(it *sortItem) error {
+		if it.out >= 0 {
+			return nil
+		}
+		for i, e := range exprs {
+			if e.String() == it.ex.String() {
+				it.out = i
+				return nil
+			}
+		}
+		if distinctAll {
+			return errs.New(errs.ErrInvalidInput, "42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+		}
+		it.out = len(exprs)
+		exprs = append(exprs, it.ex)
+		out = append(out, Column{Name: "?hidden?", T: it.ex.Type()})
+		return nil
+	}
+	for i := range sorts {
+		if err := place(&sorts[i]); err != nil {
+			return nil, err
+		}
+	}
+	for i := range distinctOn {
+		if err := place(&distinctOn[i]); err != nil {
+			return nil, err
+		}
+	}
+	node = &Project{Input: node, Exprs: exprs, Out: out}
+	if scan != nil {
+		pruneScan(scan, sc, node)
+	}
+	if distinctAll {
+		node = &Distinct{Input: node}
+	}
+	var keys []SortKey
+	for _, it := range sorts {
+		keys = append(keys, SortKey{Col: it.out, Desc: it.desc, NullsFirst: it.nf})
+	}
+	if len(distinctOn) > 0 {
+		// DISTINCT ON keeps the first row of each key in ORDER BY order;
+		// PostgreSQL requires the keys to lead the ORDER BY.
+		on := make([]int, len(distinctOn))
+		for i, it := range distinctOn {
+			on[i] = it.out
+		}
+		if len(keys) == 0 {
+			for _, c := range on {
+				keys = append(keys, SortKey{Col: c})
+			}
+		} else {
+			for i, c := range on {
+				if i >= len(keys) || !containsCol(on, keys[i].Col) {
+					_ = c
+					return nil, errs.New(errs.ErrInvalidInput, "42P10", "SELECT DISTINCT ON expressions must match initial ORDER BY expressions")
+				}
+			}
+		}
+		node = &Sort{Input: node, Keys: keys}
+		node = &Distinct{Input: node, On: on}
+	} else if len(keys) > 0 {
+		node = &Sort{Input: node, Keys: keys}
+	}
+	if lc, lo := s.GetLimitCount(), s.GetLimitOffset(); lc != nil || lo != nil {
+		lim := &Limit{Input: node, Count: -1}
+		if lc != nil {
+			if lim.Count, err = q.limitValue(lc, "LIMIT", true); err != nil {
+				return nil, err
+			}
+		}
+		if lo != nil {
+			if lim.Offset, err = q.limitValue(lo, "OFFSET", false); err != nil {
+				return nil, err
+			}
+		}
+		node = lim
+	}
+	if len(exprs) > visible {
+		drop := make([]Expr, visible)
+		for i := range drop {
+			drop[i] = &Col{Idx: i, Name: out[i].Name, T: out[i].T}
+		}
+		node = &Project{Input: node, Exprs: drop, Out: out[:visible]}
+	}
+	return node, nil
+}
+
+func containsCol(cols []int, c int) bool {
+	for _, x := range cols {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+func isStar(cr *pg.ColumnRef) bool {
+	f := cr.GetFields()
+	return len(f) > 0 && f[len(f)-1].GetAStar() != nil
+}
+
+// from binds the FROM clause: nothing, one table, one CTE or one subquery.
+func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
+	sc := &scope{}
+	if len(items) == 0 {
+		return &Values{Rows: [][]Expr{{}}}, sc, nil, nil
+	}
+	if len(items) > 1 {
+		return nil, nil, nil, unsupported("joins (more than one FROM item)")
+	}
+	it := items[0]
+	switch {
+	case it.GetRangeVar() != nil:
+		rv := it.GetRangeVar()
+		alias := rv.GetRelname()
+		if a := rv.GetAlias(); a != nil {
+			if len(a.GetColnames()) > 0 {
+				return nil, nil, nil, unsupported("column aliases in FROM")
+			}
+			alias = a.GetAliasname()
+		}
+		if rv.GetSchemaname() == "" {
+			if c := e.lookup(rv.GetRelname()); c != nil {
+				for _, col := range c.node.Columns() {
+					sc.cols = append(sc.cols, scopeCol{name: col.Name, table: alias, t: col.T})
+				}
+				sc.used = make([]bool, len(sc.cols))
+				return c.node, sc, nil, nil
+			}
+		} else if s := rv.GetSchemaname(); s != "public" {
+			return nil, nil, nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedTable, "relation \"%s.%s\" does not exist", s, rv.GetRelname())
+		}
+		cols, err := b.p.Cat.Table(rv.GetRelname())
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		scan := &Scan{Table: rv.GetRelname(), Cols: cols, MinT: minTime, MaxT: maxTime}
+		for _, c := range cols {
+			sc.cols = append(sc.cols, scopeCol{name: c.Name, table: alias, t: c.T})
+		}
+		sc.used = make([]bool, len(sc.cols))
+		return scan, sc, scan, nil
+	case it.GetRangeSubselect() != nil:
+		rs := it.GetRangeSubselect()
+		if rs.GetLateral() {
+			return nil, nil, nil, unsupported("LATERAL")
+		}
+		node, err := b.selectStmt(rs.GetSubquery().GetSelectStmt(), e)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		alias := ""
+		if a := rs.GetAlias(); a != nil {
+			alias = a.GetAliasname()
+		}
+		for _, col := range node.Columns() {
+			sc.cols = append(sc.cols, scopeCol{name: col.Name, table: alias, t: col.T})
+		}
+		sc.used = make([]bool, len(sc.cols))
+		return node, sc, nil, nil
+	case it.GetJoinExpr() != nil:
+		return nil, nil, nil, unsupported("JOIN")
+	case it.GetRangeFunction() != nil:
+		return nil, nil, nil, unsupported("functions in FROM")
+	}
+	return nil, nil, nil, unsupported("this FROM item")
+}
+
+// defaultName is PostgreSQL's column name for an unnamed target.
+func defaultName(n *pg.Node) string {
+	switch {
+	case n.GetColumnRef() != nil:
+		f := n.GetColumnRef().GetFields()
+		return f[len(f)-1].GetString_().GetSval()
+	case n.GetFuncCall() != nil:
+		f := n.GetFuncCall().GetFuncname()
+		return f[len(f)-1].GetString_().GetSval()
+	case n.GetTypeCast() != nil:
+		tc := n.GetTypeCast()
+		if inner := defaultName(tc.GetArg()); inner != "?column?" {
+			return inner
+		}
+		names := tc.GetTypeName().GetNames()
+		return pgTypeName(names[len(names)-1].GetString_().GetSval())
+	case n.GetCaseExpr() != nil:
+		return "case"
+	case n.GetSqlvalueFunction() != nil:
+		switch n.GetSqlvalueFunction().GetOp() {
+		case pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP, pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP_N:
+			return "current_timestamp"
+		}
+	}
+	return "?column?"
+}
+
+func pgTypeName(s string) string {
+	switch s {
+	case "int8", "bigint":
+		return "int8"
+	case "int4", "integer", "int":
+		return "int4"
+	case "float8":
+		return "float8"
+	case "bool", "boolean":
+		return "bool"
+	}
+	return s
+}

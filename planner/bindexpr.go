@@ -1,0 +1,780 @@
+package planner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/functions"
+)
+
+type exprCtx int
+
+const (
+	ctxWhere  exprCtx = iota // no aggregates
+	ctxSelect                // aggregates collected
+	ctxGroup                 // GROUP BY: no aggregates
+	ctxAggArg                // inside an aggregate: no nested aggregates
+	ctxLimit                 // constants only
+)
+
+var ctxNames = map[exprCtx]string{ctxWhere: "WHERE", ctxGroup: "GROUP BY", ctxLimit: "LIMIT"}
+
+// aggRef stands for the idx-th aggregate until the aggregate is planned.
+type aggRef struct {
+	idx int
+	t   functions.Type
+}
+
+func (a *aggRef) Type() functions.Type { return a.t }
+func (a *aggRef) String() string       { return fmt.Sprintf("agg#%d", a.idx) }
+
+// query binds the expressions of one SELECT.
+type query struct {
+	b    *binder
+	sc   *scope
+	env  *env
+	aggs []AggCall
+}
+
+func (q *query) reg() *functions.Registry { return q.b.p.Reg }
+
+func (q *query) expr(n *pg.Node, ctx exprCtx) (Expr, error) {
+	switch {
+	case n == nil:
+		return nil, unsupported("an empty expression")
+	case n.GetColumnRef() != nil:
+		if ctx == ctxLimit {
+			return nil, errs.New(errs.ErrInvalidInput, "42P10", "argument of LIMIT must not contain variables")
+		}
+		cr := n.GetColumnRef()
+		if isStar(cr) {
+			return nil, unsupported("* in this position")
+		}
+		var parts []string
+		for _, f := range cr.GetFields() {
+			parts = append(parts, f.GetString_().GetSval())
+		}
+		table, name := "", parts[len(parts)-1]
+		switch len(parts) {
+		case 1:
+		case 2:
+			table = parts[0]
+		default:
+			return nil, unsupported("qualified column reference %s", strings.Join(parts, "."))
+		}
+		i, err := q.sc.resolve(table, name)
+		if err != nil {
+			return nil, err
+		}
+		return &Col{Idx: i, Name: name, T: q.sc.cols[i].t}, nil
+	case n.GetAConst() != nil:
+		return constOf(n.GetAConst())
+	case n.GetTypeCast() != nil:
+		tc := n.GetTypeCast()
+		t, err := typeOf(tc.GetTypeName())
+		if err != nil {
+			return nil, err
+		}
+		e, err := q.expr(tc.GetArg(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		return castTo(e, t)
+	case n.GetAExpr() != nil:
+		return q.aexpr(n.GetAExpr(), ctx)
+	case n.GetBoolExpr() != nil:
+		be := n.GetBoolExpr()
+		var args []Expr
+		for _, a := range be.GetArgs() {
+			e, err := q.expr(a, ctx)
+			if err != nil {
+				return nil, err
+			}
+			name := strings.ToUpper(strings.TrimSuffix(be.GetBoolop().String(), "_EXPR"))
+			if e, err = coerceTo(e, functions.TBool, "argument of "+name); err != nil {
+				return nil, err
+			}
+			args = append(args, e)
+		}
+		switch be.GetBoolop() {
+		case pg.BoolExprType_AND_EXPR:
+			return q.call("and", args)
+		case pg.BoolExprType_OR_EXPR:
+			return q.call("or", args)
+		default:
+			return q.call("not", args)
+		}
+	case n.GetNullTest() != nil:
+		nt := n.GetNullTest()
+		e, err := q.expr(nt.GetArg(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		if nt.GetNulltesttype() == pg.NullTestType_IS_NULL {
+			return q.call("is_null", []Expr{e})
+		}
+		return q.call("is_not_null", []Expr{e})
+	case n.GetFuncCall() != nil:
+		return q.funcCall(n.GetFuncCall(), ctx)
+	case n.GetSqlvalueFunction() != nil:
+		switch n.GetSqlvalueFunction().GetOp() {
+		case pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP, pg.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP:
+			return &Const{V: q.b.p.Now.UnixNano(), T: functions.TTimestamp}, nil
+		}
+		return nil, unsupported("%s", strings.ToLower(strings.TrimPrefix(n.GetSqlvalueFunction().GetOp().String(), "SVFOP_")))
+	case n.GetCaseExpr() != nil:
+		return q.caseExpr(n.GetCaseExpr(), ctx)
+	case n.GetParamRef() != nil:
+		return nil, unsupported("parameters ($%d)", n.GetParamRef().GetNumber())
+	case n.GetSubLink() != nil:
+		return nil, unsupported("subqueries in expressions")
+	case n.GetCoalesceExpr() != nil:
+		var args []Expr
+		for _, a := range n.GetCoalesceExpr().GetArgs() {
+			e, err := q.expr(a, ctx)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, e)
+		}
+		return q.unified("coalesce", args)
+	case n.GetMinMaxExpr() != nil:
+		mm := n.GetMinMaxExpr()
+		var args []Expr
+		for _, a := range mm.GetArgs() {
+			e, err := q.expr(a, ctx)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, e)
+		}
+		if mm.GetOp() == pg.MinMaxOp_IS_GREATEST {
+			return q.unified("greatest", args)
+		}
+		return q.unified("least", args)
+	}
+	return nil, unsupported("expression %s", nodeKind(n))
+}
+
+// nodeKind names a parse node for error messages.
+func nodeKind(n *pg.Node) string {
+	s := fmt.Sprintf("%T", n.GetNode())
+	s = strings.TrimPrefix(s, "*pg_query.Node_")
+	return s
+}
+
+func constOf(c *pg.A_Const) (Expr, error) {
+	switch {
+	case c.GetIsnull():
+		return &Const{V: nil, T: functions.TUnknown}, nil
+	case c.GetIval() != nil:
+		return &Const{V: int64(c.GetIval().GetIval()), T: functions.TInt}, nil
+	case c.GetFval() != nil:
+		s := c.GetFval().GetFval()
+		if !strings.ContainsAny(s, ".eE") {
+			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return &Const{V: i, T: functions.TInt}, nil
+			}
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidText, "invalid number %q", s)
+		}
+		return &Const{V: f, T: functions.TFloat}, nil
+	case c.GetBoolval() != nil:
+		return &Const{V: c.GetBoolval().GetBoolval(), T: functions.TBool}, nil
+	case c.GetSval() != nil:
+		return &Const{V: c.GetSval().GetSval(), T: functions.TUnknown}, nil
+	}
+	return nil, unsupported("this constant")
+}
+
+// typeOf maps a type name to a ugnos type.
+func typeOf(tn *pg.TypeName) (functions.Type, error) {
+	if len(tn.GetArrayBounds()) > 0 {
+		return 0, unsupported("array types")
+	}
+	names := tn.GetNames()
+	name := strings.ToLower(names[len(names)-1].GetString_().GetSval())
+	switch name {
+	case "int8", "bigint", "int4", "integer", "int", "int2", "smallint":
+		return functions.TInt, nil
+	case "float8", "float4", "real", "double precision", "float", "numeric", "decimal":
+		return functions.TFloat, nil
+	case "text", "varchar", "char", "bpchar", "name", "character varying":
+		return functions.TText, nil
+	case "bool", "boolean":
+		return functions.TBool, nil
+	case "timestamptz", "timestamp":
+		return functions.TTimestamp, nil
+	case "interval":
+		if len(tn.GetTypmods()) > 0 {
+			return 0, unsupported("interval field qualifiers")
+		}
+		return functions.TInterval, nil
+	}
+	return 0, errs.New(errs.ErrNotFound, "42704", "type %q does not exist or is not supported", name)
+}
+
+// castTo converts e to t, folding constants.
+func castTo(e Expr, t functions.Type) (Expr, error) {
+	if e.Type() == t {
+		return e, nil
+	}
+	if c, ok := e.(*Const); ok {
+		if c.V == nil {
+			return &Const{V: nil, T: t}, nil
+		}
+		if s, ok := c.V.(string); ok {
+			v, err := functions.ParseText(s, t)
+			if err != nil {
+				return nil, err
+			}
+			return &Const{V: v, T: t}, nil
+		}
+		v, err := functions.Cast(functions.ConstVec(c.V, c.T, 1), t)
+		if err != nil {
+			return nil, err
+		}
+		return &Const{V: v.Value(0), T: t}, nil
+	}
+	if !functions.CanCast(e.Type(), t) {
+		return nil, errs.New(errs.ErrInvalidInput, "42846", "cannot cast type %s to %s", e.Type().Name(), t.Name())
+	}
+	return &Cast{E: e, T: t}, nil
+}
+
+// coerceTo makes e of type t where PostgreSQL would do so implicitly.
+func coerceTo(e Expr, t functions.Type, what string) (Expr, error) {
+	switch {
+	case e.Type() == t:
+		return e, nil
+	case e.Type() == functions.TUnknown:
+		return castTo(e, t)
+	case e.Type() == functions.TInt && t == functions.TFloat:
+		return castTo(e, t)
+	}
+	return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "%s must be type %s, not type %s", what, t.Name(), e.Type().Name())
+}
+
+// unify coerces unknown literals to the type of the other operand.
+func unify(l, r Expr) (Expr, Expr, error) {
+	var err error
+	lt, rt := l.Type(), r.Type()
+	switch {
+	case lt == functions.TUnknown && rt == functions.TUnknown:
+		if l, err = castTo(l, functions.TText); err == nil {
+			r, err = castTo(r, functions.TText)
+		}
+	case lt == functions.TUnknown:
+		l, err = castTo(l, rt)
+	case rt == functions.TUnknown:
+		r, err = castTo(r, lt)
+	}
+	return l, r, err
+}
+
+// call resolves a scalar function and folds it when every argument is
+// constant.
+func (q *query) call(name string, args []Expr) (Expr, error) {
+	fn, ok := q.reg().Scalar(name)
+	if !ok {
+		return nil, errs.New(errs.ErrNotFound, "42883", "function %s does not exist", name)
+	}
+	types := make([]functions.Type, len(args))
+	for i, a := range args {
+		types[i] = a.Type()
+	}
+	t, kernel, err := fn.Resolve(types)
+	if err != nil {
+		return nil, err
+	}
+	c := &Call{Name: name, Args: args, T: t}
+	consts := make([]functions.Vec, len(args))
+	for i, a := range args {
+		k, ok := a.(*Const)
+		if !ok {
+			return c, nil
+		}
+		consts[i] = functions.ConstVec(k.V, k.T, 1)
+	}
+	v, err := kernel(consts, 1)
+	if err != nil {
+		return nil, err
+	}
+	return &Const{V: v.Value(0), T: t}, nil
+}
+
+// unified coerces all arguments to a common type, then calls.
+func (q *query) unified(name string, args []Expr) (Expr, error) {
+	types := make([]functions.Type, len(args))
+	for i, a := range args {
+		types[i] = a.Type()
+	}
+	ct, ok := functions.CommonType(types)
+	if !ok {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "%s types cannot be matched", strings.ToUpper(name))
+	}
+	for i := range args {
+		var err error
+		if args[i], err = coerceTo(args[i], ct, name); err != nil {
+			return nil, err
+		}
+	}
+	return q.call(name, args)
+}
+
+var opNames = map[string]string{"!=": "<>"}
+
+func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
+	op := ""
+	if ns := a.GetName(); len(ns) > 0 {
+		op = ns[len(ns)-1].GetString_().GetSval()
+	}
+	if o, ok := opNames[op]; ok {
+		op = o
+	}
+	switch a.GetKind() {
+	case pg.A_Expr_Kind_AEXPR_OP:
+		r, err := q.expr(a.GetRexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		if a.GetLexpr() == nil {
+			switch op {
+			case "-":
+				if r.Type() == functions.TUnknown {
+					if r, err = castTo(r, functions.TFloat); err != nil {
+						return nil, err
+					}
+				}
+				return q.call("neg", []Expr{r})
+			case "+":
+				return r, nil
+			}
+			return nil, unsupported("prefix operator %s", op)
+		}
+		l, err := q.expr(a.GetLexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch op {
+		case "+", "-", "*", "/", "%", "||", "=", "<>", "<", "<=", ">", ">=":
+		default:
+			return nil, unsupported("operator %s", op)
+		}
+		if l, r, err = unify(l, r); err != nil {
+			return nil, err
+		}
+		return q.call(op, []Expr{l, r})
+	case pg.A_Expr_Kind_AEXPR_IN:
+		l, err := q.expr(a.GetLexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		args := []Expr{l}
+		for _, it := range a.GetRexpr().GetList().GetItems() {
+			e, err := q.expr(it, ctx)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, e)
+		}
+		types := make([]functions.Type, len(args))
+		for i, x := range args {
+			types[i] = x.Type()
+		}
+		ct, ok := functions.CommonType(types)
+		if !ok {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "IN types %s cannot be matched", types[0].Name())
+		}
+		for i := range args {
+			if args[i].Type() == functions.TUnknown || (ct == functions.TFloat && args[i].Type() == functions.TInt) {
+				if args[i], err = castTo(args[i], ct); err != nil {
+					return nil, err
+				}
+			}
+		}
+		in, err := q.call("in", args)
+		if err != nil || op != "<>" {
+			return in, err
+		}
+		return q.call("not", []Expr{in})
+	case pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN:
+		x, err := q.expr(a.GetLexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		items := a.GetRexpr().GetList().GetItems()
+		lo, err := q.expr(items[0], ctx)
+		if err != nil {
+			return nil, err
+		}
+		hi, err := q.expr(items[1], ctx)
+		if err != nil {
+			return nil, err
+		}
+		x1, lo, err := unify(x, lo)
+		if err != nil {
+			return nil, err
+		}
+		x2, hi, err := unify(x, hi)
+		if err != nil {
+			return nil, err
+		}
+		ge, err := q.call(">=", []Expr{x1, lo})
+		if err != nil {
+			return nil, err
+		}
+		le, err := q.call("<=", []Expr{x2, hi})
+		if err != nil {
+			return nil, err
+		}
+		both, err := q.call("and", []Expr{ge, le})
+		if err != nil || a.GetKind() == pg.A_Expr_Kind_AEXPR_BETWEEN {
+			return both, err
+		}
+		return q.call("not", []Expr{both})
+	}
+	return nil, unsupported("%s expressions", strings.TrimPrefix(a.GetKind().String(), "AEXPR_"))
+}
+
+// argHints gives the types unknown literals take in function arguments.
+var argHints = map[string][]functions.Type{
+	"time_bucket":  {functions.TInterval, functions.TTimestamp, functions.TInterval},
+	"date_bin":     {functions.TInterval, functions.TTimestamp, functions.TTimestamp},
+	"date_trunc":   {functions.TText, functions.TTimestamp},
+	"to_timestamp": {functions.TFloat},
+}
+
+func (q *query) funcCall(fc *pg.FuncCall, ctx exprCtx) (Expr, error) {
+	names := fc.GetFuncname()
+	name := strings.ToLower(names[len(names)-1].GetString_().GetSval())
+	if len(names) == 2 && names[0].GetString_().GetSval() != "pg_catalog" && names[0].GetString_().GetSval() != "public" {
+		return nil, errs.New(errs.ErrNotFound, "42883", "function %s.%s does not exist", names[0].GetString_().GetSval(), name)
+	}
+	if fc.GetOver() != nil {
+		return nil, unsupported("window functions (%s OVER)", name)
+	}
+	if fc.GetAggWithinGroup() {
+		return nil, unsupported("%s WITHIN GROUP", name)
+	}
+	if fc.GetFuncVariadic() {
+		return nil, unsupported("VARIADIC")
+	}
+	var args []Expr
+	argCtx := ctx
+	agg, isAgg := q.reg().Aggregate(name)
+	if isAgg {
+		switch ctx {
+		case ctxSelect:
+		case ctxAggArg:
+			return nil, errs.New(errs.ErrInvalidInput, "42803", "aggregate function calls cannot be nested")
+		default:
+			return nil, errs.New(errs.ErrInvalidInput, "42803", "aggregate functions are not allowed in %s", ctxNames[ctx])
+		}
+		argCtx = ctxAggArg
+		if fc.GetAggDistinct() {
+			return nil, unsupported("%s(DISTINCT ...)", name)
+		}
+		if len(fc.GetAggOrder()) > 0 {
+			return nil, unsupported("ORDER BY inside %s()", name)
+		}
+	} else if fc.GetAggStar() || fc.GetAggFilter() != nil || fc.GetAggDistinct() {
+		return nil, errs.New(errs.ErrInvalidInput, "42809", "%s is not an aggregate function", name)
+	}
+	for i, a := range fc.GetArgs() {
+		if a.GetNamedArgExpr() != nil {
+			return nil, unsupported("named arguments")
+		}
+		e, err := q.expr(a, argCtx)
+		if err != nil {
+			return nil, err
+		}
+		if e.Type() == functions.TUnknown {
+			hint := functions.TText
+			if h := argHints[name]; i < len(h) {
+				hint = h[i]
+				if name == "time_bucket" && i == 2 {
+					if s, ok := e.(*Const).V.(string); ok {
+						if _, err := functions.ParseInterval(s); err != nil {
+							hint = functions.TTimestamp
+						}
+					}
+				}
+			}
+			if e, err = castTo(e, hint); err != nil {
+				return nil, err
+			}
+		}
+		args = append(args, e)
+	}
+	if isAgg {
+		return q.aggregate(agg, fc, args)
+	}
+	switch name {
+	case "now", "transaction_timestamp", "statement_timestamp", "current_timestamp":
+		if len(args) != 0 {
+			return nil, errs.New(errs.ErrNotFound, "42883", "function %s does not exist with arguments", name)
+		}
+		return &Const{V: q.b.p.Now.UnixNano(), T: functions.TTimestamp}, nil
+	case "coalesce", "greatest", "least":
+		return q.unified(name, args)
+	}
+	if _, ok := q.reg().Scalar(name); !ok {
+		types := make([]string, len(args))
+		for i, a := range args {
+			types[i] = a.Type().Name()
+		}
+		return nil, errs.New(errs.ErrNotFound, "42883", "function %s(%s) does not exist", name, strings.Join(types, ", "))
+	}
+	return q.call(name, args)
+}
+
+func (q *query) aggregate(agg *functions.Aggregate, fc *pg.FuncCall, args []Expr) (Expr, error) {
+	name := agg.Name
+	if fc.GetAggStar() {
+		if name != "count" {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeSyntaxError, "%s(*) must be used to call a parameterless aggregate function", name)
+		}
+		args = nil
+	}
+	types := make([]functions.Type, len(args))
+	for i, a := range args {
+		types[i] = a.Type()
+	}
+	t, err := agg.Resolve(types)
+	if err != nil {
+		return nil, err
+	}
+	call := AggCall{Name: name, Args: args, ArgTypes: types, T: t}
+	if f := fc.GetAggFilter(); f != nil {
+		pred, err := q.expr(f, ctxAggArg)
+		if err != nil {
+			return nil, err
+		}
+		if call.Filter, err = coerceTo(pred, functions.TBool, "argument of FILTER"); err != nil {
+			return nil, err
+		}
+	}
+	for i, a := range q.aggs { // the same aggregate twice is computed once
+		if aggKey(a) == aggKey(call) {
+			return &aggRef{idx: i, t: t}, nil
+		}
+	}
+	q.aggs = append(q.aggs, call)
+	return &aggRef{idx: len(q.aggs) - 1, t: t}, nil
+}
+
+func aggKey(a AggCall) string {
+	s := a.Name + "("
+	for _, e := range a.Args {
+		s += e.String() + ","
+	}
+	if a.Filter != nil {
+		s += "|" + a.Filter.String()
+	}
+	return s + ")"
+}
+
+func (q *query) caseExpr(c *pg.CaseExpr, ctx exprCtx) (Expr, error) {
+	var operand Expr
+	var err error
+	if c.GetArg() != nil {
+		if operand, err = q.expr(c.GetArg(), ctx); err != nil {
+			return nil, err
+		}
+	}
+	var conds, results []Expr
+	for _, w := range c.GetArgs() {
+		cw := w.GetCaseWhen()
+		cond, err := q.expr(cw.GetExpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		if operand != nil {
+			l, r, err := unify(operand, cond)
+			if err != nil {
+				return nil, err
+			}
+			if cond, err = q.call("=", []Expr{l, r}); err != nil {
+				return nil, err
+			}
+		} else if cond, err = coerceTo(cond, functions.TBool, "argument of CASE/WHEN"); err != nil {
+			return nil, err
+		}
+		res, err := q.expr(cw.GetResult(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		conds = append(conds, cond)
+		results = append(results, res)
+	}
+	var els Expr
+	if c.GetDefresult() != nil {
+		if els, err = q.expr(c.GetDefresult(), ctx); err != nil {
+			return nil, err
+		}
+	}
+	types := make([]functions.Type, 0, len(results)+1)
+	for _, r := range results {
+		types = append(types, r.Type())
+	}
+	if els != nil {
+		types = append(types, els.Type())
+	}
+	ct, ok := functions.CommonType(types)
+	if !ok {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "CASE types cannot be matched")
+	}
+	out := &Case{T: ct}
+	for i := range conds {
+		r, err := coerceTo(results[i], ct, "CASE result")
+		if err != nil {
+			return nil, err
+		}
+		out.Whens = append(out.Whens, When{Cond: conds[i], Result: r})
+	}
+	if els != nil {
+		if out.Else, err = coerceTo(els, ct, "CASE result"); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// groupItem binds a GROUP BY item: an ordinal, an input column, an output
+// alias, or an expression.
+func (q *query) groupItem(n *pg.Node, targets []Expr, names []string) (Expr, error) {
+	if c := n.GetAConst(); c != nil && c.GetIval() != nil {
+		k := int(c.GetIval().GetIval())
+		if k < 1 || k > len(targets) {
+			return nil, errs.New(errs.ErrInvalidInput, "42P10", "GROUP BY position %d is not in select list", k)
+		}
+		if hasAgg(targets[k-1]) {
+			return nil, errs.New(errs.ErrInvalidInput, "42803", "aggregate functions are not allowed in GROUP BY")
+		}
+		return targets[k-1], nil
+	}
+	if cr := n.GetColumnRef(); cr != nil && len(cr.GetFields()) == 1 && !isStar(cr) {
+		name := cr.GetFields()[0].GetString_().GetSval()
+		if _, err := q.sc.resolve("", name); err != nil {
+			for i, nm := range names {
+				if nm == name {
+					if hasAgg(targets[i]) {
+						return nil, errs.New(errs.ErrInvalidInput, "42803", "aggregate functions are not allowed in GROUP BY")
+					}
+					return targets[i], nil
+				}
+			}
+		}
+	}
+	if n.GetGroupingSet() != nil {
+		return nil, unsupported("GROUPING SETS, ROLLUP and CUBE")
+	}
+	return q.expr(n, ctxGroup)
+}
+
+// outputRef binds an ORDER BY or DISTINCT ON item: an output ordinal, an
+// output column name, or an expression.
+func (q *query) outputRef(n *pg.Node, targets []Expr, names []string, clause string) (int, Expr, error) {
+	if c := n.GetAConst(); c != nil && c.GetIval() != nil {
+		k := int(c.GetIval().GetIval())
+		if k < 1 || k > len(targets) {
+			return 0, nil, errs.New(errs.ErrInvalidInput, "42P10", "%s position %d is not in select list", clause, k)
+		}
+		return k - 1, nil, nil
+	}
+	if cr := n.GetColumnRef(); cr != nil && len(cr.GetFields()) == 1 && !isStar(cr) {
+		name := cr.GetFields()[0].GetString_().GetSval()
+		match := -1
+		for i, nm := range names {
+			if nm == name {
+				if match >= 0 && targets[match].String() != targets[i].String() {
+					return 0, nil, errs.New(errs.ErrInvalidInput, "42702", "%s %q is ambiguous", clause, name)
+				}
+				if match < 0 {
+					match = i
+				}
+			}
+		}
+		if match >= 0 {
+			return match, nil, nil
+		}
+	}
+	e, err := q.expr(n, ctxSelect)
+	return -1, e, err
+}
+
+func (q *query) limitValue(n *pg.Node, what string, allowNull bool) (int64, error) {
+	e, err := q.expr(n, ctxLimit)
+	if err != nil {
+		return 0, err
+	}
+	if e, err = coerceTo(e, functions.TInt, "argument of "+what); err != nil {
+		return 0, err
+	}
+	c, ok := e.(*Const)
+	if !ok {
+		return 0, unsupported("non-constant %s", what)
+	}
+	if c.V == nil {
+		if allowNull {
+			return -1, nil
+		}
+		return 0, nil
+	}
+	v := c.V.(int64)
+	if v < 0 {
+		return 0, errs.New(errs.ErrInvalidInput, "2201W", "%s must not be negative", what)
+	}
+	return v, nil
+}
+
+func hasAgg(e Expr) bool {
+	found := false
+	visit(e, func(x Expr) {
+		if _, ok := x.(*aggRef); ok {
+			found = true
+		}
+	})
+	return found
+}
+
+// liftAggregate rewrites an expression over the aggregate's input into one
+// over its output: group expressions become group columns, aggregates their
+// result columns; any other input column is an error.
+func liftAggregate(e Expr, groups []Expr, ngroups int, clause string) (Expr, error) {
+	keys := make([]string, len(groups))
+	for i, g := range groups {
+		keys[i] = g.String()
+	}
+	var bad error
+	out := rewrite(e, func(x Expr) Expr {
+		if a, ok := x.(*aggRef); ok {
+			return &Col{Idx: ngroups + a.idx, Name: a.String(), T: a.t}
+		}
+		s := x.String()
+		for i, k := range keys {
+			if k == s {
+				return &Col{Idx: i, Name: groupName(groups[i]), T: groups[i].Type()}
+			}
+		}
+		if c, ok := x.(*Col); ok && bad == nil {
+			bad = errs.New(errs.ErrInvalidInput, "42803", "column %q must appear in the GROUP BY clause or be used in an aggregate function", c.Name)
+		}
+		return nil
+	})
+	return out, bad
+}
+
+func groupName(e Expr) string {
+	if c, ok := e.(*Col); ok {
+		return c.Name
+	}
+	return "group"
+}

@@ -1,0 +1,161 @@
+package planner
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/ugnos/ugnos/functions"
+)
+
+const (
+	minTime = math.MinInt64
+	maxTime = math.MaxInt64
+)
+
+// Expr is a bound expression.
+type Expr interface {
+	Type() functions.Type
+	String() string
+}
+
+// Col refers to column Idx of the node's input.
+type Col struct {
+	Idx  int
+	Name string
+	T    functions.Type
+}
+
+// Const is a constant (nil is NULL); see functions.Vec for the Go types.
+type Const struct {
+	V any
+	T functions.Type
+}
+
+// Call applies a scalar function or operator from the registry.
+type Call struct {
+	Name string
+	Args []Expr
+	T    functions.Type
+}
+
+// Cast converts its argument to T.
+type Cast struct {
+	E Expr
+	T functions.Type
+}
+
+// When is a CASE branch.
+type When struct{ Cond, Result Expr }
+
+// Case is a searched CASE (a simple CASE is bound into this form).
+type Case struct {
+	Whens []When
+	Else  Expr // nil: NULL
+	T     functions.Type
+}
+
+func (e *Col) Type() functions.Type   { return e.T }
+func (e *Const) Type() functions.Type { return e.T }
+func (e *Call) Type() functions.Type  { return e.T }
+func (e *Cast) Type() functions.Type  { return e.T }
+func (e *Case) Type() functions.Type  { return e.T }
+
+func (e *Col) String() string { return fmt.Sprintf("%s#%d", e.Name, e.Idx) }
+func (e *Const) String() string {
+	switch v := e.V.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	default:
+		s := functions.FormatValue(v, e.T)
+		if e.T == functions.TTimestamp || e.T == functions.TInterval {
+			return "'" + s + "'::" + e.T.Name()
+		}
+		return s
+	}
+}
+func (e *Call) String() string {
+	args := make([]string, len(e.Args))
+	for i, a := range e.Args {
+		args[i] = a.String()
+	}
+	switch {
+	case len(args) == 2 && isOperator(e.Name):
+		return "(" + args[0] + " " + e.Name + " " + args[1] + ")"
+	case e.Name == "in":
+		return "(" + args[0] + " IN (" + strings.Join(args[1:], ", ") + "))"
+	}
+	return e.Name + "(" + strings.Join(args, ", ") + ")"
+}
+func (e *Cast) String() string { return e.E.String() + "::" + e.T.Name() }
+func (e *Case) String() string {
+	var b strings.Builder
+	b.WriteString("CASE")
+	for _, w := range e.Whens {
+		b.WriteString(" WHEN " + w.Cond.String() + " THEN " + w.Result.String())
+	}
+	if e.Else != nil {
+		b.WriteString(" ELSE " + e.Else.String())
+	}
+	b.WriteString(" END")
+	return b.String()
+}
+
+func isOperator(name string) bool {
+	switch name {
+	case "+", "-", "*", "/", "%", "||", "=", "<>", "<", "<=", ">", ">=", "and", "or":
+		return true
+	}
+	return false
+}
+
+// walkExpr calls f on e and its descendants; f returning a non-nil Expr
+// replaces the node (and its subtree is not visited further).
+func rewrite(e Expr, f func(Expr) Expr) Expr {
+	if r := f(e); r != nil {
+		return r
+	}
+	switch x := e.(type) {
+	case *Call:
+		args := make([]Expr, len(x.Args))
+		for i, a := range x.Args {
+			args[i] = rewrite(a, f)
+		}
+		return &Call{Name: x.Name, Args: args, T: x.T}
+	case *Cast:
+		return &Cast{E: rewrite(x.E, f), T: x.T}
+	case *Case:
+		c := &Case{T: x.T}
+		for _, w := range x.Whens {
+			c.Whens = append(c.Whens, When{rewrite(w.Cond, f), rewrite(w.Result, f)})
+		}
+		if x.Else != nil {
+			c.Else = rewrite(x.Else, f)
+		}
+		return c
+	}
+	return e
+}
+
+// visit calls f on every node of e.
+func visit(e Expr, f func(Expr)) {
+	f(e)
+	switch x := e.(type) {
+	case *Call:
+		for _, a := range x.Args {
+			visit(a, f)
+		}
+	case *Cast:
+		visit(x.E, f)
+	case *Case:
+		for _, w := range x.Whens {
+			visit(w.Cond, f)
+			visit(w.Result, f)
+		}
+		if x.Else != nil {
+			visit(x.Else, f)
+		}
+	}
+}

@@ -1,0 +1,242 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ugnos/ugnos/functions"
+)
+
+// Column is an output column of a node.
+type Column struct {
+	Name string
+	T    functions.Type
+}
+
+// Node is a plan node.
+type Node interface {
+	Columns() []Column
+	Children() []Node
+	// Describe is the node's one-line EXPLAIN text.
+	Describe() string
+}
+
+// ColumnKind mirrors the storage kinds the scan needs.
+type ColumnKind uint8
+
+const (
+	KindTime ColumnKind = iota
+	KindTag
+	KindField
+)
+
+// TagFilter is a tag predicate pushed into a Scan.
+type TagFilter struct {
+	Column string
+	Op     string // "=", "<>", "in", "not in"
+	Values []string
+}
+
+// ScanColumn is a stored column read by a Scan.
+type ScanColumn struct {
+	Name string
+	Kind ColumnKind
+	T    functions.Type
+}
+
+// Scan reads a table with pushed-down time range and tag predicates.
+type Scan struct {
+	Table      string
+	Cols       []ScanColumn
+	MinT, MaxT int64 // inclusive
+	Tags       []TagFilter
+	Empty      bool // the predicates are contradictory: no rows
+}
+
+// Values produces constant rows.
+type Values struct {
+	Rows [][]Expr
+	Out  []Column
+}
+
+// Filter keeps rows where Pred is true.
+type Filter struct {
+	Input Node
+	Pred  Expr
+}
+
+// Project computes expressions over its input.
+type Project struct {
+	Input Node
+	Exprs []Expr
+	Out   []Column
+}
+
+// AggCall is one aggregate of an Aggregate node.
+type AggCall struct {
+	Name     string
+	Args     []Expr // empty for count(*)
+	ArgTypes []functions.Type
+	Filter   Expr // FILTER (WHERE ...), nil if none
+	T        functions.Type
+}
+
+// Aggregate groups its input by Groups and computes Aggs; its output is
+// the group values followed by the aggregates.
+type Aggregate struct {
+	Input  Node
+	Groups []Expr
+	Aggs   []AggCall
+	Out    []Column
+}
+
+// SortKey orders by an input column.
+type SortKey struct {
+	Col        int
+	Desc       bool
+	NullsFirst bool
+}
+
+// Sort orders its input.
+type Sort struct {
+	Input Node
+	Keys  []SortKey
+}
+
+// Distinct keeps the first row of each distinct value of the On columns
+// (all columns when On is nil), in input order.
+type Distinct struct {
+	Input Node
+	On    []int
+}
+
+// Limit skips Offset rows and returns at most Count (-1: all).
+type Limit struct {
+	Input  Node
+	Count  int64
+	Offset int64
+}
+
+func (n *Scan) Columns() []Column {
+	out := make([]Column, len(n.Cols))
+	for i, c := range n.Cols {
+		out[i] = Column{Name: c.Name, T: c.T}
+	}
+	return out
+}
+func (n *Values) Columns() []Column    { return n.Out }
+func (n *Filter) Columns() []Column    { return n.Input.Columns() }
+func (n *Project) Columns() []Column   { return n.Out }
+func (n *Aggregate) Columns() []Column { return n.Out }
+func (n *Sort) Columns() []Column      { return n.Input.Columns() }
+func (n *Distinct) Columns() []Column  { return n.Input.Columns() }
+func (n *Limit) Columns() []Column     { return n.Input.Columns() }
+
+func (n *Scan) Children() []Node      { return nil }
+func (n *Values) Children() []Node    { return nil }
+func (n *Filter) Children() []Node    { return []Node{n.Input} }
+func (n *Project) Children() []Node   { return []Node{n.Input} }
+func (n *Aggregate) Children() []Node { return []Node{n.Input} }
+func (n *Sort) Children() []Node      { return []Node{n.Input} }
+func (n *Distinct) Children() []Node  { return []Node{n.Input} }
+func (n *Limit) Children() []Node     { return []Node{n.Input} }
+
+func (n *Scan) Describe() string {
+	names := make([]string, len(n.Cols))
+	for i, c := range n.Cols {
+		names[i] = c.Name
+	}
+	s := fmt.Sprintf("Scan %s columns=[%s]", n.Table, strings.Join(names, ", "))
+	if n.MinT != minTime || n.MaxT != maxTime {
+		s += fmt.Sprintf(" time=[%s, %s]", fmtTime(n.MinT), fmtTime(n.MaxT))
+	}
+	for _, f := range n.Tags {
+		s += fmt.Sprintf(" %s %s (%s)", f.Column, f.Op, strings.Join(f.Values, ", "))
+	}
+	if n.Empty {
+		s += " empty"
+	}
+	return s
+}
+
+func fmtTime(t int64) string {
+	switch t {
+	case minTime:
+		return "-inf"
+	case maxTime:
+		return "+inf"
+	}
+	return functions.FormatTimestamp(t)
+}
+
+func (n *Values) Describe() string { return fmt.Sprintf("Values rows=%d", len(n.Rows)) }
+func (n *Filter) Describe() string { return "Filter " + n.Pred.String() }
+func (n *Project) Describe() string {
+	parts := make([]string, len(n.Exprs))
+	for i, e := range n.Exprs {
+		parts[i] = e.String()
+	}
+	return "Project " + strings.Join(parts, ", ")
+}
+func (n *Aggregate) Describe() string {
+	g := make([]string, len(n.Groups))
+	for i, e := range n.Groups {
+		g[i] = e.String()
+	}
+	a := make([]string, len(n.Aggs))
+	for i, c := range n.Aggs {
+		args := make([]string, len(c.Args))
+		for j, e := range c.Args {
+			args[j] = e.String()
+		}
+		if len(args) == 0 {
+			args = []string{"*"}
+		}
+		a[i] = c.Name + "(" + strings.Join(args, ", ") + ")"
+		if c.Filter != nil {
+			a[i] += " FILTER (" + c.Filter.String() + ")"
+		}
+	}
+	return fmt.Sprintf("Aggregate groups=[%s] aggs=[%s]", strings.Join(g, ", "), strings.Join(a, ", "))
+}
+func (n *Sort) Describe() string {
+	k := make([]string, len(n.Keys))
+	cols := n.Input.Columns()
+	for i, s := range n.Keys {
+		k[i] = cols[s.Col].Name
+		if s.Desc {
+			k[i] += " DESC"
+		}
+		if s.NullsFirst != s.Desc {
+			if s.NullsFirst {
+				k[i] += " NULLS FIRST"
+			} else {
+				k[i] += " NULLS LAST"
+			}
+		}
+	}
+	return "Sort " + strings.Join(k, ", ")
+}
+func (n *Distinct) Describe() string {
+	if n.On == nil {
+		return "Distinct"
+	}
+	return fmt.Sprintf("Distinct on=%v", n.On)
+}
+func (n *Limit) Describe() string { return fmt.Sprintf("Limit count=%d offset=%d", n.Count, n.Offset) }
+
+// Explain renders a plan as an indented tree.
+func Explain(n Node) string {
+	var b strings.Builder
+	var walk func(n Node, depth int)
+	walk = func(n Node, depth int) {
+		b.WriteString(strings.Repeat("  ", depth))
+		b.WriteString(n.Describe())
+		b.WriteByte('\n')
+		for _, c := range n.Children() {
+			walk(c, depth+1)
+		}
+	}
+	walk(n, 0)
+	return b.String()
+}

@@ -1,0 +1,162 @@
+package ugnos
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/exec"
+	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/planner"
+	"github.com/ugnos/ugnos/sql"
+)
+
+// catalog resolves a tenant's tables for the planner.
+type catalog struct {
+	db     *DB
+	tenant string
+}
+
+func (c catalog) Table(name string) ([]planner.ScanColumn, error) {
+	t, err := c.db.eng.Table(c.tenant, name)
+	if err != nil {
+		return nil, err
+	}
+	var out []planner.ScanColumn
+	for _, col := range t.Columns() {
+		sc := planner.ScanColumn{Name: col.Name}
+		switch col.Kind {
+		case arrowstore.KindTime:
+			sc.Kind, sc.T = planner.KindTime, functions.TTimestamp
+		case arrowstore.KindTag:
+			sc.Kind, sc.T = planner.KindTag, functions.TText
+		default:
+			sc.Kind = planner.KindField
+			switch col.Type {
+			case arrowstore.TypeFloat:
+				sc.T = functions.TFloat
+			case arrowstore.TypeInt:
+				sc.T = functions.TInt
+			case arrowstore.TypeBool:
+				sc.T = functions.TBool
+			default:
+				sc.T = functions.TText
+			}
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// SQL runs one SQL statement for a tenant and returns its rows as Arrow
+// record batches. The caller must Release the reader. Supported today:
+// SELECT (one table, CTE or subquery in FROM; WHERE; GROUP BY; HAVING;
+// aggregates; DISTINCT and DISTINCT ON; ORDER BY; LIMIT/OFFSET) and EXPLAIN.
+// Anything else fails with SQLSTATE 0A000 naming the construct.
+func (db *DB) SQL(ctx context.Context, tenant, query string) (array.RecordReader, error) {
+	if err := checkName("database", tenant); err != nil {
+		return nil, err
+	}
+	if !db.eng.HasTenant(tenant) {
+		if _, err := db.eng.Tables(tenant); err != nil {
+			return nil, err
+		}
+	}
+	stmts, err := db.parser.Parse(query)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) != 1 {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "SQL runs exactly one statement; got %d", len(stmts))
+	}
+	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant}, Reg: db.reg, Now: time.Now()}
+	node := stmts[0].Node
+	switch {
+	case node.GetSelectStmt() != nil:
+		plan, err := p.PlanSelect(node.GetSelectStmt())
+		if err != nil {
+			return nil, err
+		}
+		return db.run(ctx, tenant, plan)
+	case node.GetExplainStmt() != nil:
+		ex := node.GetExplainStmt()
+		for _, o := range ex.GetOptions() {
+			if name := o.GetDefElem().GetDefname(); name != "verbose" && name != "costs" {
+				return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "EXPLAIN option %s is not supported", strings.ToUpper(name))
+			}
+		}
+		sel := ex.GetQuery().GetSelectStmt()
+		if sel == nil {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "EXPLAIN of %s is not supported", stmtKind(ex.GetQuery()))
+		}
+		plan, err := p.PlanSelect(sel)
+		if err != nil {
+			return nil, err
+		}
+		lines := strings.Split(strings.TrimRight(planner.Explain(plan), "\n"), "\n")
+		vals := make([]any, len(lines))
+		for i, l := range lines {
+			vals[i] = l
+		}
+		col := functions.NewOf(functions.TText, vals)
+		defer col.Release()
+		schema := arrow.NewSchema([]arrow.Field{{Name: "QUERY PLAN", Type: arrow.BinaryTypes.String}}, nil)
+		rec := array.NewRecordBatch(schema, []arrow.Array{col}, int64(len(lines)))
+		defer rec.Release()
+		return array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+	}
+	return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "%s statements are not supported yet", stmtKind(node))
+}
+
+func stmtKind(n *pg.Node) string {
+	s := strings.TrimSuffix(nodeTypeName(n), "Stmt")
+	return strings.ToUpper(s)
+}
+
+func nodeTypeName(n *pg.Node) string {
+	s := strings.TrimPrefix(strings.TrimPrefix(typeName(n.GetNode()), "*pg_query.Node_"), "*pg_query.")
+	return s
+}
+
+func (db *DB) run(ctx context.Context, tenant string, plan planner.Node) (array.RecordReader, error) {
+	start := time.Now()
+	var stats arrowstore.ScanStats
+	op, err := exec.Build(plan, exec.Env{
+		Table: func(name string) (arrowstore.Table, error) { return db.eng.Table(tenant, name) },
+		Reg:   db.reg,
+		Stats: &stats,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rd := exec.NewReader(ctx, op)
+	return &statsReader{Reader: rd, done: func() { db.queries.record(time.Since(start), stats.RowsScanned.Load()) }}, nil
+}
+
+// statsReader records the query's figures when it is released.
+type statsReader struct {
+	*exec.Reader
+	done func()
+	once bool
+}
+
+func (r *statsReader) Release() {
+	r.Reader.Release()
+	if !r.once {
+		r.once = true
+		r.done()
+	}
+}
+
+var _ = sql.Parse
+
+func typeName(v any) string { return strings.TrimPrefix(fmtType(v), "") }
+
+func fmtType(v any) string { return fmt.Sprintf("%T", v) }
