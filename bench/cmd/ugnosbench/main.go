@@ -37,6 +37,10 @@ func main() {
 	runs := fs.Int("runs", 5, "runs per mode")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the single-writer runs here")
 	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "queries" {
+		runQueries(args[1:])
+		return
+	}
 	if len(args) > 0 && args[0] == "ingest" {
 		args = args[1:]
 	}
