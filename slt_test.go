@@ -143,8 +143,10 @@ func errMatches(err error, want string) bool {
 	return regexp.MustCompile(want).MatchString(err.Error())
 }
 
-func sltRun(db *ugnos.DB, q string) ([]string, error) {
-	rd, err := db.SQL(ctx, "t", q)
+func sltRun(db *ugnos.DB, q string) ([]string, error) { return sltRunArgs(db, q) }
+
+func sltRunArgs(db *ugnos.DB, q string, args ...any) ([]string, error) {
+	rd, err := db.SQL(ctx, "t", q, args...)
 	if err != nil {
 		return nil, err
 	}

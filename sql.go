@@ -60,7 +60,11 @@ func (c catalog) Table(name string) ([]planner.ScanColumn, error) {
 // SELECT (one table, CTE or subquery in FROM; WHERE; GROUP BY; HAVING;
 // aggregates; DISTINCT and DISTINCT ON; ORDER BY; LIMIT/OFFSET) and EXPLAIN.
 // Anything else fails with SQLSTATE 0A000 naming the construct.
-func (db *DB) SQL(ctx context.Context, tenant, query string) (array.RecordReader, error) {
+//
+// args are the values of $1, $2, …: nil, bool, Go integers, floats,
+// strings (typed by context, like quoted literals), time.Time and
+// time.Duration (an interval).
+func (db *DB) SQL(ctx context.Context, tenant, query string, args ...any) (array.RecordReader, error) {
 	if err := checkName("database", tenant); err != nil {
 		return nil, err
 	}
@@ -76,7 +80,7 @@ func (db *DB) SQL(ctx context.Context, tenant, query string) (array.RecordReader
 	if len(stmts) != 1 {
 		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "SQL runs exactly one statement; got %d", len(stmts))
 	}
-	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant}, Reg: db.reg, Now: time.Now()}
+	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant}, Reg: db.reg, Now: time.Now(), Params: args}
 	node := stmts[0].Node
 	switch {
 	case node.GetSelectStmt() != nil:

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -13,9 +14,11 @@ import (
 )
 
 type aggSpec struct {
-	args   []evaluator
-	filter evaluator
-	acc    functions.Acc
+	args     []evaluator
+	filter   evaluator
+	acc      functions.Acc
+	distinct bool
+	seen     map[string]struct{} // (group, value) pairs already counted
 }
 
 // aggOp is a hash aggregate: it consumes its input, then emits one row per
@@ -48,7 +51,10 @@ func newAggregate(n *planner.Aggregate, in Operator, env Env) (Operator, error) 
 		if !ok {
 			return nil, errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: aggregate %s vanished", a.Name)
 		}
-		spec := aggSpec{acc: def.New(a.ArgTypes)}
+		spec := aggSpec{acc: def.New(a.ArgTypes), distinct: a.Distinct}
+		if a.Distinct {
+			spec.seen = map[string]struct{}{}
+		}
 		for _, e := range a.Args {
 			spec.args = append(spec.args, compile(e, env.Reg))
 		}
@@ -119,7 +125,8 @@ func (a *aggOp) consume(rec arrow.RecordBatch) error {
 			s.acc.Grow(a.ngroups)
 		}
 	}
-	for _, s := range a.aggs {
+	for si := range a.aggs {
+		s := &a.aggs[si]
 		args := make([]functions.Vec, len(s.args))
 		for i, e := range s.args {
 			v, err := e(rec)
@@ -132,16 +139,31 @@ func (a *aggOp) consume(rec arrow.RecordBatch) error {
 			args = []functions.Vec{functions.ConstVec(true, functions.TBool, n)}
 		}
 		g := gids
-		if s.filter != nil {
-			fv, err := s.filter(rec)
-			if err != nil {
-				return err
+		if s.filter != nil || s.distinct {
+			var fv functions.Vec
+			if s.filter != nil {
+				var err error
+				if fv, err = s.filter(rec); err != nil {
+					return err
+				}
 			}
 			var sel []int32
 			for i := 0; i < n; i++ {
-				if !fv.IsNull(i) && fv.Bool(i) {
-					sel = append(sel, int32(i))
+				if s.filter != nil && (fv.IsNull(i) || !fv.Bool(i)) {
+					continue
 				}
+				if s.distinct {
+					if args[0].IsNull(i) {
+						continue
+					}
+					a.key = binary.LittleEndian.AppendUint32(a.key[:0], gids[i])
+					a.key = appendKey(a.key, args[0], i)
+					if _, ok := s.seen[string(a.key)]; ok {
+						continue
+					}
+					s.seen[string(a.key)] = struct{}{}
+				}
+				sel = append(sel, int32(i))
 			}
 			g = make([]uint32, len(sel))
 			for k, i := range sel {

@@ -41,7 +41,7 @@ func NewRegistry() *Registry {
 	for _, s := range builtinScalars() {
 		r.scalars[s.Name] = s
 	}
-	for _, a := range builtinAggregates() {
+	for _, a := range append(builtinAggregates(), moreAggregates()...) {
 		r.aggs[a.Name] = a
 	}
 	return r

@@ -413,6 +413,32 @@ func builtinScalars() []*Scalar {
 	out = append(out, mathFuncs()...)
 	out = append(out, textFuncs()...)
 	out = append(out, timeFuncs()...)
+	out = append(out, distinctFrom("is_distinct_from", true), distinctFrom("is_not_distinct_from", false))
+	out = append(out, stringFuncs()...)
+	out = append(out, moreTimeFuncs()...)
+	out = append(out, moreMathFuncs()...)
 	out = append(out, inList(), coalesce(), extremum("greatest", 1), extremum("least", -1))
 	return out
+}
+
+// distinctFrom implements IS [NOT] DISTINCT FROM: NULLs compare equal.
+func distinctFrom(name string, want bool) *Scalar {
+	return &Scalar{Name: name, Resolve: func(a []Type) (Type, Kernel, error) {
+		if len(a) != 2 {
+			return 0, nil, noOp(name, a)
+		}
+		c := comparer(a[0], a[1])
+		if c == nil {
+			return 0, nil, noOp("IS DISTINCT FROM", a)
+		}
+		return TBool, func(args []Vec, n int) (Vec, error) {
+			vals := make([]bool, n)
+			for i := range vals {
+				ln, rn := args[0].IsNull(i), args[1].IsNull(i)
+				d := ln != rn || (!ln && c(args[0], args[1], i) != 0)
+				vals[i] = d == want
+			}
+			return ArrVec(NewBool(vals, nil), TBool), nil
+		}, nil
+	}}
 }

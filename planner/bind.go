@@ -23,6 +23,10 @@ type Planner struct {
 	Cat Catalog
 	Reg *functions.Registry
 	Now time.Time
+	// Params are the values of $1, $2, ...: nil, bool, any Go integer,
+	// float32/float64, string (typed by context, like a quoted literal) or
+	// time.Time.
+	Params []any
 }
 
 func unsupported(what string, args ...any) error {

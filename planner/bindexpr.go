@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -129,7 +130,7 @@ func (q *query) expr(n *pg.Node, ctx exprCtx) (Expr, error) {
 	case n.GetCaseExpr() != nil:
 		return q.caseExpr(n.GetCaseExpr(), ctx)
 	case n.GetParamRef() != nil:
-		return nil, unsupported("parameters ($%d)", n.GetParamRef().GetNumber())
+		return q.param(int(n.GetParamRef().GetNumber()))
 	case n.GetSubLink() != nil:
 		return nil, unsupported("subqueries in expressions")
 	case n.GetCoalesceExpr() != nil:
@@ -363,7 +364,7 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 			return nil, err
 		}
 		switch op {
-		case "+", "-", "*", "/", "%", "||", "=", "<>", "<", "<=", ">", ">=":
+		case "+", "-", "*", "/", "%", "||", "=", "<>", "<", "<=", ">", ">=", "~", "~*", "!~", "!~*", "~~", "!~~", "~~*", "!~~*":
 		default:
 			return nil, unsupported("operator %s", op)
 		}
@@ -404,6 +405,53 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 			return in, err
 		}
 		return q.call("not", []Expr{in})
+	case pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE:
+		l, err := q.expr(a.GetLexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		r, err := q.expr(a.GetRexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		if l, r, err = unify(l, r); err != nil {
+			return nil, err
+		}
+		return q.call(op, []Expr{l, r})
+	case pg.A_Expr_Kind_AEXPR_DISTINCT, pg.A_Expr_Kind_AEXPR_NOT_DISTINCT:
+		l, err := q.expr(a.GetLexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		r, err := q.expr(a.GetRexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		if l, r, err = unify(l, r); err != nil {
+			return nil, err
+		}
+		name := "is_distinct_from"
+		if a.GetKind() == pg.A_Expr_Kind_AEXPR_NOT_DISTINCT {
+			name = "is_not_distinct_from"
+		}
+		return q.call(name, []Expr{l, r})
+	case pg.A_Expr_Kind_AEXPR_NULLIF:
+		l, err := q.expr(a.GetLexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		r, err := q.expr(a.GetRexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		if l, r, err = unify(l, r); err != nil {
+			return nil, err
+		}
+		eq, err := q.call("=", []Expr{l, r})
+		if err != nil {
+			return nil, err
+		}
+		return &Case{Whens: []When{{Cond: eq, Result: &Const{V: nil, T: l.Type()}}}, Else: l, T: l.Type()}, nil
 	case pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN:
 		x, err := q.expr(a.GetLexpr(), ctx)
 		if err != nil {
@@ -449,6 +497,8 @@ var argHints = map[string][]functions.Type{
 	"date_bin":     {functions.TInterval, functions.TTimestamp, functions.TTimestamp},
 	"date_trunc":   {functions.TText, functions.TTimestamp},
 	"to_timestamp": {functions.TFloat},
+	"date_part":    {functions.TText, functions.TTimestamp},
+	"extract":      {functions.TText, functions.TTimestamp},
 }
 
 func (q *query) funcCall(fc *pg.FuncCall, ctx exprCtx) (Expr, error) {
@@ -460,8 +510,12 @@ func (q *query) funcCall(fc *pg.FuncCall, ctx exprCtx) (Expr, error) {
 	if fc.GetOver() != nil {
 		return nil, unsupported("window functions (%s OVER)", name)
 	}
-	if fc.GetAggWithinGroup() {
-		return nil, unsupported("%s WITHIN GROUP", name)
+	withinGroup := fc.GetAggWithinGroup()
+	if withinGroup != (name == "percentile_cont" || name == "percentile_disc") {
+		if withinGroup {
+			return nil, unsupported("%s WITHIN GROUP", name)
+		}
+		return nil, errs.New(errs.ErrInvalidInput, "42809", "WITHIN GROUP is required for ordered-set aggregate %s", name)
 	}
 	if fc.GetFuncVariadic() {
 		return nil, unsupported("VARIADIC")
@@ -478,10 +532,10 @@ func (q *query) funcCall(fc *pg.FuncCall, ctx exprCtx) (Expr, error) {
 			return nil, errs.New(errs.ErrInvalidInput, "42803", "aggregate functions are not allowed in %s", ctxNames[ctx])
 		}
 		argCtx = ctxAggArg
-		if fc.GetAggDistinct() {
-			return nil, unsupported("%s(DISTINCT ...)", name)
+		if fc.GetAggDistinct() && (len(fc.GetArgs()) != 1 || name == "string_agg") {
+			return nil, unsupported("%s(DISTINCT ...) with this argument list", name)
 		}
-		if len(fc.GetAggOrder()) > 0 {
+		if len(fc.GetAggOrder()) > 0 && !withinGroup {
 			return nil, unsupported("ORDER BY inside %s()", name)
 		}
 	} else if fc.GetAggStar() || fc.GetAggFilter() != nil || fc.GetAggDistinct() {
@@ -514,6 +568,29 @@ func (q *query) funcCall(fc *pg.FuncCall, ctx exprCtx) (Expr, error) {
 		args = append(args, e)
 	}
 	if isAgg {
+		if withinGroup {
+			order := fc.GetAggOrder()
+			if len(order) != 1 || len(args) != 1 {
+				return nil, unsupported("%s with several arguments or ORDER BY items", name)
+			}
+			sb := order[0].GetSortBy()
+			if sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC {
+				return nil, unsupported("%s WITHIN GROUP (ORDER BY ... DESC)", name)
+			}
+			v, err := q.expr(sb.GetNode(), ctxAggArg)
+			if err != nil {
+				return nil, err
+			}
+			if v.Type() == functions.TUnknown {
+				if v, err = castTo(v, functions.TFloat); err != nil {
+					return nil, err
+				}
+			}
+			if _, ok := args[0].(*Const); !ok {
+				return nil, unsupported("a non-constant percentile fraction")
+			}
+			args = []Expr{v, args[0]}
+		}
 		return q.aggregate(agg, fc, args)
 	}
 	switch name {
@@ -551,7 +628,7 @@ func (q *query) aggregate(agg *functions.Aggregate, fc *pg.FuncCall, args []Expr
 	if err != nil {
 		return nil, err
 	}
-	call := AggCall{Name: name, Args: args, ArgTypes: types, T: t}
+	call := AggCall{Name: name, Args: args, ArgTypes: types, T: t, Distinct: fc.GetAggDistinct()}
 	if f := fc.GetAggFilter(); f != nil {
 		pred, err := q.expr(f, ctxAggArg)
 		if err != nil {
@@ -572,6 +649,9 @@ func (q *query) aggregate(agg *functions.Aggregate, fc *pg.FuncCall, args []Expr
 
 func aggKey(a AggCall) string {
 	s := a.Name + "("
+	if a.Distinct {
+		s += "DISTINCT "
+	}
 	for _, e := range a.Args {
 		s += e.String() + ","
 	}
@@ -777,4 +857,45 @@ func groupName(e Expr) string {
 		return c.Name
 	}
 	return "group"
+}
+
+// param turns the value of $k into a constant.
+func (q *query) param(k int) (Expr, error) {
+	ps := q.b.p.Params
+	if k < 1 || k > len(ps) {
+		return nil, errs.New(errs.ErrInvalidInput, "42P02", "there is no parameter $%d", k)
+	}
+	switch v := ps[k-1].(type) {
+	case nil:
+		return &Const{V: nil, T: functions.TUnknown}, nil
+	case bool:
+		return &Const{V: v, T: functions.TBool}, nil
+	case int:
+		return &Const{V: int64(v), T: functions.TInt}, nil
+	case int8:
+		return &Const{V: int64(v), T: functions.TInt}, nil
+	case int16:
+		return &Const{V: int64(v), T: functions.TInt}, nil
+	case int32:
+		return &Const{V: int64(v), T: functions.TInt}, nil
+	case int64:
+		return &Const{V: v, T: functions.TInt}, nil
+	case uint8:
+		return &Const{V: int64(v), T: functions.TInt}, nil
+	case uint16:
+		return &Const{V: int64(v), T: functions.TInt}, nil
+	case uint32:
+		return &Const{V: int64(v), T: functions.TInt}, nil
+	case float32:
+		return &Const{V: float64(v), T: functions.TFloat}, nil
+	case float64:
+		return &Const{V: v, T: functions.TFloat}, nil
+	case string:
+		return &Const{V: v, T: functions.TUnknown}, nil
+	case time.Time:
+		return &Const{V: v.UnixNano(), T: functions.TTimestamp}, nil
+	case time.Duration:
+		return &Const{V: functions.Interval{Nanos: int64(v)}, T: functions.TInterval}, nil
+	}
+	return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "parameter $%d has unsupported Go type %T", k, ps[k-1])
 }

@@ -78,6 +78,7 @@ type AggCall struct {
 	Args     []Expr // empty for count(*)
 	ArgTypes []functions.Type
 	Filter   Expr // FILTER (WHERE ...), nil if none
+	Distinct bool // count(DISTINCT x): each distinct argument value once per group
 	T        functions.Type
 }
 
@@ -192,7 +193,11 @@ func (n *Aggregate) Describe() string {
 		if len(args) == 0 {
 			args = []string{"*"}
 		}
-		a[i] = c.Name + "(" + strings.Join(args, ", ") + ")"
+		d := ""
+		if c.Distinct {
+			d = "DISTINCT "
+		}
+		a[i] = c.Name + "(" + d + strings.Join(args, ", ") + ")"
 		if c.Filter != nil {
 			a[i] += " FILTER (" + c.Filter.String() + ")"
 		}

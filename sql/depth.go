@@ -30,7 +30,7 @@ const maxTreeDepth = 10000
 // and joins, count for the whole group.
 const (
 	depthPerToken = 2
-	depthPerGroup = 16
+	depthPerGroup = 8
 	depthPerStmt  = 32
 )
 

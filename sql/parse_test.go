@@ -296,7 +296,7 @@ func TestParseErrors(t *testing.T) {
 	// After *, which takes no alias, the misspelt keyword itself is reported.
 	f("SELECT * FORM t", "42601", `syntax error at or near "FORM"`, 10)
 	// Positions count characters, not bytes.
-	f("SELECT 'éé', * FORM t", "42601", `syntax error at or near "FORM"`, 17)
+	f("SELECT 'éé', * FORM t", "42601", `syntax error at or near "FORM"`, 16)
 	// Positions are relative to the whole query string.
 	f("SELECT 1; SELECT * FORM t", "42601", `syntax error at or near "FORM"`, 20)
 	f("SELECT 'abc", "42601", `unterminated quoted string at or near "'abc"`, 8)

@@ -1,0 +1,43 @@
+package ugnos_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ugnos/ugnos"
+)
+
+func TestSQLParamsAndExplain(t *testing.T) {
+	db := openMem(t)
+	base := time.Date(2016, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 10; i++ {
+		must(t, db.Insert("t", "m", base.Add(time.Duration(i)*time.Minute).UnixNano(), float64(i), ugnos.TagSet{"host": []string{"a", "b"}[i%2]}))
+	}
+	got, err := sltRunArgs(db, "SELECT count(*), sum(value) FROM m WHERE host = $1 AND time >= $2 AND value > $3", "a", base.Add(2*time.Minute), 3)
+	must(t, err)
+	// host a has values 0,2,4,6,8; time >= 2 min keeps 2,4,6,8; value > 3 keeps 4,6,8
+	if strings.Join(got, "|") != "3 18" {
+		t.Fatalf("params: %v", got)
+	}
+	got, err = sltRunArgs(db, "SELECT count(*) FROM m WHERE time >= $1", "2016-01-01 00:05:00+00")
+	must(t, err)
+	if strings.Join(got, "|") != "5" {
+		t.Fatalf("text timestamp param: %v", got)
+	}
+	if _, err := sltRunArgs(db, "SELECT $2"); err == nil {
+		t.Fatal("missing parameter accepted")
+	}
+	plan, err := sltRunArgs(db, "EXPLAIN SELECT max(value) FROM m WHERE host = 'a' AND time >= '2016-01-01 00:02:00+00' AND value > 1 GROUP BY time_bucket('1 minute', time)")
+	must(t, err)
+	text := strings.Join(plan, "\n")
+	for _, want := range []string{
+		"Scan m columns=[time, value] time=[2016-01-01 00:02:00+00, +inf] host = (a)",
+		"Filter (value#1 > 1)",
+		"Aggregate groups=[time_bucket('00:01:00'::interval, time#0)] aggs=[max(value#1)]",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("EXPLAIN lacks %q:\n%s", want, text)
+		}
+	}
+}
