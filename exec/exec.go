@@ -76,6 +76,13 @@ func Build(n planner.Node, env Env) (Operator, error) {
 		}
 		return &sortOp{in: in, keys: n.Keys, types: types(n.Input.Columns())}, nil
 	case *planner.Distinct:
+		if srt, ok := n.Input.(*planner.Sort); ok && n.On != nil && leadingKeys(srt.Keys, n.On) {
+			in, err := Build(srt.Input, env)
+			if err != nil {
+				return nil, err
+			}
+			return &distinctOnOp{in: in, on: n.On, keys: srt.Keys, types: types(srt.Input.Columns())}, nil
+		}
 		in, err := Build(n.Input, env)
 		if err != nil {
 			return nil, err
@@ -176,3 +183,21 @@ func (r *Reader) Release() {
 }
 
 var _ array.RecordReader = (*Reader)(nil)
+
+// leadingKeys reports whether the first len(on) sort keys are exactly the
+// columns of on (in any order).
+func leadingKeys(keys []planner.SortKey, on []int) bool {
+	if len(keys) < len(on) {
+		return false
+	}
+	for _, k := range keys[:len(on)] {
+		found := false
+		for _, c := range on {
+			found = found || c == k.Col
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

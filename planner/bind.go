@@ -489,6 +489,15 @@ func defaultName(n *pg.Node) string {
 		return pgTypeName(names[len(names)-1].GetString_().GetSval())
 	case n.GetCaseExpr() != nil:
 		return "case"
+	case n.GetCoalesceExpr() != nil:
+		return "coalesce"
+	case n.GetMinMaxExpr() != nil:
+		if n.GetMinMaxExpr().GetOp() == pg.MinMaxOp_IS_GREATEST {
+			return "greatest"
+		}
+		return "least"
+	case n.GetAExpr() != nil && n.GetAExpr().GetKind() == pg.A_Expr_Kind_AEXPR_NULLIF:
+		return "nullif"
 	case n.GetSqlvalueFunction() != nil:
 		switch n.GetSqlvalueFunction().GetOp() {
 		case pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP, pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP_N:

@@ -2,7 +2,6 @@ package planner
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/sql"
 )
 
 type exprCtx int
@@ -175,17 +175,14 @@ func constOf(c *pg.A_Const) (Expr, error) {
 	case c.GetIval() != nil:
 		return &Const{V: int64(c.GetIval().GetIval()), T: functions.TInt}, nil
 	case c.GetFval() != nil:
-		s := c.GetFval().GetFval()
-		if !strings.ContainsAny(s, ".eE") {
-			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-				return &Const{V: i, T: functions.TInt}, nil
-			}
+		n := &pg.Node{Node: &pg.Node_AConst{AConst: c}}
+		if i, ok := sql.IntConst(n); ok {
+			return &Const{V: i, T: functions.TInt}, nil
 		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidText, "invalid number %q", s)
+		if f, ok := sql.FloatConst(n); ok {
+			return &Const{V: f, T: functions.TFloat}, nil
 		}
-		return &Const{V: f, T: functions.TFloat}, nil
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidText, "invalid number %q", c.GetFval().GetFval())
 	case c.GetBoolval() != nil:
 		return &Const{V: c.GetBoolval().GetBoolval(), T: functions.TBool}, nil
 	case c.GetSval() != nil:

@@ -64,6 +64,9 @@ func (p *Parser) Parse(query string) ([]Statement, error) {
 		return stmts, nil
 	}
 	p.misses.Add(1)
+	if len(query) > MaxCachedQueryBytes {
+		return Parse(query)
+	}
 	// Own the text: a caller may pass a string that aliases a buffer it
 	// reuses, and both the cache key and Statement.Text keep it.
 	query = strings.Clone(query)
@@ -71,9 +74,7 @@ func (p *Parser) Parse(query string) ([]Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(query) <= MaxCachedQueryBytes {
-		p.put(query, stmts)
-	}
+	p.put(query, stmts)
 	return append([]Statement(nil), stmts...), nil
 }
 

@@ -33,9 +33,8 @@ func TestParserCache(t *testing.T) {
 		t.Errorf("cached Text changed to %q", third[0].Text)
 	}
 
-	// LRU: q1 was used last, so adding q2 and q3 evicts... q1 after q2?
-	// Order now (most recent first): q1. Add q2 → q2, q1. Use q1 → q1, q2.
-	// Add q3 → q3, q1 (q2 evicted).
+	// LRU, most recent first: q1. Add q2 → q2, q1. Use q1 → q1, q2.
+	// Add q3 → q3, q1: q2, the least recently used, is evicted.
 	mustParse(t, p, q2)
 	mustParse(t, p, q1)
 	mustParse(t, p, q3)

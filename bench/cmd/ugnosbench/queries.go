@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ func runQueries(args []string) {
 	dir := fs.String("dir", "../../shared/bench/tsbs-cpu-only", "directory of the query files")
 	runs := fs.Int("runs", 5, "runs per query (median)")
 	only := fs.String("only", "", "run only queries whose name contains this")
+	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the query runs here")
 	fs.Parse(args)
 	cfg := tsbs.Config{Hosts: *hosts, Start: tsbs.DefaultStart, End: tsbs.DefaultStart.Add(*dur), Seed: tsbs.DefaultSeed}
 	db, err := ugnos.Open("")
@@ -38,6 +40,12 @@ func runQueries(args []string) {
 		check(fmt.Errorf("no query files in %s", *dir))
 	}
 	sort.Strings(files)
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("ugnosbench queries: %d hosts, %v, %d runs each, median\n", *hosts, *dur, *runs)
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".sql")
