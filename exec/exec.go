@@ -64,6 +64,9 @@ func Build(n planner.Node, env Env) (Operator, error) {
 		}
 		return &projectOp{in: in, exprs: ev, schema: SchemaOf(n.Out), types: types(n.Out)}, nil
 	case *planner.Aggregate:
+		if op, ok, err := newParallelAggregate(n, env); ok || err != nil {
+			return op, err
+		}
 		in, err := Build(n.Input, env)
 		if err != nil {
 			return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"math"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -21,15 +23,11 @@ type aggSpec struct {
 	seen     map[string]struct{} // (group, value) pairs already counted
 }
 
-// aggOp is a hash aggregate: it consumes its input, then emits one row per
-// group (one row in all when there are no group expressions).
-type aggOp struct {
-	in     Operator
-	schema *arrow.Schema
+// aggTable is the state of a hash aggregate: groups and accumulators.
+type aggTable struct {
 	groups []evaluator
 	gtypes []functions.Type
 	aggs   []aggSpec
-	done   bool
 
 	ngroups int
 	byKey   map[string]uint32
@@ -37,10 +35,20 @@ type aggOp struct {
 	nullGID int64            // group of the NULL key in byInt mode, -1 if none
 	gvals   [][]any          // per group column, per group
 	key     []byte
+
+	// fixed-width keys: up to 3 columns of ints, timestamps, booleans or
+	// dictionary-encoded text (text by a code per distinct value)
+	byFixed map[[4]uint64]uint32
+	codes   []map[string]uint32 // per group column: text value -> code
 }
 
-func newAggregate(n *planner.Aggregate, in Operator, env Env) (Operator, error) {
-	op := &aggOp{in: in, schema: SchemaOf(n.Out), byKey: map[string]uint32{}, byInt: map[int64]uint32{}, nullGID: -1}
+func newAggTable(n *planner.Aggregate, env Env) (*aggTable, error) {
+	op := &aggTable{byKey: map[string]uint32{}, byInt: map[int64]uint32{}, nullGID: -1,
+		byFixed: map[[4]uint64]uint32{}}
+	op.codes = make([]map[string]uint32, len(n.Groups))
+	for i := range op.codes {
+		op.codes[i] = map[string]uint32{}
+	}
 	for _, g := range n.Groups {
 		op.groups = append(op.groups, compile(g, env.Reg))
 		op.gtypes = append(op.gtypes, g.Type())
@@ -72,6 +80,62 @@ func newAggregate(n *planner.Aggregate, in Operator, env Env) (Operator, error) 
 	return op, nil
 }
 
+// result builds the output batch.
+func (a *aggTable) result(schema *arrow.Schema) arrow.RecordBatch {
+	cols := make([]arrow.Array, 0, len(a.groups)+len(a.aggs))
+	for g, t := range a.gtypes {
+		cols = append(cols, functions.NewOf(t, a.gvals[g]))
+	}
+	for _, s := range a.aggs {
+		cols = append(cols, s.acc.Result())
+	}
+	out := array.NewRecordBatch(schema, cols, int64(a.ngroups))
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
+}
+
+// merge folds another table of the same aggregate into a.
+func (a *aggTable) merge(o *aggTable) error {
+	into := make([]uint32, o.ngroups)
+	if len(a.groups) == 0 {
+		// one group each
+	} else {
+		vecs := make([]functions.Vec, len(o.gtypes))
+		for c, t := range o.gtypes {
+			vecs[c] = functions.ArrVec(functions.NewOf(t, o.gvals[c]), t)
+		}
+		a.assign(vecs, into)
+		for _, s := range a.aggs {
+			s.acc.Grow(a.ngroups)
+		}
+	}
+	for i := range a.aggs {
+		if err := a.aggs[i].acc.Merge(o.aggs[i].acc, into); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// aggOp is a hash aggregate: it consumes its input, then emits one row per
+// group (one row in all when there are no group expressions).
+type aggOp struct {
+	in     Operator
+	schema *arrow.Schema
+	t      *aggTable
+	done   bool
+}
+
+func newAggregate(n *planner.Aggregate, in Operator, env Env) (Operator, error) {
+	t, err := newAggTable(n, env)
+	if err != nil {
+		return nil, err
+	}
+	return &aggOp{in: in, schema: SchemaOf(n.Out), t: t}, nil
+}
+
 func (a *aggOp) Schema() *arrow.Schema { return a.schema }
 func (a *aggOp) Close() error          { return a.in.Close() }
 
@@ -88,27 +152,16 @@ func (a *aggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = a.consume(rec)
+		err = a.t.consume(rec)
 		rec.Release()
 		if err != nil {
 			return nil, err
 		}
 	}
-	cols := make([]arrow.Array, 0, len(a.groups)+len(a.aggs))
-	for g, t := range a.gtypes {
-		cols = append(cols, functions.NewOf(t, a.gvals[g]))
-	}
-	for _, s := range a.aggs {
-		cols = append(cols, s.acc.Result())
-	}
-	out := array.NewRecordBatch(a.schema, cols, int64(a.ngroups))
-	for _, c := range cols {
-		c.Release()
-	}
-	return out, nil
+	return a.t.result(a.schema), nil
 }
 
-func (a *aggOp) consume(rec arrow.RecordBatch) error {
+func (a *aggTable) consume(rec arrow.RecordBatch) error {
 	n := int(rec.NumRows())
 	gids := make([]uint32, n)
 	if len(a.groups) > 0 {
@@ -185,7 +238,7 @@ func (a *aggOp) consume(rec arrow.RecordBatch) error {
 }
 
 // assign maps every row to its group id, creating groups as they appear.
-func (a *aggOp) assign(vecs []functions.Vec, gids []uint32) {
+func (a *aggTable) assign(vecs []functions.Vec, gids []uint32) {
 	n := len(gids)
 	if len(vecs) == 1 && (vecs[0].T == functions.TInt || vecs[0].T == functions.TTimestamp) {
 		v := vecs[0]
@@ -207,6 +260,9 @@ func (a *aggOp) assign(vecs []functions.Vec, gids []uint32) {
 		}
 		return
 	}
+	if a.assignFixed(vecs, gids) {
+		return
+	}
 	for i := 0; i < n; i++ {
 		a.key = a.key[:0]
 		for _, v := range vecs {
@@ -221,11 +277,133 @@ func (a *aggOp) assign(vecs []functions.Vec, gids []uint32) {
 	}
 }
 
-func (a *aggOp) newGroup(vecs []functions.Vec, i int) uint32 {
+func (a *aggTable) newGroup(vecs []functions.Vec, i int) uint32 {
 	g := uint32(a.ngroups)
 	a.ngroups++
 	for c, v := range vecs {
 		a.gvals[c] = append(a.gvals[c], v.Value(i))
 	}
 	return g
+}
+
+// assignFixed assigns groups through fixed-width keys when there are at
+// most 3 group columns (decided by the column count alone, so every batch
+// of one aggregate takes the same path and group ids stay consistent).
+func (a *aggTable) assignFixed(vecs []functions.Vec, gids []uint32) bool {
+	if len(vecs) > 3 {
+		return false
+	}
+	// per column: a function giving the row's 64-bit value
+	type colKey struct {
+		ints  []int64
+		codes []uint32 // dictionary index -> code
+		dict  *array.Dictionary
+		idx   []int32 // the dictionary's indices
+		str   bool    // plain text: a code per row through the map
+		nulls bool
+		v     functions.Vec
+	}
+	cks := make([]colKey, len(vecs))
+	for c, v := range vecs {
+		switch {
+		case v.IsConst():
+			cks[c].v, cks[c].str = v, v.T == functions.TText
+		case v.T == functions.TInt || v.T == functions.TTimestamp:
+			switch arr := v.Arr.(type) {
+			case *array.Int64:
+				cks[c].ints = arr.Int64Values()
+			case *array.Timestamp:
+				raw := arr.TimestampValues()
+				cks[c].ints = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw))
+			}
+			cks[c].v = v
+		case v.T == functions.TBool:
+			cks[c].v = v
+		case v.T == functions.TFloat:
+			cks[c].v = v
+		case v.T == functions.TText:
+			d, ok := v.Arr.(*array.Dictionary)
+			if !ok {
+				cks[c].v, cks[c].str = v, true
+				continue
+			}
+			dv := d.Dictionary().(*array.String)
+			cks[c].codes = make([]uint32, dv.Len())
+			for k := range cks[c].codes {
+				s := dv.Value(k)
+				code, ok := a.codes[c][s]
+				if !ok {
+					code = uint32(len(a.codes[c]))
+					a.codes[c][string([]byte(s))] = code
+				}
+				cks[c].codes[k] = code
+			}
+			cks[c].dict, cks[c].v = d, v
+			if ix, ok := d.Indices().(*array.Int32); ok {
+				cks[c].idx = ix.Int32Values()
+			}
+		default:
+			return false
+		}
+	}
+	for c := range cks {
+		cks[c].nulls = cks[c].v.IsConst() && cks[c].v.Const == nil || !cks[c].v.IsConst() && cks[c].v.Arr.NullN() > 0
+	}
+	var lastK [4]uint64
+	lastG := uint32(math.MaxUint32)
+	for i := range gids {
+		var k [4]uint64
+		for c := range cks {
+			ck := &cks[c]
+			if ck.nulls && ck.v.IsNull(i) {
+				k[3] |= 1 << c
+				continue
+			}
+			switch {
+			case ck.ints != nil:
+				k[c] = uint64(ck.ints[i])
+			case ck.idx != nil:
+				k[c] = uint64(ck.codes[ck.idx[i]])
+			case ck.dict != nil:
+				k[c] = uint64(ck.codes[ck.dict.GetValueIndex(i)])
+			case ck.str:
+				s := ck.v.Str(i)
+				code, ok := a.codes[c][s]
+				if !ok {
+					code = uint32(len(a.codes[c]))
+					a.codes[c][string([]byte(s))] = code
+				}
+				k[c] = uint64(code)
+			case ck.v.T == functions.TBool:
+				if ck.v.Bool(i) {
+					k[c] = 1
+				}
+			case ck.v.T == functions.TFloat:
+				f := ck.v.Float(i)
+				if f == 0 {
+					f = 0 // -0 groups with 0
+				}
+				if f != f {
+					f = math.NaN() // one NaN group
+				}
+				k[c] = math.Float64bits(f)
+			default: // int constant
+				k[c] = uint64(ck.v.Int(i))
+			}
+		}
+		// rows come grouped by series and sorted by time, so a row's
+		// group is very often the previous row's
+		if k == lastK && lastG != math.MaxUint32 {
+			gids[i] = lastG
+			continue
+		}
+		g, ok := a.byFixed[k]
+		if !ok {
+			g = a.newGroup(vecs, i)
+			a.byFixed[k] = g
+		}
+		gids[i] = g
+		lastK, lastG = k, g
+	}
+	return true
 }

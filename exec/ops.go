@@ -16,7 +16,9 @@ import (
 	"github.com/ugnos/ugnos/planner"
 )
 
-// scanOp reads a table; tag columns come out as plain text.
+// scanOp reads a table. Tag columns stay dictionary-encoded (SQL type
+// text): filters and aggregates work on the codes, and a projection decodes
+// what it outputs.
 type scanOp struct {
 	n      *planner.Scan
 	schema *arrow.Schema
@@ -25,7 +27,7 @@ type scanOp struct {
 }
 
 func newScan(n *planner.Scan, env Env) (Operator, error) {
-	op := &scanOp{n: n, schema: SchemaOf(n.Columns()), env: env}
+	op := &scanOp{n: n, schema: scanSchema(n), env: env}
 	if n.Empty {
 		return op, nil
 	}
@@ -77,19 +79,21 @@ func (s *scanOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	rec := s.rd.RecordBatch()
 	cols := make([]arrow.Array, rec.NumCols())
 	for i := range cols {
-		c := rec.Column(i)
-		if d, ok := c.(*array.Dictionary); ok {
-			cols[i] = decodeDict(d)
-		} else {
-			c.Retain()
-			cols[i] = c
+		cols[i] = rec.Column(i)
+	}
+	return array.NewRecordBatch(s.schema, cols, rec.NumRows()), nil
+}
+
+// scanSchema is the scan's output schema: tags as dictionaries.
+func scanSchema(n *planner.Scan) *arrow.Schema {
+	fs := make([]arrow.Field, len(n.Cols))
+	for i, c := range n.Cols {
+		fs[i] = arrow.Field{Name: c.Name, Type: c.T.Arrow(), Nullable: true}
+		if c.Kind == planner.KindTag {
+			fs[i].Type = arrowstore.TagType
 		}
 	}
-	out := array.NewRecordBatch(s.schema, cols, rec.NumRows())
-	for _, c := range cols {
-		c.Release()
-	}
-	return out, nil
+	return arrow.NewSchema(fs, nil)
 }
 
 func (s *scanOp) Close() error {
@@ -154,37 +158,46 @@ func (f *filterOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := f.pred(rec)
-		if err != nil {
-			rec.Release()
-			return nil, err
+		out, err := applyFilter(f.pred, rec)
+		if err != nil || out != nil {
+			return out, err
 		}
-		n := int(rec.NumRows())
-		var sel []int32
-		if v.IsConst() {
-			if v.Const == true {
-				return rec, nil
-			}
-		} else {
-			b := v.Arr.(*array.Boolean)
-			for i := 0; i < n; i++ {
-				if b.IsValid(i) && b.Value(i) {
-					sel = append(sel, int32(i))
-				}
-			}
-			v.Release()
-		}
-		if len(sel) == n {
+	}
+}
+
+// applyFilter keeps the rows of rec where pred is true. It consumes rec and
+// returns nil when no row passes.
+func applyFilter(pred evaluator, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	v, err := pred(rec)
+	if err != nil {
+		rec.Release()
+		return nil, err
+	}
+	n := int(rec.NumRows())
+	var sel []int32
+	if v.IsConst() {
+		if v.Const == true {
 			return rec, nil
 		}
-		if len(sel) == 0 {
-			rec.Release()
-			continue
+	} else {
+		b := v.Arr.(*array.Boolean)
+		for i := 0; i < n; i++ {
+			if b.IsValid(i) && b.Value(i) {
+				sel = append(sel, int32(i))
+			}
 		}
-		out := takeRecord(rec, sel)
-		rec.Release()
-		return out, nil
+		v.Release()
 	}
+	if len(sel) == n {
+		return rec, nil
+	}
+	if len(sel) == 0 {
+		rec.Release()
+		return nil, nil
+	}
+	out := takeRecord(rec, sel)
+	rec.Release()
+	return out, nil
 }
 
 type projectOp struct {
@@ -215,6 +228,10 @@ func (p *projectOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			v.T = functions.TText
 		}
 		cols[i] = v.Materialize()
+		if d, ok := cols[i].(*array.Dictionary); ok {
+			cols[i] = decodeDict(d)
+			d.Release()
+		}
 	}
 	out := array.NewRecordBatch(p.schema, cols, rec.NumRows())
 	for _, c := range cols {

@@ -67,6 +67,14 @@ func takeArray(a arrow.Array, idx []int32) arrow.Array {
 			offs[k+1] = int32(len(buf))
 		}
 		data = array.NewData(a.DataType(), n, []*memory.Buffer{vb, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offs)), memory.NewBufferBytes(buf)}, nil, nulls, 0)
+	case *array.Dictionary:
+		src := a.Indices().(*array.Int32).Int32Values()
+		vals := make([]int32, n)
+		for k, i := range idx {
+			vals[k] = src[i]
+		}
+		data = array.NewData(a.DataType(), n, []*memory.Buffer{vb, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(vals))}, nil, nulls, 0)
+		data.(*array.Data).SetDictionary(a.Dictionary().Data())
 	default:
 		panic("BUG: exec: take of " + a.DataType().String())
 	}

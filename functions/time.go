@@ -2,6 +2,8 @@ package functions
 
 import (
 	"math"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"strconv"
 	"strings"
 	"time"
@@ -325,6 +327,12 @@ func bucketKernel(ts Vec, n int, w, origin int64) Vec {
 	}
 	vals := make([]int64, n)
 	var valid *Valid
+	if ta, ok := ts.Arr.(*array.Timestamp); ok && ta.NullN() == 0 {
+		for i, t := range ta.TimestampValues() {
+			vals[i] = floorDiv(int64(t)-origin, w)*w + origin
+		}
+		return ArrVec(NewTimestamp(vals, nil), TTimestamp)
+	}
 	if ts.Arr.NullN() > 0 {
 		valid = NewValid(n)
 	}

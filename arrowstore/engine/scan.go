@@ -61,6 +61,12 @@ func (t *table) Scan(ctx context.Context, req arrowstore.ScanRequest) (array.Rec
 			spec.Types = append(spec.Types, ref.typ)
 		}
 	}
+	spec.NoSID = true
+	for _, c := range cols {
+		if c.kind == arrowstore.KindTag || c.kind == kindSeriesID {
+			spec.NoSID = false
+		}
+	}
 	rfs, err := t.resolveFilters(s, req.Filters)
 	if err != nil {
 		return nil, err

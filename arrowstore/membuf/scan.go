@@ -18,6 +18,7 @@ type ScanSpec struct {
 	Slots      []int    // field slots to return, in order
 	Types      []arrowstore.FieldType
 	Stats      *arrowstore.ScanStats // may be nil
+	NoSID      bool                  // Part.SID is not needed (left nil)
 }
 
 // Part is a piece of a scan's result. The caller owns the arrays and must
@@ -167,10 +168,13 @@ func (c *Cursor) scanBatch(bt *Batch) (Part, bool) {
 	}
 	st.RowsScanned.Add(int64(n))
 	st.RowsReturned.Add(int64(n))
-	p := Part{N: n, SID: make([]uint32, 0, n), Fields: make([]arrow.Array, len(c.spec.Slots))}
-	for _, r := range rs {
-		for k := r.lo; k < r.hi; k++ {
-			p.SID = append(p.SID, r.sid)
+	p := Part{N: n, Fields: make([]arrow.Array, len(c.spec.Slots))}
+	if !c.spec.NoSID {
+		p.SID = make([]uint32, 0, n)
+		for _, r := range rs {
+			for k := r.lo; k < r.hi; k++ {
+				p.SID = append(p.SID, r.sid)
+			}
 		}
 	}
 	if contiguous {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -26,6 +28,7 @@ func runQueries(args []string) {
 	runs := fs.Int("runs", 5, "runs per query (median)")
 	only := fs.String("only", "", "run only queries whose name contains this")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the query runs here")
+	peer := fs.Bool("duckdb", true, "also run every query on DuckDB (same data, same threads) and print ratios")
 	fs.Parse(args)
 	cfg := tsbs.Config{Hosts: *hosts, Start: tsbs.DefaultStart, End: tsbs.DefaultStart.Add(*dur), Seed: tsbs.DefaultSeed}
 	db, err := ugnos.Open("")
@@ -46,7 +49,15 @@ func runQueries(args []string) {
 		check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Printf("ugnosbench queries: %d hosts, %v, %d runs each, median\n", *hosts, *dur, *runs)
+	var duck *duckDB
+	if *peer {
+		duck, err = openDuck(cfg)
+		check(err)
+	}
+	fmt.Printf("ugnosbench queries: %d hosts, %v, GOMAXPROCS %d, %d runs each, median\n", *hosts, *dur, runtime.GOMAXPROCS(0), *runs)
+	fmt.Printf("%-24s %12s %12s %8s %7s\n", "query", "ugnos ms", "duckdb ms", "ratio", "rows")
+	var ratios []float64
+	worst, worstName := 0.0, ""
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".sql")
 		if *only != "" && !strings.Contains(name, *only) {
@@ -54,29 +65,102 @@ func runQueries(args []string) {
 		}
 		q, err := os.ReadFile(f)
 		check(err)
-		var times []float64
-		rows := 0
-		for r := 0; r < *runs; r++ {
-			start := time.Now()
-			rd, err := db.SQL(context.Background(), "bench", string(q))
-			if err != nil {
-				fmt.Printf("%-24s error: %v\n", name, err)
-				break
-			}
-			rows = 0
-			for rd.Next() {
-				rows += int(rd.RecordBatch().NumRows())
-			}
-			if err := rd.Err(); err != nil {
-				fmt.Printf("%-24s error: %v\n", name, err)
-				rd.Release()
-				break
-			}
-			rd.Release()
-			times = append(times, float64(time.Since(start).Microseconds())/1000)
+		ms, rows, err := timeIt(*runs, func() (int, error) { return ugnosQuery(db, string(q)) })
+		if err != nil {
+			fmt.Printf("%-24s ugnos error: %v\n", name, err)
+			continue
 		}
-		if len(times) > 0 {
-			fmt.Printf("%-24s %9.2f ms  %6d rows\n", name, median(times), rows)
+		if duck == nil {
+			fmt.Printf("%-24s %12.2f %12s %8s %7d\n", name, ms, "-", "-", rows)
+			continue
 		}
+		dms, drows, err := timeIt(*runs, func() (int, error) { return duck.run(string(q)) })
+		if err != nil {
+			fmt.Printf("%-24s %12.2f duckdb error: %v\n", name, ms, err)
+			continue
+		}
+		ratio := ms / dms
+		ratios = append(ratios, ratio)
+		if ratio > worst {
+			worst, worstName = ratio, name
+		}
+		mark := ""
+		if rows != drows {
+			mark = fmt.Sprintf("  ROW COUNT DIFFERS: duckdb %d", drows)
+		}
+		fmt.Printf("%-24s %12.2f %12.2f %8.3f %7d%s\n", name, ms, dms, ratio, rows, mark)
 	}
+	if len(ratios) > 0 {
+		g := 0.0
+		for _, r := range ratios {
+			g += math.Log(r)
+		}
+		fmt.Printf("\ngeometric mean of ugnos/DuckDB ratios: %.3f over %d queries (target <= 1.0); worst %.3f (%s; target <= 2.0)\n",
+			math.Exp(g/float64(len(ratios))), len(ratios), worst, worstName)
+	}
+	scanThroughput(db, duck, *runs, cfg)
+}
+
+func ugnosQuery(db *ugnos.DB, q string) (int, error) {
+	rd, err := db.SQL(context.Background(), "bench", q)
+	if err != nil {
+		return 0, err
+	}
+	defer rd.Release()
+	rows := 0
+	for rd.Next() {
+		rows += int(rd.RecordBatch().NumRows())
+	}
+	return rows, rd.Err()
+}
+
+// timeIt runs f runs times and returns the median time in ms.
+func timeIt(runs int, f func() (int, error)) (float64, int, error) {
+	var times []float64
+	rows := 0
+	for r := 0; r < runs; r++ {
+		start := time.Now()
+		n, err := f()
+		if err != nil {
+			return 0, 0, err
+		}
+		rows = n
+		times = append(times, float64(time.Since(start).Nanoseconds())/1e6)
+	}
+	return median(times), rows, nil
+}
+
+// scanThroughput times SELECT sum(usage_user) FROM cpu: values per second
+// per core, against what memory bandwidth allows for 8-byte values.
+func scanThroughput(db *ugnos.DB, duck *duckDB, runs int, cfg tsbs.Config) {
+	const q = "SELECT sum(usage_user) FROM cpu"
+	n := float64(tsbs.New(cfg).Rows())
+	cores := float64(runtime.GOMAXPROCS(0))
+	ms, _, err := timeIt(runs, func() (int, error) { return ugnosQuery(db, q) })
+	check(err)
+	bw := memoryBandwidth()
+	fmt.Printf("\nscan: %s\n  ugnos  %.2f ms = %.0f M values/s per core\n", q, ms, n/(ms/1e3)/cores/1e6)
+	if duck != nil {
+		dms, _, err := timeIt(runs, func() (int, error) { return duck.run(q) })
+		check(err)
+		fmt.Printf("  duckdb %.2f ms = %.0f M values/s per core\n", dms, n/(dms/1e3)/cores/1e6)
+	}
+	fmt.Printf("  memory-bandwidth bound (measured copy %.1f GB/s, 8 bytes/value): %.0f M values/s\n", bw/1e9, bw/8/1e6)
+}
+
+// memoryBandwidth measures a large copy in bytes per second (read + write).
+func memoryBandwidth() float64 {
+	src := make([]byte, 256<<20)
+	dst := make([]byte, len(src))
+	for i := range src {
+		src[i] = byte(i)
+	}
+	best := 0.0
+	for r := 0; r < 3; r++ {
+		start := time.Now()
+		copy(dst, src)
+		el := time.Since(start).Seconds()
+		best = max(best, float64(len(src))/el)
+	}
+	return best
 }

@@ -1,0 +1,133 @@
+package exec
+
+import (
+	"context"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ugnos/ugnos/planner"
+)
+
+// sharedSource hands the batches of one operator to several workers.
+type sharedSource struct {
+	mu sync.Mutex
+	in Operator
+}
+
+// next returns a batch the caller owns (retained), or io.EOF.
+func (s *sharedSource) next(ctx context.Context) (arrow.RecordBatch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.in.Next(ctx)
+}
+
+// parallelAggOp runs a hash aggregate over a scan (and filters) with one
+// partial aggregate per worker, then merges the partials: the exchange of
+// the plan "scan → filter → partial aggregate ×N → merge".
+type parallelAggOp struct {
+	src     *sharedSource
+	schema  *arrow.Schema
+	filters [][]evaluator // per worker: the filter chain, bottom first
+	tables  []*aggTable
+	done    bool
+}
+
+// newParallelAggregate applies when the aggregate reads a scan through
+// filters only, has no DISTINCT aggregates, and more than one core is
+// available.
+func newParallelAggregate(n *planner.Aggregate, env Env) (Operator, bool, error) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 {
+		return nil, false, nil
+	}
+	for _, a := range n.Aggs {
+		if a.Distinct {
+			return nil, false, nil
+		}
+	}
+	var preds []planner.Expr
+	node := n.Input
+	for {
+		f, ok := node.(*planner.Filter)
+		if !ok {
+			break
+		}
+		preds = append([]planner.Expr{f.Pred}, preds...)
+		node = f.Input
+	}
+	scan, ok := node.(*planner.Scan)
+	if !ok {
+		return nil, false, nil
+	}
+	in, err := newScan(scan, env)
+	if err != nil {
+		return nil, false, err
+	}
+	op := &parallelAggOp{src: &sharedSource{in: in}, schema: SchemaOf(n.Out)}
+	for w := 0; w < workers; w++ {
+		var fs []evaluator
+		for _, p := range preds {
+			fs = append(fs, compile(p, env.Reg))
+		}
+		t, err := newAggTable(n, env)
+		if err != nil {
+			return nil, false, err
+		}
+		op.filters = append(op.filters, fs)
+		op.tables = append(op.tables, t)
+	}
+	return op, true, nil
+}
+
+func (p *parallelAggOp) Schema() *arrow.Schema { return p.schema }
+func (p *parallelAggOp) Close() error          { return p.src.in.Close() }
+
+func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if p.done {
+		return nil, io.EOF
+	}
+	p.done = true
+	g, gctx := errgroup.WithContext(ctx)
+	for w := range p.tables {
+		g.Go(func() error {
+			for {
+				rec, err := p.src.next(gctx)
+				if err == io.EOF {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				for _, f := range p.filters[w] {
+					if rec, err = applyFilter(f, rec); err != nil || rec == nil {
+						break
+					}
+				}
+				if err != nil {
+					return err
+				}
+				if rec == nil {
+					continue
+				}
+				err = p.tables[w].consume(rec)
+				rec.Release()
+				if err != nil {
+					return err
+				}
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, t := range p.tables[1:] {
+		if err := p.tables[0].merge(t); err != nil {
+			return nil, err
+		}
+	}
+	return p.tables[0].result(p.schema), nil
+}
