@@ -98,6 +98,7 @@ func parseSLT(t *testing.T, path string) []sltCase {
 
 func runSLT(t *testing.T, path string) {
 	db := openMem(t)
+	must(t, db.CreateDatabase("t"))
 	for _, c := range parseSLT(t, path) {
 		where := fmt.Sprintf("%s:%d", path, c.line)
 		switch c.kind {

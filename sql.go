@@ -56,67 +56,128 @@ func (c catalog) Table(name string) ([]planner.ScanColumn, error) {
 }
 
 // SQL runs one SQL statement for a tenant and returns its rows as Arrow
-// record batches. The caller must Release the reader. Supported today:
-// SELECT (one table, CTE or subquery in FROM; WHERE; GROUP BY; HAVING;
-// aggregates; DISTINCT and DISTINCT ON; ORDER BY; LIMIT/OFFSET) and EXPLAIN.
-// Anything else fails with SQLSTATE 0A000 naming the construct.
+// record batches (statements without rows give an empty reader). The caller
+// must Release the reader. See Exec and the README's SQL section for what
+// is supported; anything else fails with SQLSTATE 0A000 naming it.
 //
 // args are the values of $1, $2, …: nil, bool, Go integers, floats,
 // strings (typed by context, like quoted literals), time.Time and
 // time.Duration (an interval).
 func (db *DB) SQL(ctx context.Context, tenant, query string, args ...any) (array.RecordReader, error) {
-	if err := checkName("database", tenant); err != nil {
+	res, err := db.Exec(ctx, tenant, query, args...)
+	if err != nil {
 		return nil, err
 	}
-	if !db.eng.HasTenant(tenant) {
-		if _, err := db.eng.Tables(tenant); err != nil {
-			return nil, err
-		}
+	if res.Rows == nil {
+		return array.NewRecordReader(arrow.NewSchema(nil, nil), nil)
+	}
+	return res.Rows, nil
+}
+
+// Result is the outcome of Exec.
+type Result struct {
+	// Rows streams a query's result; nil for statements without rows. The
+	// caller must Release it.
+	Rows array.RecordReader
+	// Tag is PostgreSQL's command tag: "SELECT", "INSERT 0 3", "DELETE 5",
+	// "CREATE TABLE", … (for SELECT the row count is not known up front).
+	Tag string
+	// RowsAffected counts rows inserted or deleted.
+	RowsAffected int64
+}
+
+// Exec runs one SQL statement for a tenant: SELECT and EXPLAIN (rows),
+// INSERT … VALUES / INSERT … SELECT, DELETE (time ranges and tag
+// predicates), TRUNCATE, CREATE TABLE, DROP TABLE, CREATE DATABASE and
+// DROP DATABASE.
+func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Result, error) {
+	if err := checkName("database", tenant); err != nil {
+		return nil, err
 	}
 	stmts, err := db.parser.Parse(query)
 	if err != nil {
 		return nil, err
 	}
 	if len(stmts) != 1 {
-		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "SQL runs exactly one statement; got %d", len(stmts))
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "a call runs exactly one statement; got %d", len(stmts))
+	}
+	node := stmts[0].Node
+	// database-level statements do not need the tenant to exist
+	switch {
+	case node.GetCreatedbStmt() != nil:
+		return &Result{Tag: "CREATE DATABASE"}, db.eng.CreateTenantStrict(node.GetCreatedbStmt().GetDbname())
+	case node.GetDropdbStmt() != nil:
+		d := node.GetDropdbStmt()
+		return &Result{Tag: "DROP DATABASE"}, db.eng.DropTenant(d.GetDbname(), d.GetMissingOk())
+	}
+	if !db.eng.HasTenant(tenant) {
+		if _, err := db.eng.Tables(tenant); err != nil {
+			return nil, err
+		}
 	}
 	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant}, Reg: db.reg, Now: time.Now(), Params: args}
-	node := stmts[0].Node
 	switch {
 	case node.GetSelectStmt() != nil:
 		plan, err := p.PlanSelect(node.GetSelectStmt())
 		if err != nil {
 			return nil, err
 		}
-		return db.run(ctx, tenant, plan)
-	case node.GetExplainStmt() != nil:
-		ex := node.GetExplainStmt()
-		for _, o := range ex.GetOptions() {
-			if name := o.GetDefElem().GetDefname(); name != "verbose" && name != "costs" {
-				return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "EXPLAIN option %s is not supported", strings.ToUpper(name))
-			}
-		}
-		sel := ex.GetQuery().GetSelectStmt()
-		if sel == nil {
-			return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "EXPLAIN of %s is not supported", stmtKind(ex.GetQuery()))
-		}
-		plan, err := p.PlanSelect(sel)
+		rd, err := db.run(ctx, tenant, plan)
 		if err != nil {
 			return nil, err
 		}
-		lines := strings.Split(strings.TrimRight(planner.Explain(plan), "\n"), "\n")
-		vals := make([]any, len(lines))
-		for i, l := range lines {
-			vals[i] = l
+		return &Result{Rows: rd, Tag: "SELECT"}, nil
+	case node.GetExplainStmt() != nil:
+		rd, err := db.explain(p, node.GetExplainStmt())
+		if err != nil {
+			return nil, err
 		}
-		col := functions.NewOf(functions.TText, vals)
-		defer col.Release()
-		schema := arrow.NewSchema([]arrow.Field{{Name: "QUERY PLAN", Type: arrow.BinaryTypes.String}}, nil)
-		rec := array.NewRecordBatch(schema, []arrow.Array{col}, int64(len(lines)))
-		defer rec.Release()
-		return array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+		return &Result{Rows: rd, Tag: "EXPLAIN"}, nil
+	case node.GetCreateStmt() != nil:
+		return db.createTable(tenant, node.GetCreateStmt())
+	case node.GetDropStmt() != nil:
+		return db.dropStmt(tenant, node.GetDropStmt())
+	case node.GetInsertStmt() != nil:
+		return db.insert(ctx, tenant, p, node.GetInsertStmt())
+	case node.GetDeleteStmt() != nil:
+		return db.deleteStmt(ctx, tenant, p, node.GetDeleteStmt())
+	case node.GetTruncateStmt() != nil:
+		for _, r := range node.GetTruncateStmt().GetRelations() {
+			name := r.GetRangeVar().GetRelname()
+			if _, err := db.eng.Delete(ctx, tenant, name, arrowstore.MinTime, arrowstore.MaxTime, nil); err != nil {
+				return nil, err
+			}
+		}
+		return &Result{Tag: "TRUNCATE TABLE"}, nil
 	}
 	return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "%s statements are not supported yet", stmtKind(node))
+}
+
+func (db *DB) explain(p *planner.Planner, ex *pg.ExplainStmt) (array.RecordReader, error) {
+	for _, o := range ex.GetOptions() {
+		if name := o.GetDefElem().GetDefname(); name != "verbose" && name != "costs" {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "EXPLAIN option %s is not supported", strings.ToUpper(name))
+		}
+	}
+	sel := ex.GetQuery().GetSelectStmt()
+	if sel == nil {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "EXPLAIN of %s is not supported", stmtKind(ex.GetQuery()))
+	}
+	plan, err := p.PlanSelect(sel)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimRight(planner.Explain(plan), "\n"), "\n")
+	vals := make([]any, len(lines))
+	for i, l := range lines {
+		vals[i] = l
+	}
+	col := functions.NewOf(functions.TText, vals)
+	defer col.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "QUERY PLAN", Type: arrow.BinaryTypes.String}}, nil)
+	rec := array.NewRecordBatch(schema, []arrow.Array{col}, int64(len(lines)))
+	defer rec.Release()
+	return array.NewRecordReader(schema, []arrow.RecordBatch{rec})
 }
 
 func stmtKind(n *pg.Node) string {

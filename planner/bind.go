@@ -520,3 +520,67 @@ func pgTypeName(s string) string {
 	}
 	return s
 }
+
+// ConstExpr binds an expression that must be constant (INSERT values,
+// defaults): parameters, literals, casts and functions of them.
+func (p *Planner) ConstExpr(n *pg.Node) (Expr, error) {
+	b := &binder{p: p}
+	q := &query{b: b, sc: &scope{}}
+	e, err := q.expr(n, ctxWhere)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := e.(*Const); !ok {
+		return nil, unsupported("non-constant expressions in VALUES")
+	}
+	return e, nil
+}
+
+// Coerce converts a bound constant to t as an assignment would
+// (INSERT): unknown literals are parsed, numbers converted.
+func Coerce(e Expr, t functions.Type) (Expr, error) {
+	if e.Type() == t || e.Type() == functions.TUnknown {
+		return castTo(e, t)
+	}
+	if e.Type().Numeric() && t.Numeric() || t == functions.TText {
+		return castTo(e, t)
+	}
+	return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "value of type %s cannot be assigned to a column of type %s", e.Type().Name(), t.Name())
+}
+
+// DeleteSpec is what a DELETE removes: a time range and tag predicates.
+type DeleteSpec struct {
+	MinT, MaxT int64
+	Tags       []TagFilter
+	Empty      bool // the condition matches nothing
+}
+
+// PlanDelete turns a DELETE's WHERE into a time range and tag predicates;
+// conditions on field values (or anything else storage cannot apply
+// exactly) are refused with 0A000.
+func (p *Planner) PlanDelete(table string, where *pg.Node) (DeleteSpec, error) {
+	cols, err := p.Cat.Table(table)
+	if err != nil {
+		return DeleteSpec{}, err
+	}
+	scan := &Scan{Table: table, Cols: cols, MinT: minTime, MaxT: maxTime}
+	if where != nil {
+		sc := &scope{}
+		for _, c := range cols {
+			sc.cols = append(sc.cols, scopeCol{name: c.Name, table: table, t: c.T})
+		}
+		sc.used = make([]bool, len(sc.cols))
+		q := &query{b: &binder{p: p}, sc: sc}
+		e, err := q.expr(where, ctxWhere)
+		if err != nil {
+			return DeleteSpec{}, err
+		}
+		if e, err = coerceTo(e, functions.TBool, "argument of WHERE"); err != nil {
+			return DeleteSpec{}, err
+		}
+		if rest := pushDown(scan, e, sc); rest != nil {
+			return DeleteSpec{}, unsupported("DELETE with a condition other than time ranges and tag comparisons (%s)", rest)
+		}
+	}
+	return DeleteSpec{MinT: scan.MinT, MaxT: scan.MaxT, Tags: scan.Tags, Empty: scan.Empty}, nil
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -51,6 +52,7 @@ type Engine struct {
 	mu       sync.RWMutex // tenants and tables
 	tenants  map[string]*tenant
 	byID     map[uint32]*table
+	dropped  map[uint32]bool // ids of dropped tables (never reused)
 	nextID   uint32
 	closeMu  sync.RWMutex // held shared by operations, exclusively by Close
 	closed   bool
@@ -64,7 +66,7 @@ var _ arrowstore.Engine = (*Engine)(nil)
 // Open opens (creating if needed) the engine in dir and replays its WAL.
 // dir "" keeps everything in memory, with no durability.
 func Open(dir string, opts Options) (*Engine, error) {
-	e := &Engine{opts: opts, log: opts.Logger, dir: dir, tenants: map[string]*tenant{}, byID: map[uint32]*table{}, started: time.Now()}
+	e := &Engine{opts: opts, log: opts.Logger, dir: dir, tenants: map[string]*tenant{}, byID: map[uint32]*table{}, dropped: map[uint32]bool{}, started: time.Now()}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -383,3 +385,161 @@ func (e *Engine) membufConfig() membuf.Config {
 }
 
 var _ = context.Background
+
+// removeTable forgets a table. Caller holds e.mu (or is replaying).
+func (e *Engine) removeTable(t *table) {
+	t.dropped.Store(true)
+	e.dropped[t.id] = true
+	if tn := e.tenants[t.tenant]; tn != nil && tn.tables[t.name] == t {
+		delete(tn.tables, t.name)
+	}
+	delete(e.byID, t.id)
+}
+
+// removeTenant forgets a tenant and its tables. Caller holds e.mu.
+func (e *Engine) removeTenant(name string) {
+	if tn := e.tenants[name]; tn != nil {
+		for _, t := range tn.tables {
+			t.dropped.Store(true)
+			e.dropped[t.id] = true
+			delete(e.byID, t.id)
+		}
+	}
+	delete(e.tenants, name)
+}
+
+// CreateTable creates a table with the given tag and field columns (time
+// is implicit). It fails with 42P07 if the table exists, unless ifNotExists.
+func (e *Engine) CreateTable(tenantName, name string, cols []arrowstore.Column, ifNotExists bool) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := ValidName("table", name); err != nil {
+		return err
+	}
+	want := make([]newCol, 0, len(cols))
+	seen := map[string]bool{arrowstore.TimeColumn: true}
+	for _, c := range cols {
+		if err := ValidName("column", c.Name); err != nil {
+			return err
+		}
+		if seen[c.Name] {
+			return errs.New(errs.ErrInvalidInput, "42701", "column %q specified more than once", c.Name)
+		}
+		seen[c.Name] = true
+		want = append(want, newCol{name: c.Name, kind: c.Kind, typ: c.Type})
+	}
+	if _, err := e.lookup(tenantName, name); err == nil {
+		if ifNotExists {
+			return nil
+		}
+		return errs.New(errs.ErrInvalidInput, "42P07", "relation %q already exists", name)
+	}
+	if !e.HasTenant(tenantName) {
+		return unknownTenant(tenantName)
+	}
+	t, err := e.tableForWrite(tenantName, name)
+	if err != nil {
+		return err
+	}
+	if _, err := t.addColumns(want); err != nil {
+		return err
+	}
+	return e.syncAll()
+}
+
+// syncAll waits until everything appended is durable.
+func (e *Engine) syncAll() error {
+	if e.wal == nil {
+		return nil
+	}
+	return e.wal.Sync(e.wal.Stats().AppendedLSN)
+}
+
+// DropTable removes a table and its data.
+func (e *Engine) DropTable(tenantName, name string, ifExists bool) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	t, err := e.lookup(tenantName, name)
+	if err != nil {
+		if ifExists && errors.Is(err, errs.ErrNotFound) && e.HasTenant(tenantName) {
+			return nil
+		}
+		return err
+	}
+	t.order.Lock() // wait for writers of the table
+	defer t.order.Unlock()
+	e.mu.Lock()
+	var en enc
+	en.u8(recDropTable)
+	en.u32(t.id)
+	lsn, err := e.logRec(en.b)
+	if err == nil {
+		e.removeTable(t)
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return e.syncTo(lsn)
+}
+
+// DropTenant removes a tenant with all its tables. The default tenant
+// cannot be dropped.
+func (e *Engine) DropTenant(name string, ifExists bool) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if name == DefaultTenant {
+		return errs.New(errs.ErrInvalidInput, "55006", "cannot drop the %q database", DefaultTenant)
+	}
+	e.mu.RLock()
+	tn := e.tenants[name]
+	var tables []*table
+	if tn != nil {
+		for _, t := range tn.tables {
+			tables = append(tables, t)
+		}
+	}
+	e.mu.RUnlock()
+	slices.SortFunc(tables, func(a, b *table) int { return int(a.id) - int(b.id) })
+	for _, t := range tables { // wait for their writers, in id order
+		t.order.Lock()
+		defer t.order.Unlock()
+	}
+	e.mu.Lock()
+	if e.tenants[name] == nil {
+		e.mu.Unlock()
+		if ifExists {
+			return nil
+		}
+		return unknownTenant(name)
+	}
+	var en enc
+	en.u8(recDropTenant)
+	en.str(name)
+	lsn, err := e.logRec(en.b)
+	if err == nil {
+		e.removeTenant(name)
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return e.syncTo(lsn)
+}
+
+// CreateTenantStrict is CreateTenant that fails (42P04) if it exists.
+func (e *Engine) CreateTenantStrict(name string) error {
+	if e.HasTenant(name) {
+		return errs.New(errs.ErrInvalidInput, "42P04", "database %q already exists", name)
+	}
+	return e.CreateTenant(name)
+}

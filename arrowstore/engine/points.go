@@ -108,6 +108,9 @@ func (e *Engine) WritePoints(ctx context.Context, tenantName, tableName string, 
 
 	t.order.RLock()
 	defer t.order.RUnlock()
+	if err := t.checkLive(); err != nil {
+		return err
+	}
 	msids, err := t.resolveMapSeries(s, maps)
 	if err != nil {
 		return err

@@ -27,7 +27,11 @@ func (e *Engine) replay(_ wal.LSN, payload []byte) error {
 		}
 		e.addTable(e.tenants[tn], id, name)
 	case recAddColumns:
-		t := e.byID[d.u32()]
+		id := d.u32()
+		t := e.byID[id]
+		if t == nil && e.dropped[id] {
+			return nil
+		}
 		n := int(d.u16())
 		cols := make([]newCol, 0, n)
 		for i := 0; i < n && !d.err; i++ {
@@ -39,7 +43,11 @@ func (e *Engine) replay(_ wal.LSN, payload []byte) error {
 		}
 		t.schema.Store(t.schema.Load().with(cols))
 	case recNewSeries:
-		t := e.byID[d.u32()]
+		id := d.u32()
+		t := e.byID[id]
+		if t == nil && e.dropped[id] {
+			return nil
+		}
 		first, n := d.u32(), d.u32()
 		if t == nil || d.err || int(first) != len(t.cat.tags) || int(n) > len(d.b) {
 			return corrupt("new-series")
@@ -70,6 +78,9 @@ func (e *Engine) replay(_ wal.LSN, payload []byte) error {
 		t := e.byID[id]
 		if t == nil {
 			releaseCols(rows)
+			if e.dropped[id] {
+				return nil // written while the table was being dropped
+			}
 			return corrupt("rows")
 		}
 		s := t.schema.Load()
@@ -89,7 +100,11 @@ func (e *Engine) replay(_ wal.LSN, payload []byte) error {
 		t.buf.Append(rows)
 		releaseCols(rows)
 	case recDelete:
-		t := e.byID[d.u32()]
+		id := d.u32()
+		t := e.byID[id]
+		if t == nil && e.dropped[id] {
+			return nil
+		}
 		minT, maxT := int64(d.u64()), int64(d.u64())
 		n := d.u32()
 		var sids []uint32
@@ -106,6 +121,22 @@ func (e *Engine) replay(_ wal.LSN, payload []byte) error {
 			return corrupt("delete")
 		}
 		t.buf.Delete(minT, maxT, sids)
+	case recDropTable:
+		id := d.u32()
+		t := e.byID[id]
+		if t == nil && e.dropped[id] {
+			return nil
+		}
+		if t == nil || d.err || len(d.b) != 0 {
+			return corrupt("drop-table")
+		}
+		e.removeTable(t)
+	case recDropTenant:
+		name := d.str()
+		if d.err || len(d.b) != 0 || e.tenants[name] == nil {
+			return corrupt("drop-database")
+		}
+		e.removeTenant(name)
 	default:
 		return errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "wal: unknown record type %d", typ)
 	}

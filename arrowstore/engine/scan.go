@@ -233,6 +233,9 @@ func (e *Engine) Delete(ctx context.Context, tenantName, tableName string, minT,
 	}
 	t.order.Lock()
 	defer t.order.Unlock()
+	if err := t.checkLive(); err != nil {
+		return 0, err
+	}
 	sids := t.cat.match(rfs) // stable: no writer runs under order
 	if sids != nil && len(sids) == 0 {
 		return 0, nil

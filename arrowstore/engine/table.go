@@ -27,6 +27,16 @@ type table struct {
 	// rows are applied, and exclusively by Delete, so that the order of
 	// deletes and writes in the WAL is the order in memory.
 	order sync.RWMutex
+
+	dropped atomic.Bool
+}
+
+// checkLive fails writes to a table dropped meanwhile. Caller holds order.
+func (t *table) checkLive() error {
+	if t.dropped.Load() {
+		return unknownTable(t.tenant, t.name)
+	}
+	return nil
 }
 
 var _ arrowstore.Table = (*table)(nil)

@@ -25,6 +25,8 @@ const (
 	recNewSeries    byte = 4 // table id, count, (sid, ntags, (slot, value)*)*
 	recRows         byte = 5 // table id, rows (see encodeRows)
 	recDelete       byte = 6 // table id, minT, maxT, sid count or allSeries, sids
+	recDropTable    byte = 7 // table id
+	recDropTenant   byte = 8 // name
 )
 
 const allSeries = math.MaxUint32

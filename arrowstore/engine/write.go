@@ -336,6 +336,9 @@ func (e *Engine) Write(ctx context.Context, tenantName, tableName string, rec ar
 
 	t.order.RLock()
 	defer t.order.RUnlock()
+	if err := t.checkLive(); err != nil {
+		return err
+	}
 	rows.SID, err = t.resolveRecordSeries(in)
 	if err != nil {
 		return err

@@ -96,7 +96,13 @@ func start(bin string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "ugnos-pg-")
+	// The postgres user must reach the directory, and the Unix socket path
+	// inside it must stay short (about 100 bytes at most).
+	base := os.TempDir()
+	if len(base) > 60 || (c != nil && !searchable(base)) {
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "ugnos-pg-")
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +138,19 @@ func start(bin string) (*Server, error) {
 		lastErr = err
 	}
 	return fail(lastErr)
+}
+
+// searchable reports whether others may traverse dir and its parents.
+func searchable(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
 
 func launch(bin, dir, data string, port int, env []string, c *syscall.Credential) (*Server, error) {
