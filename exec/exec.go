@@ -91,6 +91,17 @@ func Build(n planner.Node, env Env) (Operator, error) {
 			return nil, err
 		}
 		return &distinctOp{in: in, on: n.On, types: types(n.Input.Columns()), seen: map[string]struct{}{}}, nil
+	case *planner.SetOp:
+		l, err := Build(n.Left, env)
+		if err != nil {
+			return nil, err
+		}
+		r, err := Build(n.Right, env)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		return newSetOp(n, l, r), nil
 	case *planner.Limit:
 		in, err := Build(n.Input, env)
 		if err != nil {

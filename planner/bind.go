@@ -100,7 +100,7 @@ func (e *env) lookup(name string) *cte {
 
 func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 	if s.GetOp() != pg.SetOperation_SETOP_NONE {
-		return nil, unsupported("%s", strings.TrimPrefix(s.GetOp().String(), "SETOP_"))
+		return b.setOp(s, outer)
 	}
 	if len(s.GetValuesLists()) > 0 {
 		return nil, unsupported("VALUES")
@@ -583,4 +583,91 @@ func (p *Planner) PlanDelete(table string, where *pg.Node) (DeleteSpec, error) {
 		}
 	}
 	return DeleteSpec{MinT: scan.MinT, MaxT: scan.MaxT, Tags: scan.Tags, Empty: scan.Empty}, nil
+}
+
+// setOp plans UNION / INTERSECT / EXCEPT and the ORDER BY and LIMIT that
+// apply to the combined result.
+func (b *binder) setOp(s *pg.SelectStmt, outer *env) (Node, error) {
+	e := outer
+	if w := s.GetWithClause(); w != nil {
+		return nil, unsupported("WITH on a set operation")
+	}
+	left, err := b.selectStmt(s.GetLarg(), e)
+	if err != nil {
+		return nil, err
+	}
+	right, err := b.selectStmt(s.GetRarg(), e)
+	if err != nil {
+		return nil, err
+	}
+	lc, rc := left.Columns(), right.Columns()
+	op := strings.ToLower(strings.TrimPrefix(s.GetOp().String(), "SETOP_"))
+	if len(lc) != len(rc) {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeSyntaxError, "each %s query must have the same number of columns", strings.ToUpper(op))
+	}
+	out := make([]Column, len(lc))
+	lx, rx := make([]Expr, len(lc)), make([]Expr, len(lc))
+	for i := range lc {
+		t, ok := functions.CommonType([]functions.Type{lc[i].T, rc[i].T})
+		if !ok {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "%s types %s and %s cannot be matched", strings.ToUpper(op), lc[i].T.Name(), rc[i].T.Name())
+		}
+		out[i] = Column{Name: lc[i].Name, T: t}
+		if lx[i], err = coerceTo(&Col{Idx: i, Name: lc[i].Name, T: lc[i].T}, t, strings.ToUpper(op)); err != nil {
+			return nil, err
+		}
+		if rx[i], err = coerceTo(&Col{Idx: i, Name: rc[i].Name, T: rc[i].T}, t, strings.ToUpper(op)); err != nil {
+			return nil, err
+		}
+	}
+	var node Node = &SetOp{Op: op, All: s.GetAll(),
+		Left:  &Project{Input: left, Exprs: lx, Out: out},
+		Right: &Project{Input: right, Exprs: rx, Out: out}, Out: out}
+	var keys []SortKey
+	for _, n := range s.GetSortClause() {
+		sb := n.GetSortBy()
+		col := -1
+		if c := sb.GetNode().GetAConst(); c != nil && c.GetIval() != nil {
+			col = int(c.GetIval().GetIval()) - 1
+		} else if cr := sb.GetNode().GetColumnRef(); cr != nil && len(cr.GetFields()) == 1 {
+			name := cr.GetFields()[0].GetString_().GetSval()
+			for i, c := range out {
+				if c.Name == name {
+					col = i
+					break
+				}
+			}
+		}
+		if col < 0 || col >= len(out) {
+			return nil, unsupported("ORDER BY on a set operation other than by output column name or position")
+		}
+		k := SortKey{Col: col, Desc: sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC}
+		k.NullsFirst = k.Desc
+		switch sb.GetSortbyNulls() {
+		case pg.SortByNulls_SORTBY_NULLS_FIRST:
+			k.NullsFirst = true
+		case pg.SortByNulls_SORTBY_NULLS_LAST:
+			k.NullsFirst = false
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) > 0 {
+		node = &Sort{Input: node, Keys: keys}
+	}
+	if lc, lo := s.GetLimitCount(), s.GetLimitOffset(); lc != nil || lo != nil {
+		q := &query{b: b, sc: &scope{}}
+		lim := &Limit{Input: node, Count: -1}
+		if lc != nil {
+			if lim.Count, err = q.limitValue(lc, "LIMIT", true); err != nil {
+				return nil, err
+			}
+		}
+		if lo != nil {
+			if lim.Offset, err = q.limitValue(lo, "OFFSET", false); err != nil {
+				return nil, err
+			}
+		}
+		node = lim
+	}
+	return node, nil
 }

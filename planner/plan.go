@@ -111,6 +111,16 @@ type Distinct struct {
 	On    []int
 }
 
+// SetOp combines two inputs with the same column count: UNION,
+// INTERSECT or EXCEPT, with or without ALL. Inputs are already projected
+// to the output types.
+type SetOp struct {
+	Op          string // "union", "intersect", "except"
+	All         bool
+	Left, Right Node
+	Out         []Column
+}
+
 // Limit skips Offset rows and returns at most Count (-1: all).
 type Limit struct {
 	Input  Node
@@ -132,6 +142,14 @@ func (n *Aggregate) Columns() []Column { return n.Out }
 func (n *Sort) Columns() []Column      { return n.Input.Columns() }
 func (n *Distinct) Columns() []Column  { return n.Input.Columns() }
 func (n *Limit) Columns() []Column     { return n.Input.Columns() }
+func (n *SetOp) Columns() []Column     { return n.Out }
+func (n *SetOp) Children() []Node      { return []Node{n.Left, n.Right} }
+func (n *SetOp) Describe() string {
+	if n.All {
+		return "SetOp " + n.Op + " all"
+	}
+	return "SetOp " + n.Op
+}
 
 func (n *Scan) Children() []Node      { return nil }
 func (n *Values) Children() []Node    { return nil }
