@@ -91,6 +91,12 @@ func Build(n planner.Node, env Env) (Operator, error) {
 			return nil, err
 		}
 		return &distinctOp{in: in, on: n.On, types: types(n.Input.Columns()), seen: map[string]struct{}{}}, nil
+	case *planner.Window:
+		in, err := Build(n.Input, env)
+		if err != nil {
+			return nil, err
+		}
+		return newWindow(n, in, env)
 	case *planner.SetOp:
 		l, err := Build(n.Left, env)
 		if err != nil {

@@ -295,6 +295,54 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 	} else if having != nil {
 		return nil, unsupported("HAVING without GROUP BY or aggregates")
 	}
+	if len(q.wins) > 0 {
+		w := &Window{Input: node, Out: append([]Column(nil), node.Columns()...)}
+		base := len(w.Out)
+		for _, c := range q.wins {
+			if aggregated {
+				lift := func(e Expr) (Expr, error) { return liftAggregate(e, groups, len(groups), "window function") }
+				for i := range c.Args {
+					if c.Args[i], err = lift(c.Args[i]); err != nil {
+						return nil, err
+					}
+				}
+				for i := range c.Partition {
+					if c.Partition[i], err = lift(c.Partition[i]); err != nil {
+						return nil, err
+					}
+				}
+				for i := range c.Order {
+					if c.Order[i], err = lift(c.Order[i]); err != nil {
+						return nil, err
+					}
+				}
+			}
+			w.Calls = append(w.Calls, c)
+			w.Out = append(w.Out, Column{Name: c.Name, T: c.T})
+		}
+		node = w
+		toCol := func(e Expr) Expr {
+			return rewrite(e, func(x Expr) Expr {
+				if r, ok := x.(*winRef); ok {
+					return &Col{Idx: base + r.idx, Name: r.String(), T: r.t}
+				}
+				return nil
+			})
+		}
+		for i := range targets {
+			targets[i] = toCol(targets[i])
+		}
+		for i := range sorts {
+			if sorts[i].ex != nil {
+				sorts[i].ex = toCol(sorts[i].ex)
+			}
+		}
+		for i := range distinctOn {
+			if distinctOn[i].ex != nil {
+				distinctOn[i].ex = toCol(distinctOn[i].ex)
+			}
+		}
+	}
 	// projection with hidden columns for ORDER BY / DISTINCT ON items that
 	// are not outputs
 	exprs := append([]Expr(nil), targets...)

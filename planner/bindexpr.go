@@ -33,12 +33,23 @@ type aggRef struct {
 func (a *aggRef) Type() functions.Type { return a.t }
 func (a *aggRef) String() string       { return fmt.Sprintf("agg#%d", a.idx) }
 
+// winRef stands for the idx-th window call until the Window is planned.
+type winRef struct {
+	idx int
+	t   functions.Type
+}
+
+func (w *winRef) Type() functions.Type { return w.t }
+func (w *winRef) String() string       { return fmt.Sprintf("win#%d", w.idx) }
+
 // query binds the expressions of one SELECT.
 type query struct {
-	b    *binder
-	sc   *scope
-	env  *env
-	aggs []AggCall
+	b     *binder
+	sc    *scope
+	env   *env
+	aggs  []AggCall
+	wins  []WindowCall
+	inWin bool
 }
 
 func (q *query) reg() *functions.Registry { return q.b.p.Reg }
@@ -505,7 +516,7 @@ func (q *query) funcCall(fc *pg.FuncCall, ctx exprCtx) (Expr, error) {
 		return nil, errs.New(errs.ErrNotFound, "42883", "function %s.%s does not exist", names[0].GetString_().GetSval(), name)
 	}
 	if fc.GetOver() != nil {
-		return nil, unsupported("window functions (%s OVER)", name)
+		return q.windowCall(name, fc, ctx)
 	}
 	withinGroup := fc.GetAggWithinGroup()
 	if withinGroup != (name == "percentile_cont" || name == "percentile_disc") {
@@ -895,4 +906,222 @@ func (q *query) param(k int) (Expr, error) {
 		return &Const{V: functions.Interval{Nanos: int64(v)}, T: functions.TInterval}, nil
 	}
 	return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "parameter $%d has unsupported Go type %T", k, ps[k-1])
+}
+
+var rankingFuncs = map[string]bool{"row_number": true, "rank": true, "dense_rank": true, "percent_rank": true, "cume_dist": true, "ntile": true}
+var valueFuncs = map[string]bool{"lag": true, "lead": true, "first_value": true, "last_value": true, "nth_value": true}
+
+// windowCall binds f(...) OVER (...).
+func (q *query) windowCall(name string, fc *pg.FuncCall, ctx exprCtx) (Expr, error) {
+	if ctx != ctxSelect || q.inWin {
+		return nil, errs.New(errs.ErrInvalidInput, "42P20", "window functions are not allowed in %s", map[bool]string{true: "window function calls", false: ctxNames[ctx]}[q.inWin])
+	}
+	w := fc.GetOver()
+	if w.GetRefname() != "" || w.GetName() != "" {
+		return nil, unsupported("named windows")
+	}
+	if fc.GetAggDistinct() || fc.GetAggFilter() != nil || len(fc.GetAggOrder()) > 0 || fc.GetAggWithinGroup() {
+		return nil, unsupported("DISTINCT, FILTER or ORDER BY in a window function call")
+	}
+	q.inWin = true
+	defer func() { q.inWin = false }()
+	call := WindowCall{Name: name}
+	for _, a := range fc.GetArgs() {
+		e, err := q.expr(a, ctxSelect)
+		if err != nil {
+			return nil, err
+		}
+		if e.Type() == functions.TUnknown {
+			if e, err = castTo(e, functions.TText); err != nil {
+				return nil, err
+			}
+		}
+		call.Args = append(call.Args, e)
+		call.ArgTypes = append(call.ArgTypes, e.Type())
+	}
+	switch {
+	case rankingFuncs[name]:
+		if name == "ntile" {
+			if len(call.Args) != 1 || call.ArgTypes[0] != functions.TInt {
+				return nil, errs.New(errs.ErrNotFound, "42883", "function ntile requires one bigint argument")
+			}
+			call.T = functions.TInt
+		} else if len(call.Args) != 0 {
+			return nil, errs.New(errs.ErrNotFound, "42883", "function %s takes no arguments", name)
+		}
+		switch name {
+		case "percent_rank", "cume_dist":
+			call.T = functions.TFloat
+		default:
+			call.T = functions.TInt
+		}
+	case valueFuncs[name]:
+		if len(call.Args) == 0 || len(call.Args) > 3 {
+			return nil, errs.New(errs.ErrNotFound, "42883", "function %s has the wrong number of arguments", name)
+		}
+		if len(call.Args) > 1 && call.ArgTypes[1] != functions.TInt {
+			return nil, errs.New(errs.ErrNotFound, "42883", "the offset of %s must be an integer", name)
+		}
+		if len(call.Args) == 3 {
+			d, err := coerceTo(call.Args[2], call.ArgTypes[0], "default of "+name)
+			if err != nil {
+				return nil, err
+			}
+			call.Args[2], call.ArgTypes[2] = d, d.Type()
+		}
+		call.T = call.ArgTypes[0]
+	default:
+		agg, ok := q.reg().Aggregate(name)
+		if !ok || name == "percentile_cont" || name == "percentile_disc" {
+			return nil, errs.New(errs.ErrNotFound, "42883", "window function %s does not exist", name)
+		}
+		if fc.GetAggStar() {
+			call.Args, call.ArgTypes = nil, nil
+		}
+		t, err := agg.Resolve(call.ArgTypes)
+		if err != nil {
+			return nil, err
+		}
+		call.Agg, call.T = true, t
+	}
+	for _, p := range w.GetPartitionClause() {
+		e, err := q.expr(p, ctxSelect)
+		if err != nil {
+			return nil, err
+		}
+		call.Partition = append(call.Partition, e)
+	}
+	for _, o := range w.GetOrderClause() {
+		sb := o.GetSortBy()
+		e, err := q.expr(sb.GetNode(), ctxSelect)
+		if err != nil {
+			return nil, err
+		}
+		desc := sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC
+		nf := desc
+		switch sb.GetSortbyNulls() {
+		case pg.SortByNulls_SORTBY_NULLS_FIRST:
+			nf = true
+		case pg.SortByNulls_SORTBY_NULLS_LAST:
+			nf = false
+		}
+		call.Order = append(call.Order, e)
+		call.Desc = append(call.Desc, desc)
+		call.NullsFirst = append(call.NullsFirst, nf)
+	}
+	f, err := q.frame(w, len(call.Order))
+	if err != nil {
+		return nil, err
+	}
+	call.Frame = f
+	q.wins = append(q.wins, call)
+	return &winRef{idx: len(q.wins) - 1, t: call.T}, nil
+}
+
+// PostgreSQL frame option bits (parsenodes.h).
+const (
+	frameRange        = 0x00002
+	frameRows         = 0x00004
+	frameGroups       = 0x00008
+	frameStartUnbPrec = 0x00020
+	frameEndUnbFoll   = 0x00100
+	frameStartCurrent = 0x00200
+	frameEndCurrent   = 0x00400
+	frameStartOffPrec = 0x00800
+	frameEndOffPrec   = 0x01000
+	frameStartOffFoll = 0x02000
+	frameEndOffFoll   = 0x04000
+	frameExcludeAny   = 0x08000 | 0x10000 | 0x20000
+	frameNonDefault   = 0x00001
+)
+
+func (q *query) frame(w *pg.WindowDef, orderKeys int) (Frame, error) {
+	o := w.GetFrameOptions()
+	if o&frameNonDefault == 0 {
+		if orderKeys == 0 {
+			return Frame{StartUnbounded: true, EndUnbounded: true}, nil
+		}
+		return Frame{StartUnbounded: true, EndCurrent: true}, nil
+	}
+	if o&frameGroups != 0 {
+		return Frame{}, unsupported("GROUPS frames")
+	}
+	if o&frameExcludeAny != 0 {
+		return Frame{}, unsupported("frame EXCLUDE clauses")
+	}
+	f := Frame{Rows: o&frameRows != 0}
+	offset := func(n *pg.Node, what string) (float64, error) {
+		e, err := q.expr(n, ctxLimit)
+		if err != nil {
+			return 0, err
+		}
+		c, ok := e.(*Const)
+		if !ok || c.V == nil {
+			return 0, errs.New(errs.ErrInvalidInput, "22013", "frame %s offset must be a non-null constant", what)
+		}
+		var v float64
+		switch x := c.V.(type) {
+		case int64:
+			v = float64(x)
+		case float64:
+			v = x
+		case string:
+			if f.Rows {
+				return 0, errs.New(errs.ErrInvalidInput, "22013", "ROWS offset must be an integer")
+			}
+			iv, err := functions.ParseInterval(x)
+			if err != nil {
+				return 0, err
+			}
+			ns, ok := iv.Fixed()
+			if !ok {
+				return 0, unsupported("RANGE offsets with months")
+			}
+			v = float64(ns)
+		case functions.Interval:
+			ns, ok := x.Fixed()
+			if !ok {
+				return 0, unsupported("RANGE offsets with months")
+			}
+			v = float64(ns)
+		}
+		if v < 0 {
+			return 0, errs.New(errs.ErrInvalidInput, "22013", "frame %s offset must not be negative", what)
+		}
+		if !f.Rows && orderKeys != 1 {
+			return 0, errs.New(errs.ErrInvalidInput, "42P20", "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column")
+		}
+		return v, nil
+	}
+	var err error
+	switch {
+	case o&frameStartUnbPrec != 0:
+		f.StartUnbounded = true
+	case o&frameStartCurrent != 0:
+		f.StartCurrent = true
+	case o&frameStartOffPrec != 0:
+		f.StartOffset, err = offset(w.GetStartOffset(), "starting")
+	case o&frameStartOffFoll != 0:
+		f.StartOffset, err = offset(w.GetStartOffset(), "starting")
+		f.StartOffset = -f.StartOffset
+	default:
+		return Frame{}, unsupported("this frame start")
+	}
+	if err != nil {
+		return Frame{}, err
+	}
+	switch {
+	case o&frameEndUnbFoll != 0:
+		f.EndUnbounded = true
+	case o&frameEndCurrent != 0:
+		f.EndCurrent = true
+	case o&frameEndOffFoll != 0:
+		f.EndOffset, err = offset(w.GetEndOffset(), "ending")
+	case o&frameEndOffPrec != 0:
+		f.EndOffset, err = offset(w.GetEndOffset(), "ending")
+		f.EndOffset = -f.EndOffset
+	default:
+		f.EndCurrent = true // "ROWS n PRECEDING" alone ends at the current row
+	}
+	return f, err
 }

@@ -111,6 +111,39 @@ type Distinct struct {
 	On    []int
 }
 
+// Frame is a window frame. Offsets are constants (rows for ROWS; for
+// RANGE, a number or an interval in ns on the single ORDER BY key).
+type Frame struct {
+	Rows           bool // ROWS (else RANGE)
+	StartUnbounded bool // UNBOUNDED PRECEDING
+	StartCurrent   bool
+	StartOffset    float64 // > 0: n PRECEDING; < 0: n FOLLOWING (when not unbounded/current)
+	EndUnbounded   bool    // UNBOUNDED FOLLOWING
+	EndCurrent     bool
+	EndOffset      float64 // > 0: n FOLLOWING; < 0: n PRECEDING
+}
+
+// WindowCall is one window function over its partition and order.
+type WindowCall struct {
+	Name       string
+	Args       []Expr
+	ArgTypes   []functions.Type
+	Agg        bool // an aggregate used as a window function
+	Partition  []Expr
+	Order      []Expr
+	Desc       []bool
+	NullsFirst []bool
+	Frame      Frame
+	T          functions.Type
+}
+
+// Window appends one column per call to its input's columns.
+type Window struct {
+	Input Node
+	Calls []WindowCall
+	Out   []Column
+}
+
 // SetOp combines two inputs with the same column count: UNION,
 // INTERSECT or EXCEPT, with or without ALL. Inputs are already projected
 // to the output types.
@@ -143,7 +176,20 @@ func (n *Sort) Columns() []Column      { return n.Input.Columns() }
 func (n *Distinct) Columns() []Column  { return n.Input.Columns() }
 func (n *Limit) Columns() []Column     { return n.Input.Columns() }
 func (n *SetOp) Columns() []Column     { return n.Out }
-func (n *SetOp) Children() []Node      { return []Node{n.Left, n.Right} }
+func (n *Window) Columns() []Column    { return n.Out }
+func (n *Window) Children() []Node     { return []Node{n.Input} }
+func (n *Window) Describe() string {
+	parts := make([]string, len(n.Calls))
+	for i, c := range n.Calls {
+		args := make([]string, len(c.Args))
+		for j, a := range c.Args {
+			args[j] = a.String()
+		}
+		parts[i] = c.Name + "(" + strings.Join(args, ", ") + ")"
+	}
+	return "Window " + strings.Join(parts, ", ")
+}
+func (n *SetOp) Children() []Node { return []Node{n.Left, n.Right} }
 func (n *SetOp) Describe() string {
 	if n.All {
 		return "SetOp " + n.Op + " all"

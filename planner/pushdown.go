@@ -153,7 +153,9 @@ func pruneScan(scan *Scan, sc *scope, top Node) {
 	var readers []Node
 	for i := len(chain) - 1; i >= 0; i-- {
 		readers = append(readers, chain[i])
-		if _, ok := chain[i].(*Filter); !ok {
+		_, filter := chain[i].(*Filter)
+		_, window := chain[i].(*Window)
+		if !filter && !window { // only these pass the scan's columns through
 			break
 		}
 	}
@@ -163,7 +165,7 @@ func pruneScan(scan *Scan, sc *scope, top Node) {
 			return
 		}
 		visit(e, func(x Expr) {
-			if c, ok := x.(*Col); ok {
+			if c, ok := x.(*Col); ok && c.Idx < len(used) {
 				used[c.Idx] = true
 			}
 		})
@@ -191,6 +193,7 @@ func pruneScan(scan *Scan, sc *scope, top Node) {
 			cols = append(cols, c)
 		}
 	}
+	oldN := len(scan.Cols)
 	scan.Cols = cols
 	re := func(e Expr) Expr {
 		if e == nil {
@@ -198,6 +201,9 @@ func pruneScan(scan *Scan, sc *scope, top Node) {
 		}
 		return rewrite(e, func(x Expr) Expr {
 			if c, ok := x.(*Col); ok {
+				if c.Idx >= oldN { // a column a Window added
+					return &Col{Idx: c.Idx - oldN + len(cols), Name: c.Name, T: c.T}
+				}
 				return &Col{Idx: remap[c.Idx], Name: c.Name, T: c.T}
 			}
 			return nil
@@ -210,6 +216,20 @@ func pruneScan(scan *Scan, sc *scope, top Node) {
 		case *Project:
 			for i := range n.Exprs {
 				n.Exprs[i] = re(n.Exprs[i])
+			}
+		case *Window:
+			n.Out = append(append([]Column(nil), scan.Columns()...), n.Out[oldN:]...)
+			for i := range n.Calls {
+				c := &n.Calls[i]
+				for j := range c.Args {
+					c.Args[j] = re(c.Args[j])
+				}
+				for j := range c.Partition {
+					c.Partition[j] = re(c.Partition[j])
+				}
+				for j := range c.Order {
+					c.Order[j] = re(c.Order[j])
+				}
 			}
 		case *Aggregate:
 			for i := range n.Groups {
@@ -228,6 +248,18 @@ func pruneScan(scan *Scan, sc *scope, top Node) {
 // forExprs calls f on every expression a node holds.
 func forExprs(n Node, f func(Expr)) {
 	switch n := n.(type) {
+	case *Window:
+		for _, c := range n.Calls {
+			for _, e := range c.Args {
+				f(e)
+			}
+			for _, e := range c.Partition {
+				f(e)
+			}
+			for _, e := range c.Order {
+				f(e)
+			}
+		}
 	case *Filter:
 		f(n.Pred)
 	case *Project:
