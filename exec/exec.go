@@ -97,6 +97,17 @@ func Build(n planner.Node, env Env) (Operator, error) {
 			return nil, err
 		}
 		return newWindow(n, in, env)
+	case *planner.Join:
+		l, err := Build(n.Left, env)
+		if err != nil {
+			return nil, err
+		}
+		r, err := Build(n.Right, env)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		return newHashJoin(n, l, r, env), nil
 	case *planner.SetOp:
 		l, err := Build(n.Left, env)
 		if err != nil {

@@ -251,6 +251,8 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 	if where != nil {
 		if scan != nil {
 			where = pushDown(scan, where, sc)
+		} else {
+			where = pushIntoJoin(input, where)
 		}
 		if where != nil {
 			node = &Filter{Input: node, Pred: where}
@@ -459,7 +461,19 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 		return &Values{Rows: [][]Expr{{}}}, sc, nil, nil
 	}
 	if len(items) > 1 {
-		return nil, nil, nil, unsupported("joins (more than one FROM item)")
+		// FROM a, b, ...: cross joins; WHERE supplies the conditions
+		node, sc, _, err := b.from(items[:1], e)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, it := range items[1:] {
+			rn, rsc, _, err := b.from([]*pg.Node{it}, e)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			node, sc = crossJoin(node, sc, rn, rsc)
+		}
+		return node, sc, nil, nil
 	}
 	it := items[0]
 	switch {
@@ -512,7 +526,8 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 		sc.used = make([]bool, len(sc.cols))
 		return node, sc, nil, nil
 	case it.GetJoinExpr() != nil:
-		return nil, nil, nil, unsupported("JOIN")
+		node, sc, err := b.join(it.GetJoinExpr(), e)
+		return node, sc, nil, err
 	case it.GetRangeFunction() != nil:
 		return nil, nil, nil, unsupported("functions in FROM")
 	}

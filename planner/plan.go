@@ -144,6 +144,18 @@ type Window struct {
 	Out   []Column
 }
 
+// Join combines two inputs: rows of Left followed by columns of Right.
+// LeftKeys[i] (over Left's columns) = RightKeys[i] (over Right's columns)
+// are the equality keys (none: every pair is a candidate); Residual (over
+// the combined columns) must also hold. Type is inner, left, right or full.
+type Join struct {
+	Type                string
+	Left, Right         Node
+	LeftKeys, RightKeys []Expr
+	Residual            Expr
+	Out                 []Column
+}
+
 // SetOp combines two inputs with the same column count: UNION,
 // INTERSECT or EXCEPT, with or without ALL. Inputs are already projected
 // to the output types.
@@ -177,7 +189,19 @@ func (n *Distinct) Columns() []Column  { return n.Input.Columns() }
 func (n *Limit) Columns() []Column     { return n.Input.Columns() }
 func (n *SetOp) Columns() []Column     { return n.Out }
 func (n *Window) Columns() []Column    { return n.Out }
-func (n *Window) Children() []Node     { return []Node{n.Input} }
+func (n *Join) Columns() []Column      { return n.Out }
+func (n *Join) Children() []Node       { return []Node{n.Left, n.Right} }
+func (n *Join) Describe() string {
+	s := "Join " + n.Type
+	for i := range n.LeftKeys {
+		s += " " + n.LeftKeys[i].String() + " = " + n.RightKeys[i].String()
+	}
+	if n.Residual != nil {
+		s += " filter " + n.Residual.String()
+	}
+	return s
+}
+func (n *Window) Children() []Node { return []Node{n.Input} }
 func (n *Window) Describe() string {
 	parts := make([]string, len(n.Calls))
 	for i, c := range n.Calls {

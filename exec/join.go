@@ -1,0 +1,272 @@
+package exec
+
+import (
+	"context"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/planner"
+)
+
+// hashJoinOp joins by hashing the right input on its keys (all of it in
+// one bucket when there are no keys) and probing with left batches.
+// NULL keys never match. Unmatched rows of the preserved side(s) come out
+// padded with NULLs.
+type hashJoinOp struct {
+	n           *planner.Join
+	left, right Operator
+	lkeys       []evaluator
+	rkeys       []evaluator
+	residual    evaluator
+	schema      *arrow.Schema
+	ltypes      []functions.Type
+	rtypes      []functions.Type
+
+	built    bool
+	rrec     arrow.RecordBatch // the whole right input
+	table    map[string][]int32
+	rmatched []bool
+	done     bool
+	key      []byte
+}
+
+func newHashJoin(n *planner.Join, l, r Operator, env Env) *hashJoinOp {
+	op := &hashJoinOp{n: n, left: l, right: r, schema: SchemaOf(n.Out),
+		ltypes: types(n.Left.Columns()), rtypes: types(n.Right.Columns())}
+	for _, k := range n.LeftKeys {
+		op.lkeys = append(op.lkeys, compile(k, env.Reg))
+	}
+	for _, k := range n.RightKeys {
+		op.rkeys = append(op.rkeys, compile(k, env.Reg))
+	}
+	if n.Residual != nil {
+		op.residual = compile(n.Residual, env.Reg)
+	}
+	return op
+}
+
+func (h *hashJoinOp) Schema() *arrow.Schema { return h.schema }
+func (h *hashJoinOp) Close() error {
+	h.left.Close()
+	if h.rrec != nil {
+		h.rrec.Release()
+		h.rrec = nil
+	}
+	return h.right.Close()
+}
+
+// rowKey encodes the key of row i; ok is false when a key is NULL.
+func (h *hashJoinOp) rowKey(vs []functions.Vec, i int) (string, bool) {
+	h.key = h.key[:0]
+	for _, v := range vs {
+		if v.IsNull(i) {
+			return "", false
+		}
+		h.key = appendKey(h.key, v, i)
+	}
+	return string(h.key), true
+}
+
+func (h *hashJoinOp) build(ctx context.Context) error {
+	recs, err := Drain(ctx, h.right)
+	if err != nil {
+		return err
+	}
+	schema := h.right.Schema()
+	if len(recs) == 0 {
+		cols := make([]arrow.Array, len(h.rtypes))
+		for i, t := range h.rtypes {
+			cols[i] = functions.NewOf(t, nil)
+		}
+		schema = SchemaOf(h.n.Right.Columns())
+		h.rrec = array.NewRecordBatch(schema, cols, 0)
+	} else {
+		h.rrec = plainRecord(concat(schema, recs))
+	}
+	h.rmatched = make([]bool, h.rrec.NumRows())
+	h.table = map[string][]int32{}
+	keys, err := evalAll(h.rkeys, h.rrec)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < int(h.rrec.NumRows()); i++ {
+		if k, ok := h.rowKey(keys, i); ok {
+			h.table[k] = append(h.table[k], int32(i))
+		}
+	}
+	h.built = true
+	return nil
+}
+
+func (h *hashJoinOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if !h.built {
+		if err := h.build(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for !h.done {
+		lrec, err := h.left.Next(ctx)
+		if err == io.EOF {
+			h.done = true
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		out, err := h.probe(plainRecord(lrec))
+		if err != nil {
+			return nil, err
+		}
+		if out != nil {
+			return out, nil
+		}
+	}
+	// unmatched right rows for RIGHT and FULL joins, once
+	if (h.n.Type == "right" || h.n.Type == "full") && h.rmatched != nil {
+		var ridx []int32
+		for i, m := range h.rmatched {
+			if !m {
+				ridx = append(ridx, int32(i))
+			}
+		}
+		h.rmatched = nil
+		if len(ridx) > 0 {
+			return h.combine(nil, nil, h.rrec, ridx), nil
+		}
+	}
+	return nil, io.EOF
+}
+
+// probe joins one left batch.
+func (h *hashJoinOp) probe(lrec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	defer lrec.Release()
+	n := int(lrec.NumRows())
+	keys, err := evalAll(h.lkeys, lrec)
+	if err != nil {
+		return nil, err
+	}
+	var li, ri []int32
+	for i := 0; i < n; i++ {
+		k, ok := h.rowKey(keys, i)
+		if !ok {
+			continue
+		}
+		for _, r := range h.table[k] {
+			li = append(li, int32(i))
+			ri = append(ri, r)
+		}
+	}
+	pairs := h.combine(lrec, li, h.rrec, ri)
+	if h.residual != nil && len(li) > 0 {
+		v, err := h.residual(pairs)
+		if err != nil {
+			pairs.Release()
+			return nil, err
+		}
+		var keep []int32
+		for p := range li {
+			if !v.IsNull(p) && v.Bool(p) {
+				keep = append(keep, int32(p))
+			}
+		}
+		if len(keep) < len(li) {
+			nli, nri := make([]int32, len(keep)), make([]int32, len(keep))
+			for k, p := range keep {
+				nli[k], nri[k] = li[p], ri[p]
+			}
+			li, ri = nli, nri
+			filtered := takeRecord(pairs, keep)
+			pairs.Release()
+			pairs = filtered
+		}
+	}
+	for _, r := range ri {
+		h.rmatched[r] = true
+	}
+	if h.n.Type == "left" || h.n.Type == "full" {
+		matched := make([]bool, n)
+		for _, l := range li {
+			matched[l] = true
+		}
+		var un []int32
+		for i, m := range matched {
+			if !m {
+				un = append(un, int32(i))
+			}
+		}
+		if len(un) > 0 {
+			pad := h.combine(lrec, un, nil, nil)
+			both := concat(h.schema, []arrow.RecordBatch{pairs, pad})
+			return both, nil
+		}
+	}
+	if pairs.NumRows() == 0 {
+		pairs.Release()
+		return nil, nil
+	}
+	return pairs, nil
+}
+
+// combine builds output rows from left rows li of l and right rows ri of r;
+// a nil side is NULL-padded (its index list is then the other side's).
+func (h *hashJoinOp) combine(l arrow.RecordBatch, li []int32, r arrow.RecordBatch, ri []int32) arrow.RecordBatch {
+	n := len(li)
+	if l == nil {
+		n = len(ri)
+	}
+	cols := make([]arrow.Array, 0, len(h.ltypes)+len(h.rtypes))
+	for c, t := range h.ltypes {
+		if l == nil {
+			cols = append(cols, functions.ConstVec(nil, t, n).Materialize())
+		} else {
+			cols = append(cols, takeArray(l.Column(c), li))
+		}
+	}
+	for c, t := range h.rtypes {
+		if r == nil {
+			cols = append(cols, functions.ConstVec(nil, t, n).Materialize())
+		} else {
+			cols = append(cols, takeArray(r.Column(c), ri))
+		}
+	}
+	out := array.NewRecordBatch(h.schema, cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
+}
+
+// plainRecord decodes dictionary columns to plain text.
+func plainRecord(rec arrow.RecordBatch) arrow.RecordBatch {
+	var cols []arrow.Array
+	changed := false
+	fields := make([]arrow.Field, rec.NumCols())
+	for i := 0; i < int(rec.NumCols()); i++ {
+		c := rec.Column(i)
+		fields[i] = rec.Schema().Field(i)
+		if d, ok := c.(*array.Dictionary); ok {
+			cols = append(cols, decodeDict(d))
+			fields[i].Type = arrow.BinaryTypes.String
+			changed = true
+		} else {
+			c.Retain()
+			cols = append(cols, c)
+		}
+	}
+	if !changed {
+		for _, c := range cols {
+			c.Release()
+		}
+		return rec
+	}
+	out := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	rec.Release()
+	return out
+}
+

@@ -1,0 +1,140 @@
+package planner
+
+import (
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/functions"
+)
+
+func joinScope(l, r *scope) *scope {
+	sc := &scope{cols: append(append([]scopeCol(nil), l.cols...), r.cols...)}
+	sc.used = make([]bool, len(sc.cols))
+	return sc
+}
+
+func joinOut(l, r Node) []Column {
+	return append(append([]Column(nil), l.Columns()...), r.Columns()...)
+}
+
+func crossJoin(l Node, lsc *scope, r Node, rsc *scope) (Node, *scope) {
+	return &Join{Type: "inner", Left: l, Right: r, Out: joinOut(l, r)}, joinScope(lsc, rsc)
+}
+
+// join binds a JoinExpr: [INNER | LEFT | RIGHT | FULL] JOIN ... ON ...
+func (b *binder) join(j *pg.JoinExpr, e *env) (Node, *scope, error) {
+	if j.GetIsNatural() || len(j.GetUsingClause()) > 0 {
+		return nil, nil, unsupported("JOIN ... USING and NATURAL JOIN (use ON)")
+	}
+	if j.GetAlias() != nil {
+		return nil, nil, unsupported("aliases on a JOIN")
+	}
+	l, lsc, _, err := b.from([]*pg.Node{j.GetLarg()}, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, rsc, _, err := b.from([]*pg.Node{j.GetRarg()}, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := &Join{Left: l, Right: r, Out: joinOut(l, r)}
+	switch j.GetJointype() {
+	case pg.JoinType_JOIN_INNER:
+		n.Type = "inner"
+	case pg.JoinType_JOIN_LEFT:
+		n.Type = "left"
+	case pg.JoinType_JOIN_RIGHT:
+		n.Type = "right"
+	case pg.JoinType_JOIN_FULL:
+		n.Type = "full"
+	default:
+		return nil, nil, unsupported("this join type")
+	}
+	sc := joinScope(lsc, rsc)
+	if j.GetQuals() != nil {
+		q := &query{b: b, sc: sc, env: e}
+		cond, err := q.expr(j.GetQuals(), ctxWhere)
+		if err != nil {
+			return nil, nil, err
+		}
+		if cond, err = coerceTo(cond, functions.TBool, "argument of JOIN/ON"); err != nil {
+			return nil, nil, err
+		}
+		addJoinConds(n, conjuncts(cond, nil))
+	} else if n.Type != "inner" {
+		return nil, nil, errs.New(errs.ErrInvalidInput, errs.CodeSyntaxError, "%s JOIN needs an ON condition", n.Type)
+	}
+	return n, sc, nil
+}
+
+// side tells which inputs of a join an expression reads: 1 left, 2 right,
+// 3 both, 0 neither.
+func side(e Expr, nLeft int) int {
+	s := 0
+	visit(e, func(x Expr) {
+		if c, ok := x.(*Col); ok {
+			if c.Idx < nLeft {
+				s |= 1
+			} else {
+				s |= 2
+			}
+		}
+	})
+	return s
+}
+
+// shift renumbers the columns of an expression by -by.
+func shift(e Expr, by int) Expr {
+	return rewrite(e, func(x Expr) Expr {
+		if c, ok := x.(*Col); ok {
+			return &Col{Idx: c.Idx - by, Name: c.Name, T: c.T}
+		}
+		return nil
+	})
+}
+
+// addJoinConds turns conditions into equality keys where they compare a
+// left expression with a right one, and keeps the rest as the residual.
+func addJoinConds(n *Join, conds []Expr) {
+	nl := len(n.Left.Columns())
+	var rest []Expr
+	for _, c := range conds {
+		call, ok := c.(*Call)
+		if ok && call.Name == "=" && len(call.Args) == 2 {
+			a, b := call.Args[0], call.Args[1]
+			sa, sb := side(a, nl), side(b, nl)
+			if sa == 2 && sb == 1 {
+				a, b, sa, sb = b, a, sb, sa
+			}
+			if sa == 1 && sb == 2 && a.Type() == b.Type() {
+				n.LeftKeys = append(n.LeftKeys, a)
+				n.RightKeys = append(n.RightKeys, shift(b, nl))
+				continue
+			}
+		}
+		rest = append(rest, c)
+	}
+	if len(rest) == 0 {
+		return
+	}
+	all := rest
+	if n.Residual != nil {
+		all = append([]Expr{n.Residual}, rest...)
+	}
+	if len(all) == 1 {
+		n.Residual = all[0]
+	} else {
+		n.Residual = &Call{Name: "and", Args: all, T: functions.TBool}
+	}
+}
+
+// pushIntoJoin moves WHERE conjuncts of an inner join into the join (as
+// keys or residual); it returns what must stay above the join.
+func pushIntoJoin(n Node, where Expr) Expr {
+	j, ok := n.(*Join)
+	if !ok || j.Type != "inner" {
+		return where
+	}
+	addJoinConds(j, conjuncts(where, nil))
+	return nil
+}
