@@ -269,4 +269,3 @@ func plainRecord(rec arrow.RecordBatch) arrow.RecordBatch {
 	rec.Release()
 	return out
 }
-
