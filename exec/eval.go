@@ -13,7 +13,8 @@ type evaluator func(rec arrow.RecordBatch) (functions.Vec, error)
 
 // compile turns a bound expression into an evaluator; kernels are resolved
 // once.
-func compile(e planner.Expr, reg *functions.Registry) evaluator {
+func compile(e planner.Expr, env Env) evaluator {
+	reg := env.Reg
 	switch x := e.(type) {
 	case *planner.Col:
 		idx, t := x.Idx, x.T
@@ -26,7 +27,7 @@ func compile(e planner.Expr, reg *functions.Registry) evaluator {
 			return functions.ConstVec(v, t, int(rec.NumRows())), nil
 		}
 	case *planner.Cast:
-		in, t := compile(x.E, reg), x.T
+		in, t := compile(x.E, env), x.T
 		return func(rec arrow.RecordBatch) (functions.Vec, error) {
 			v, err := in(rec)
 			if err != nil {
@@ -38,7 +39,7 @@ func compile(e planner.Expr, reg *functions.Registry) evaluator {
 		args := make([]evaluator, len(x.Args))
 		ts := make([]functions.Type, len(x.Args))
 		for i, a := range x.Args {
-			args[i] = compile(a, reg)
+			args[i] = compile(a, env)
 			ts[i] = a.Type()
 		}
 		fn, ok := reg.Scalar(x.Name)
@@ -61,7 +62,9 @@ func compile(e planner.Expr, reg *functions.Registry) evaluator {
 			return kernel(vs, int(rec.NumRows()))
 		}
 	case *planner.Case:
-		return compileCase(x, reg)
+		return compileCase(x, env)
+	case *planner.Subquery:
+		return compileSubquery(x, env)
 	}
 	return failing(errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: exec: unknown expression %T", e))
 }
@@ -70,16 +73,16 @@ func failing(err error) evaluator {
 	return func(arrow.RecordBatch) (functions.Vec, error) { return functions.Vec{}, err }
 }
 
-func compileCase(c *planner.Case, reg *functions.Registry) evaluator {
+func compileCase(c *planner.Case, env Env) evaluator {
 	conds := make([]evaluator, len(c.Whens))
 	results := make([]evaluator, len(c.Whens))
 	for i, w := range c.Whens {
-		conds[i] = compile(w.Cond, reg)
-		results[i] = compile(w.Result, reg)
+		conds[i] = compile(w.Cond, env)
+		results[i] = compile(w.Result, env)
 	}
 	var els evaluator
 	if c.Else != nil {
-		els = compile(c.Else, reg)
+		els = compile(c.Else, env)
 	}
 	t := c.T
 	return func(rec arrow.RecordBatch) (functions.Vec, error) {

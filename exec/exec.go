@@ -52,7 +52,7 @@ func Build(n planner.Node, env Env) (Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &filterOp{in: in, pred: compile(n.Pred, env.Reg)}, nil
+		return &filterOp{in: in, pred: compile(n.Pred, env)}, nil
 	case *planner.Project:
 		in, err := Build(n.Input, env)
 		if err != nil {
@@ -60,7 +60,7 @@ func Build(n planner.Node, env Env) (Operator, error) {
 		}
 		ev := make([]evaluator, len(n.Exprs))
 		for i, e := range n.Exprs {
-			ev[i] = compile(e, env.Reg)
+			ev[i] = compile(e, env)
 		}
 		return &projectOp{in: in, exprs: ev, schema: SchemaOf(n.Out), types: types(n.Out)}, nil
 	case *planner.Aggregate:

@@ -50,7 +50,7 @@ func newAggTable(n *planner.Aggregate, env Env) (*aggTable, error) {
 		op.codes[i] = map[string]uint32{}
 	}
 	for _, g := range n.Groups {
-		op.groups = append(op.groups, compile(g, env.Reg))
+		op.groups = append(op.groups, compile(g, env))
 		op.gtypes = append(op.gtypes, g.Type())
 	}
 	op.gvals = make([][]any, len(n.Groups))
@@ -64,10 +64,10 @@ func newAggTable(n *planner.Aggregate, env Env) (*aggTable, error) {
 			spec.seen = map[string]struct{}{}
 		}
 		for _, e := range a.Args {
-			spec.args = append(spec.args, compile(e, env.Reg))
+			spec.args = append(spec.args, compile(e, env))
 		}
 		if a.Filter != nil {
-			spec.filter = compile(a.Filter, env.Reg)
+			spec.filter = compile(a.Filter, env)
 		}
 		op.aggs = append(op.aggs, spec)
 	}

@@ -37,13 +37,13 @@ func newHashJoin(n *planner.Join, l, r Operator, env Env) *hashJoinOp {
 	op := &hashJoinOp{n: n, left: l, right: r, schema: SchemaOf(n.Out),
 		ltypes: types(n.Left.Columns()), rtypes: types(n.Right.Columns())}
 	for _, k := range n.LeftKeys {
-		op.lkeys = append(op.lkeys, compile(k, env.Reg))
+		op.lkeys = append(op.lkeys, compile(k, env))
 	}
 	for _, k := range n.RightKeys {
-		op.rkeys = append(op.rkeys, compile(k, env.Reg))
+		op.rkeys = append(op.rkeys, compile(k, env))
 	}
 	if n.Residual != nil {
-		op.residual = compile(n.Residual, env.Reg)
+		op.residual = compile(n.Residual, env)
 	}
 	return op
 }

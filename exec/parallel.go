@@ -71,7 +71,7 @@ func newParallelAggregate(n *planner.Aggregate, env Env) (Operator, bool, error)
 	for w := 0; w < workers; w++ {
 		var fs []evaluator
 		for _, p := range preds {
-			fs = append(fs, compile(p, env.Reg))
+			fs = append(fs, compile(p, env))
 		}
 		t, err := newAggTable(n, env)
 		if err != nil {

@@ -37,13 +37,13 @@ func newWindow(n *planner.Window, in Operator, env Env) (Operator, error) {
 	for _, c := range n.Calls {
 		wc := windowCall{c: c}
 		for _, e := range c.Args {
-			wc.args = append(wc.args, compile(e, env.Reg))
+			wc.args = append(wc.args, compile(e, env))
 		}
 		for _, e := range c.Partition {
-			wc.partition = append(wc.partition, compile(e, env.Reg))
+			wc.partition = append(wc.partition, compile(e, env))
 		}
 		for _, e := range c.Order {
-			wc.order = append(wc.order, compile(e, env.Reg))
+			wc.order = append(wc.order, compile(e, env))
 		}
 		if c.Agg {
 			a, ok := env.Reg.Aggregate(c.Name)

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -143,7 +144,7 @@ func (q *query) expr(n *pg.Node, ctx exprCtx) (Expr, error) {
 	case n.GetParamRef() != nil:
 		return q.param(int(n.GetParamRef().GetNumber()))
 	case n.GetSubLink() != nil:
-		return nil, unsupported("subqueries in expressions")
+		return q.subLink(n.GetSubLink(), ctx)
 	case n.GetCoalesceExpr() != nil:
 		var args []Expr
 		for _, a := range n.GetCoalesceExpr().GetArgs() {
@@ -1124,4 +1125,67 @@ func (q *query) frame(w *pg.WindowDef, orderKeys int) (Frame, error) {
 		f.EndCurrent = true // "ROWS n PRECEDING" alone ends at the current row
 	}
 	return f, err
+}
+
+// subLink binds an uncorrelated subquery: scalar, EXISTS, IN / = ANY.
+func (q *query) subLink(sl *pg.SubLink, ctx exprCtx) (Expr, error) {
+	sel := sl.GetSubselect().GetSelectStmt()
+	if sel == nil {
+		return nil, unsupported("this subquery")
+	}
+	plan, err := q.b.selectStmt(sel, q.env)
+	if err != nil {
+		// a column of the outer query makes it correlated
+		var e *errs.Error
+		if errors.As(err, &e) && e.Code == errs.CodeUndefinedColumn {
+			return nil, unsupported("correlated subqueries (%s)", e.Msg)
+		}
+		return nil, err
+	}
+	cols := plan.Columns()
+	switch sl.GetSubLinkType() {
+	case pg.SubLinkType_EXISTS_SUBLINK:
+		return &Subquery{Kind: "exists", Plan: plan, T: functions.TBool}, nil
+	case pg.SubLinkType_EXPR_SUBLINK:
+		if len(cols) != 1 {
+			return nil, errs.New(errs.ErrInvalidInput, "42601", "subquery must return only one column")
+		}
+		return &Subquery{Kind: "scalar", Plan: plan, T: cols[0].T}, nil
+	case pg.SubLinkType_ANY_SUBLINK:
+		op := "="
+		if ns := sl.GetOperName(); len(ns) > 0 {
+			op = ns[len(ns)-1].GetString_().GetSval()
+		}
+		if op != "=" {
+			return nil, unsupported("%s ANY (subquery)", op)
+		}
+		if len(cols) != 1 {
+			return nil, errs.New(errs.ErrInvalidInput, "42601", "subquery has too many columns")
+		}
+		arg, err := q.expr(sl.GetTestexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		t, ok := functions.CommonType([]functions.Type{arg.Type(), cols[0].T})
+		if !ok || (arg.Type() != functions.TUnknown && comparable(arg.Type(), cols[0].T) == false) {
+			return nil, errs.New(errs.ErrNotFound, "42883", "operator does not exist: %s = %s", arg.Type().Name(), cols[0].T.Name())
+		}
+		if arg, err = coerceTo(arg, t, "IN"); err != nil {
+			return nil, err
+		}
+		if cols[0].T != t {
+			c := &Col{Idx: 0, Name: cols[0].Name, T: cols[0].T}
+			cast, err := coerceTo(c, t, "IN")
+			if err != nil {
+				return nil, err
+			}
+			plan = &Project{Input: plan, Exprs: []Expr{cast}, Out: []Column{{Name: cols[0].Name, T: t}}}
+		}
+		return &Subquery{Kind: "in", Plan: plan, Arg: arg, T: functions.TBool}, nil
+	}
+	return nil, unsupported("%s subqueries", strings.TrimSuffix(sl.GetSubLinkType().String(), "_SUBLINK"))
+}
+
+func comparable(a, b functions.Type) bool {
+	return a == b || a.Numeric() && b.Numeric()
 }

@@ -55,6 +55,27 @@ type Case struct {
 	T     functions.Type
 }
 
+// Subquery is an uncorrelated subquery used as an expression: "scalar"
+// (one column, at most one row), "exists", or "in" (Arg IN (Plan), with
+// Plan's single column of Arg's type).
+type Subquery struct {
+	Kind string
+	Plan Node
+	Arg  Expr
+	T    functions.Type
+}
+
+func (e *Subquery) Type() functions.Type { return e.T }
+func (e *Subquery) String() string {
+	switch e.Kind {
+	case "in":
+		return "(" + e.Arg.String() + " IN (subquery))"
+	case "exists":
+		return "EXISTS (subquery)"
+	}
+	return "(subquery)"
+}
+
 func (e *Col) Type() functions.Type   { return e.T }
 func (e *Const) Type() functions.Type { return e.T }
 func (e *Call) Type() functions.Type  { return e.T }
@@ -126,6 +147,11 @@ func rewrite(e Expr, f func(Expr) Expr) Expr {
 		return &Call{Name: x.Name, Args: args, T: x.T}
 	case *Cast:
 		return &Cast{E: rewrite(x.E, f), T: x.T}
+	case *Subquery:
+		if x.Arg != nil {
+			return &Subquery{Kind: x.Kind, Plan: x.Plan, Arg: rewrite(x.Arg, f), T: x.T}
+		}
+		return x
 	case *Case:
 		c := &Case{T: x.T}
 		for _, w := range x.Whens {
@@ -149,6 +175,10 @@ func visit(e Expr, f func(Expr)) {
 		}
 	case *Cast:
 		visit(x.E, f)
+	case *Subquery:
+		if x.Arg != nil {
+			visit(x.Arg, f)
+		}
 	case *Case:
 		for _, w := range x.Whens {
 			visit(w.Cond, f)
