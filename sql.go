@@ -24,6 +24,8 @@ type catalog struct {
 	tenant string
 }
 
+func (c catalog) View(name string) (string, bool) { return c.db.eng.View(c.tenant, name) }
+
 func (c catalog) Table(name string) ([]planner.ScanColumn, error) {
 	t, err := c.db.eng.Table(c.tenant, name)
 	if err != nil {
@@ -141,6 +143,8 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		return db.insert(ctx, tenant, p, node.GetInsertStmt())
 	case node.GetDeleteStmt() != nil:
 		return db.deleteStmt(ctx, tenant, p, node.GetDeleteStmt())
+	case node.GetViewStmt() != nil:
+		return db.createView(tenant, p, node.GetViewStmt())
 	case node.GetTruncateStmt() != nil:
 		for _, r := range node.GetTruncateStmt().GetRelations() {
 			name := r.GetRangeVar().GetRelname()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -86,6 +87,14 @@ func (db *DB) createTable(tenant string, cs *pg.CreateStmt) (*Result, error) {
 func (db *DB) dropStmt(tenant string, ds *pg.DropStmt) (*Result, error) {
 	switch ds.GetRemoveType() {
 	case pg.ObjectType_OBJECT_TABLE:
+	case pg.ObjectType_OBJECT_VIEW:
+		for _, o := range ds.GetObjects() {
+			items := o.GetList().GetItems()
+			if err := db.eng.DropView(tenant, items[len(items)-1].GetString_().GetSval(), ds.GetMissingOk()); err != nil {
+				return nil, err
+			}
+		}
+		return &Result{Tag: "DROP VIEW"}, nil
 	default:
 		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "DROP %s is not supported", strings.TrimPrefix(ds.GetRemoveType().String(), "OBJECT_"))
 	}
@@ -290,3 +299,31 @@ func (db *DB) deleteStmt(ctx context.Context, tenant string, p *planner.Planner,
 }
 
 var _ = io.EOF
+
+func (db *DB) createView(tenant string, p *planner.Planner, vs *pg.ViewStmt) (*Result, error) {
+	if len(vs.GetAliases()) > 0 || len(vs.GetOptions()) > 0 || vs.GetWithCheckOption() != pg.ViewCheckOption_NO_CHECK_OPTION {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "CREATE VIEW with column names, options or CHECK OPTION is not supported")
+	}
+	sel := vs.GetQuery().GetSelectStmt()
+	if sel == nil {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "this view query is not supported")
+	}
+	if _, err := p.PlanSelect(sel); err != nil { // refuse a view that cannot run
+		return nil, err
+	}
+	text, err := pg.Deparse(&pg.ParseResult{Version: parseTreeVersion(), Stmts: []*pg.RawStmt{{Stmt: vs.GetQuery()}}})
+	if err != nil {
+		return nil, errs.Wrap(errs.ErrInternal, errs.CodeInternal, err, "store view")
+	}
+	return &Result{Tag: "CREATE VIEW"}, db.eng.CreateView(tenant, vs.GetView().GetRelname(), text, vs.GetReplace())
+}
+
+// parseTreeVersion is the parse-tree version pg_query stamps on its
+// results (Deparse checks it).
+var parseTreeVersion = sync.OnceValue(func() int32 {
+	r, err := pg.Parse("SELECT 1")
+	if err != nil {
+		return 0
+	}
+	return r.GetVersion()
+})

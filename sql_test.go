@@ -60,6 +60,7 @@ func TestSQLDDLSurvivesReopen(t *testing.T) {
 	exec("INSERT INTO b VALUES ('2020-01-01 00:00:00+00', 5)")
 	exec("DROP TABLE b")
 	exec("CREATE TABLE b (time timestamptz, w boolean)") // same name, new table
+	exec("CREATE VIEW av AS SELECT sum(v) AS s FROM a")
 	exec("CREATE DATABASE gone")
 	exec("DROP DATABASE gone")
 	must(t, db.Close())
@@ -72,6 +73,12 @@ func TestSQLDDLSurvivesReopen(t *testing.T) {
 	if !rd.Next() || rd.RecordBatch().Column(0).ValueStr(0) != "3" {
 		t.Fatalf("table a after reopen: %v", rd.Err())
 	}
+	rv, err := db.SQL(ctx, "postgres", "SELECT s FROM av")
+	must(t, err)
+	if !rv.Next() || rv.RecordBatch().Column(0).ValueStr(0) != "3" {
+		t.Fatalf("view after reopen: %v", rv.Err())
+	}
+	rv.Release()
 	cols, err := db.Columns("postgres", "b")
 	must(t, err)
 	if len(cols) != 2 || cols[1].Name != "w" {

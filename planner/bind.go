@@ -9,6 +9,7 @@ import (
 
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/sql"
 )
 
 // Catalog resolves tables of the statement's tenant.
@@ -16,6 +17,8 @@ type Catalog interface {
 	// Table returns a table's stored columns, or an error of kind
 	// errs.ErrNotFound (SQLSTATE 42P01).
 	Table(name string) ([]ScanColumn, error)
+	// View returns the SELECT text of a view, if name is one.
+	View(name string) (string, bool)
 }
 
 // Planner binds and plans statements. Now is the statement's now().
@@ -80,7 +83,8 @@ type cte struct {
 }
 
 type binder struct {
-	p *Planner
+	p     *Planner
+	depth int // view nesting
 }
 
 // env carries CTEs visible to a query (innermost last).
@@ -497,6 +501,17 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 		} else if s := rv.GetSchemaname(); s != "public" {
 			return nil, nil, nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedTable, "relation \"%s.%s\" does not exist", s, rv.GetRelname())
 		}
+		if q, ok := b.p.Cat.View(rv.GetRelname()); ok {
+			node, err := b.view(rv.GetRelname(), q)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			for _, col := range node.Columns() {
+				sc.cols = append(sc.cols, scopeCol{name: col.Name, table: alias, t: col.T})
+			}
+			sc.used = make([]bool, len(sc.cols))
+			return node, sc, nil, nil
+		}
 		cols, err := b.p.Cat.Table(rv.GetRelname())
 		if err != nil {
 			return nil, nil, nil, err
@@ -733,4 +748,18 @@ func (b *binder) setOp(s *pg.SelectStmt, outer *env) (Node, error) {
 		node = lim
 	}
 	return node, nil
+}
+
+// view plans a view's stored query (views may use views, up to a depth).
+func (b *binder) view(name, q string) (Node, error) {
+	b.depth++
+	defer func() { b.depth-- }()
+	if b.depth > 16 {
+		return nil, errs.New(errs.ErrInvalidInput, "54001", "views nested too deeply (at %q)", name)
+	}
+	stmts, err := sql.Parse(q)
+	if err != nil || len(stmts) != 1 || stmts[0].Node.GetSelectStmt() == nil {
+		return nil, errs.New(errs.ErrCorrupt, errs.CodeInternal, "view %q has an invalid stored query", name)
+	}
+	return b.selectStmt(stmts[0].Node.GetSelectStmt(), nil)
 }

@@ -38,6 +38,7 @@ const DefaultTenant = "postgres"
 type tenant struct {
 	name   string
 	tables map[string]*table
+	views  map[string]string // name -> SELECT text
 }
 
 // Engine is the storage engine. It implements arrowstore.Engine.
@@ -431,8 +432,9 @@ func (e *Engine) CreateTable(tenantName, name string, cols []arrowstore.Column, 
 		seen[c.Name] = true
 		want = append(want, newCol{name: c.Name, kind: c.Kind, typ: c.Type})
 	}
-	if _, err := e.lookup(tenantName, name); err == nil {
-		if ifNotExists {
+	_, isView := e.View(tenantName, name)
+	if _, err := e.lookup(tenantName, name); err == nil || isView {
+		if ifNotExists && !isView {
 			return nil
 		}
 		return errs.New(errs.ErrInvalidInput, "42P07", "relation %q already exists", name)
@@ -542,4 +544,108 @@ func (e *Engine) CreateTenantStrict(name string) error {
 		return errs.New(errs.ErrInvalidInput, "42P04", "database %q already exists", name)
 	}
 	return e.CreateTenant(name)
+}
+
+// View returns the query text of a view.
+func (e *Engine) View(tenantName, name string) (string, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	tn := e.tenants[tenantName]
+	if tn == nil {
+		return "", false
+	}
+	q, ok := tn.views[name]
+	return q, ok
+}
+
+// Views lists a tenant's views, sorted.
+func (e *Engine) Views(tenantName string) []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var out []string
+	if tn := e.tenants[tenantName]; tn != nil {
+		for n := range tn.views {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (tn *tenant) setView(name, query string) {
+	if tn.views == nil {
+		tn.views = map[string]string{}
+	}
+	tn.views[name] = query
+}
+
+// CreateView stores a view's query (already validated by the caller).
+func (e *Engine) CreateView(tenantName, name, query string, orReplace bool) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := ValidName("view", name); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	tn := e.tenants[tenantName]
+	if tn == nil {
+		e.mu.Unlock()
+		return unknownTenant(tenantName)
+	}
+	_, isView := tn.views[name]
+	if tn.tables[name] != nil || isView && !orReplace {
+		e.mu.Unlock()
+		return errs.New(errs.ErrInvalidInput, "42P07", "relation %q already exists", name)
+	}
+	var en enc
+	en.u8(recCreateView)
+	en.str(tenantName)
+	en.str(name)
+	en.str(query)
+	lsn, err := e.logRec(en.b)
+	if err == nil {
+		tn.setView(name, query)
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return e.syncTo(lsn)
+}
+
+// DropView removes a view.
+func (e *Engine) DropView(tenantName, name string, ifExists bool) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	e.mu.Lock()
+	tn := e.tenants[tenantName]
+	if tn == nil || tn.views[name] == "" {
+		e.mu.Unlock()
+		if ifExists && tn != nil {
+			return nil
+		}
+		if tn == nil {
+			return unknownTenant(tenantName)
+		}
+		return errs.New(errs.ErrNotFound, errs.CodeUndefinedTable, "view %q does not exist", name)
+	}
+	var en enc
+	en.u8(recDropView)
+	en.str(tenantName)
+	en.str(name)
+	lsn, err := e.logRec(en.b)
+	if err == nil {
+		delete(tn.views, name)
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return e.syncTo(lsn)
 }

@@ -137,6 +137,18 @@ func (e *Engine) replay(_ wal.LSN, payload []byte) error {
 			return corrupt("drop-database")
 		}
 		e.removeTenant(name)
+	case recCreateView:
+		tn, name, q := d.str(), d.str(), d.str()
+		if d.err || len(d.b) != 0 || e.tenants[tn] == nil {
+			return corrupt("create-view")
+		}
+		e.tenants[tn].setView(name, q)
+	case recDropView:
+		tn, name := d.str(), d.str()
+		if d.err || len(d.b) != 0 || e.tenants[tn] == nil {
+			return corrupt("drop-view")
+		}
+		delete(e.tenants[tn].views, name)
 	default:
 		return errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "wal: unknown record type %d", typ)
 	}

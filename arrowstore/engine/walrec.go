@@ -27,6 +27,8 @@ const (
 	recDelete       byte = 6 // table id, minT, maxT, sid count or allSeries, sids
 	recDropTable    byte = 7 // table id
 	recDropTenant   byte = 8 // name
+	recCreateView   byte = 9 // tenant, name, SQL text
+	recDropView     byte = 10
 )
 
 const allSeries = math.MaxUint32
