@@ -36,6 +36,13 @@ func compile(e planner.Expr, env Env) evaluator {
 			return functions.Cast(v, t)
 		}
 	case *planner.Call:
+		if (x.Name == "and" || x.Name == "or") && len(x.Args) > 1 && anyMayFail(x.Args[1:]) {
+			args := make([]evaluator, len(x.Args))
+			for i, a := range x.Args {
+				args[i] = compile(a, env)
+			}
+			return shortCircuit(x.Name == "and", args)
+		}
 		args := make([]evaluator, len(x.Args))
 		ts := make([]functions.Type, len(x.Args))
 		for i, a := range x.Args {
@@ -139,5 +146,80 @@ func compileCase(c *planner.Case, env Env) evaluator {
 			}
 		}
 		return functions.ArrVec(functions.NewOf(t, vals), t), nil
+	}
+}
+
+// anyMayFail reports whether evaluating an expression could raise an error
+// (division, overflow, casts, functions with domains), in which case AND/OR
+// must not evaluate it on rows an earlier argument already decided.
+func anyMayFail(es []planner.Expr) bool {
+	fail := false
+	for _, e := range es {
+		planner.Visit(e, func(x planner.Expr) {
+			switch x := x.(type) {
+			case *planner.Cast, *planner.Subquery:
+				fail = true
+			case *planner.Call:
+				switch x.Name {
+				case "=", "<>", "<", "<=", ">", ">=", "and", "or", "not", "in", "is_null", "is_not_null", "is_distinct_from", "is_not_distinct_from":
+				default:
+					fail = true
+				}
+			}
+		})
+	}
+	return fail
+}
+
+// shortCircuit evaluates AND (and=true) or OR left to right, each argument
+// only on the rows the earlier ones left undecided, with SQL's
+// three-valued logic.
+func shortCircuit(and bool, args []evaluator) evaluator {
+	return func(rec arrow.RecordBatch) (functions.Vec, error) {
+		n := int(rec.NumRows())
+		vals := make([]bool, n)
+		null := make([]bool, n)
+		pending := make([]int32, n) // original rows still undecided
+		for i := range pending {
+			pending[i] = int32(i)
+		}
+		sub := rec
+		sub.Retain()
+		defer func() { sub.Release() }()
+		for _, arg := range args {
+			if len(pending) == 0 {
+				break
+			}
+			v, err := arg(sub)
+			if err != nil {
+				return functions.Vec{}, err
+			}
+			var keep []int32 // positions in sub still undecided
+			var rows []int32
+			for j, r := range pending {
+				if v.IsNull(j) {
+					null[r] = true
+				} else if b := v.Bool(j); b != and {
+					vals[r], null[r] = b, false
+					continue // decided
+				}
+				keep = append(keep, int32(j))
+				rows = append(rows, r)
+			}
+			if len(keep) < len(pending) {
+				next := takeRecord(sub, keep)
+				sub.Release()
+				sub = next
+			}
+			pending = rows
+		}
+		valid := functions.NewValid(n)
+		for _, r := range pending {
+			vals[r] = and
+			if null[r] {
+				valid.SetNull(int(r))
+			}
+		}
+		return functions.ArrVec(functions.NewBool(vals, valid), functions.TBool), nil
 	}
 }

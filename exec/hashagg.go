@@ -180,48 +180,60 @@ func (a *aggTable) consume(rec arrow.RecordBatch) error {
 	}
 	for si := range a.aggs {
 		s := &a.aggs[si]
+		// FILTER first: the arguments are evaluated only on passing rows
+		src, g := rec, gids
+		if s.filter != nil {
+			fv, err := s.filter(rec)
+			if err != nil {
+				return err
+			}
+			var sel []int32
+			for i := 0; i < n; i++ {
+				if !fv.IsNull(i) && fv.Bool(i) {
+					sel = append(sel, int32(i))
+				}
+			}
+			if len(sel) < n {
+				sub := takeRecord(rec, sel)
+				defer sub.Release()
+				src = sub
+				g = make([]uint32, len(sel))
+				for k, i := range sel {
+					g[k] = gids[i]
+				}
+			}
+		}
+		m := int(src.NumRows())
 		args := make([]functions.Vec, len(s.args))
 		for i, e := range s.args {
-			v, err := e(rec)
+			v, err := e(src)
 			if err != nil {
 				return err
 			}
 			args[i] = v
 		}
 		if len(args) == 0 { // count(*)
-			args = []functions.Vec{functions.ConstVec(true, functions.TBool, n)}
+			args = []functions.Vec{functions.ConstVec(true, functions.TBool, m)}
 		}
-		g := gids
-		if s.filter != nil || s.distinct {
-			var fv functions.Vec
-			if s.filter != nil {
-				var err error
-				if fv, err = s.filter(rec); err != nil {
-					return err
-				}
-			}
+		if s.distinct {
 			var sel []int32
-			for i := 0; i < n; i++ {
-				if s.filter != nil && (fv.IsNull(i) || !fv.Bool(i)) {
+			for i := 0; i < m; i++ {
+				if args[0].IsNull(i) {
 					continue
 				}
-				if s.distinct {
-					if args[0].IsNull(i) {
-						continue
-					}
-					a.key = binary.LittleEndian.AppendUint32(a.key[:0], gids[i])
-					a.key = appendKey(a.key, args[0], i)
-					if _, ok := s.seen[string(a.key)]; ok {
-						continue
-					}
-					s.seen[string(a.key)] = struct{}{}
+				a.key = binary.LittleEndian.AppendUint32(a.key[:0], g[i])
+				a.key = appendKey(a.key, args[0], i)
+				if _, ok := s.seen[string(a.key)]; ok {
+					continue
 				}
+				s.seen[string(a.key)] = struct{}{}
 				sel = append(sel, int32(i))
 			}
-			g = make([]uint32, len(sel))
+			ng := make([]uint32, len(sel))
 			for k, i := range sel {
-				g[k] = gids[i]
+				ng[k] = g[i]
 			}
+			g = ng
 			for i := range args {
 				if !args[i].IsConst() {
 					args[i] = functions.ArrVec(takeArray(args[i].Arr, sel), args[i].T)

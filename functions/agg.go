@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"math"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -113,9 +114,10 @@ const (
 )
 
 type floatAcc struct {
-	kind int
-	sum  []float64
-	n    []int64
+	kind  int
+	sum   []float64
+	n     []int64
+	infIn bool // an input was infinite: an infinite sum is not an overflow
 }
 
 func (a *floatAcc) Grow(n int) {
@@ -133,23 +135,45 @@ func (a *floatAcc) Update(gids []uint32, args []Vec) error {
 			a.sum[g] += vals[i]
 			a.n[g]++
 		}
-		return nil
+		for _, x := range vals {
+			if math.IsInf(x, 0) {
+				a.infIn = true
+			}
+		}
+		return a.overflow(gids)
 	}
 	for i, g := range gids {
 		if v.IsNull(i) {
 			continue
 		}
-		a.sum[g] += v.Float(i)
+		x := v.Float(i)
+		a.infIn = a.infIn || math.IsInf(x, 0)
+		a.sum[g] += x
 		a.n[g]++
 	}
-	return nil
+	return a.overflow(gids)
 }
 
 func (a *floatAcc) Merge(o Acc, into []uint32) error {
 	b := o.(*floatAcc)
+	a.infIn = a.infIn || b.infIn
 	for g := range b.sum {
 		a.sum[into[g]] += b.sum[g]
 		a.n[into[g]] += b.n[g]
+	}
+	return a.overflow(into)
+}
+
+// overflow reports PostgreSQL's float8 overflow: an infinite sum from
+// finite inputs.
+func (a *floatAcc) overflow(gids []uint32) error {
+	if a.infIn {
+		return nil
+	}
+	for _, g := range gids {
+		if math.IsInf(a.sum[g], 0) {
+			return errFloatOver
+		}
 	}
 	return nil
 }

@@ -282,7 +282,11 @@ func (a *pctAcc) Result() arrow.Array {
 			rank := a.frac * (n - 1)
 			lo, hi := math.Floor(rank), math.Ceil(rank)
 			x, y := v.Float(idx[int(lo)]), v.Float(idx[int(hi)])
-			out[g] = x + (rank-lo)*(y-x)
+			if lo == hi {
+				out[g] = x // no interpolation (keeps infinities)
+			} else {
+				out[g] = x + (rank-lo)*(y-x)
+			}
 		} else {
 			k := int(math.Ceil(a.frac*n)) - 1
 			out[g] = vs[idx[max(k, 0)]]

@@ -2,6 +2,8 @@ package functions
 
 import (
 	"math"
+
+	"github.com/ugnos/ugnos/errs"
 	"strings"
 	"unicode/utf8"
 
@@ -65,6 +67,32 @@ func floatConstCmp(op string, a []Type) func(args []Vec, n int) (Vec, bool) {
 	}
 }
 
+var (
+	errSqrtNeg  = errs.New(errs.ErrInvalidInput, "2201F", "cannot take square root of a negative number")
+	errLogZero  = errs.New(errs.ErrInvalidInput, "2201E", "cannot take logarithm of zero")
+	errLogNeg   = errs.New(errs.ErrInvalidInput, "2201E", "cannot take logarithm of a negative number")
+	errPowZero  = errs.New(errs.ErrInvalidInput, "2201F", "zero raised to a negative power is undefined")
+	errPowNegFr = errs.New(errs.ErrInvalidInput, "2201F", "a negative number raised to a non-integer power yields a complex result")
+)
+
+// domain checks the argument of a float function as PostgreSQL does.
+func domain(name string, x float64) error {
+	switch name {
+	case "sqrt":
+		if x < 0 {
+			return errSqrtNeg
+		}
+	case "ln", "log10":
+		if x == 0 {
+			return errLogZero
+		}
+		if x < 0 {
+			return errLogNeg
+		}
+	}
+	return nil
+}
+
 func numeric1(name string, f func(float64) float64, intToo func(int64) (int64, error)) *Scalar {
 	return &Scalar{Name: name, Resolve: func(a []Type) (Type, Kernel, error) {
 		if len(a) != 1 || !a[0].Numeric() {
@@ -76,7 +104,13 @@ func numeric1(name string, f func(float64) float64, intToo func(int64) (int64, e
 			}, nil
 		}
 		return TFloat, func(args []Vec, n int) (Vec, error) {
-			return outFloat(args, n, func(i int) (float64, error) { return f(args[0].Float(i)), nil })
+			return outFloat(args, n, func(i int) (float64, error) {
+				x := args[0].Float(i)
+				if err := domain(name, x); err != nil {
+					return 0, err
+				}
+				return checkFloat(f(x), !math.IsInf(x, 0) && x == x, false)
+			})
 		}, nil
 	}}
 }
@@ -127,7 +161,16 @@ func mathFuncs() []*Scalar {
 				return 0, nil, noFunc("power", a)
 			}
 			return TFloat, func(args []Vec, n int) (Vec, error) {
-				return outFloat(args, n, func(i int) (float64, error) { return math.Pow(args[0].Float(i), args[1].Float(i)), nil })
+				return outFloat(args, n, func(i int) (float64, error) {
+					x, y := args[0].Float(i), args[1].Float(i)
+					if x == 0 && y < 0 {
+						return 0, errPowZero
+					}
+					if x < 0 && y != math.Trunc(y) {
+						return 0, errPowNegFr
+					}
+					return checkFloat(math.Pow(x, y), !math.IsInf(x, 0) && !math.IsInf(y, 0) && x == x && y == y, false)
+				})
 			}, nil
 		}},
 	}

@@ -413,12 +413,28 @@ func moreMathFuncs() []*Scalar {
 			switch {
 			case len(a) == 1 && a[0].Numeric():
 				return TFloat, func(args []Vec, n int) (Vec, error) {
-					return outFloat(args, n, func(i int) (float64, error) { return math.Log10(args[0].Float(i)), nil })
+					return outFloat(args, n, func(i int) (float64, error) {
+						x := args[0].Float(i)
+						if err := domain("log10", x); err != nil {
+							return 0, err
+						}
+						return math.Log10(x), nil
+					})
 				}, nil
 			case len(a) == 2 && a[0].Numeric() && a[1].Numeric():
 				return TFloat, func(args []Vec, n int) (Vec, error) {
 					return outFloat(args, n, func(i int) (float64, error) {
-						return math.Log(args[1].Float(i)) / math.Log(args[0].Float(i)), nil
+						b, x := args[0].Float(i), args[1].Float(i)
+						if err := domain("ln", b); err != nil {
+							return 0, err
+						}
+						if err := domain("ln", x); err != nil {
+							return 0, err
+						}
+						if b == 1 {
+							return 0, errDivZero
+						}
+						return math.Log(x) / math.Log(b), nil
 					})
 				}, nil
 			}

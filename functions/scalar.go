@@ -143,9 +143,16 @@ func arith(op string) *Scalar {
 			return TTimestamp, func(args []Vec, n int) (Vec, error) {
 				return tsInterval(false)([]Vec{args[1], args[0]}, n)
 			}, nil
-		case l == TText && r == TText && op == "||":
+		case op == "||" && (l == TText || r == TText):
+			// text || anynonarray: the other side in its text form
+			str := func(v Vec, t Type, i int) string {
+				if t == TText {
+					return v.Str(i)
+				}
+				return FormatValue(v.Value(i), t)
+			}
 			return TText, func(args []Vec, n int) (Vec, error) {
-				return outText(args, n, func(i int) (string, error) { return args[0].Str(i) + args[1].Str(i), nil })
+				return outText(args, n, func(i int) (string, error) { return str(args[0], l, i) + str(args[1], r, i), nil })
 			}, nil
 		}
 		return 0, nil, noOp(op, a)
@@ -200,23 +207,42 @@ func intArith(op string) Kernel {
 	}
 }
 
+var (
+	errFloatOver  = errs.New(errs.ErrInvalidInput, "22003", "value out of range: overflow")
+	errFloatUnder = errs.New(errs.ErrInvalidInput, "22003", "value out of range: underflow")
+)
+
+// checkFloat applies PostgreSQL's float8 range checks: an infinite result
+// from finite inputs overflows; a zero result from non-zero inputs (of * and
+// /) underflows.
+func checkFloat(r float64, inputsFinite bool, zeroFromNonzero bool) (float64, error) {
+	if math.IsInf(r, 0) && inputsFinite {
+		return 0, errFloatOver
+	}
+	if zeroFromNonzero && r == 0 {
+		return 0, errFloatUnder
+	}
+	return r, nil
+}
+
 func floatArith(op string) Kernel {
 	return func(args []Vec, n int) (Vec, error) {
 		l, r := args[0], args[1]
 		return outFloat(args, n, func(i int) (float64, error) {
 			x, y := l.Float(i), r.Float(i)
+			finite := !math.IsInf(x, 0) && !math.IsInf(y, 0)
 			switch op {
 			case "+":
-				return x + y, nil
+				return checkFloat(x+y, finite, false)
 			case "-":
-				return x - y, nil
+				return checkFloat(x-y, finite, false)
 			case "*":
-				return x * y, nil
+				return checkFloat(x*y, finite, x != 0 && y != 0)
 			case "/":
 				if y == 0 {
 					return 0, errDivZero
 				}
-				return x / y, nil
+				return checkFloat(x/y, finite, x != 0 && !math.IsInf(y, 0))
 			default:
 				if y == 0 {
 					return 0, errDivZero

@@ -549,40 +549,74 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 	return nil, nil, nil, unsupported("this FROM item")
 }
 
-// defaultName is PostgreSQL's column name for an unnamed target.
+// defaultName is PostgreSQL's column name for an unnamed target
+// (FigureColname).
 func defaultName(n *pg.Node) string {
+	name, strength := figureColname(n)
+	if strength == 0 {
+		return "?column?"
+	}
+	return name
+}
+
+// figureColname follows PostgreSQL's FigureColnameInternal: strength 2 is
+// a real name, 1 a fallback (a type name, "case"), 0 none.
+func figureColname(n *pg.Node) (string, int) {
 	switch {
 	case n.GetColumnRef() != nil:
 		f := n.GetColumnRef().GetFields()
-		return f[len(f)-1].GetString_().GetSval()
+		if s := f[len(f)-1].GetString_(); s != nil {
+			return s.GetSval(), 2
+		}
 	case n.GetFuncCall() != nil:
 		f := n.GetFuncCall().GetFuncname()
-		return f[len(f)-1].GetString_().GetSval()
+		return f[len(f)-1].GetString_().GetSval(), 2
 	case n.GetTypeCast() != nil:
 		tc := n.GetTypeCast()
-		if inner := defaultName(tc.GetArg()); inner != "?column?" {
-			return inner
+		if name, st := figureColname(tc.GetArg()); st > 1 {
+			return name, st
 		}
 		names := tc.GetTypeName().GetNames()
-		return pgTypeName(names[len(names)-1].GetString_().GetSval())
+		return pgTypeName(names[len(names)-1].GetString_().GetSval()), 1
 	case n.GetCaseExpr() != nil:
-		return "case"
+		if d := n.GetCaseExpr().GetDefresult(); d != nil {
+			if name, st := figureColname(d); st > 1 {
+				return name, st
+			}
+		}
+		return "case", 1
 	case n.GetCoalesceExpr() != nil:
-		return "coalesce"
+		return "coalesce", 2
 	case n.GetMinMaxExpr() != nil:
 		if n.GetMinMaxExpr().GetOp() == pg.MinMaxOp_IS_GREATEST {
-			return "greatest"
+			return "greatest", 2
 		}
-		return "least"
+		return "least", 2
 	case n.GetAExpr() != nil && n.GetAExpr().GetKind() == pg.A_Expr_Kind_AEXPR_NULLIF:
-		return "nullif"
+		return "nullif", 2
+	case n.GetSubLink() != nil:
+		sl := n.GetSubLink()
+		switch sl.GetSubLinkType() {
+		case pg.SubLinkType_EXISTS_SUBLINK:
+			return "exists", 2
+		case pg.SubLinkType_EXPR_SUBLINK:
+			if sel := sl.GetSubselect().GetSelectStmt(); sel != nil && len(sel.GetTargetList()) > 0 {
+				rt := sel.GetTargetList()[0].GetResTarget()
+				if rt.GetName() != "" {
+					return rt.GetName(), 2
+				}
+				return figureColname(rt.GetVal())
+			}
+		}
 	case n.GetSqlvalueFunction() != nil:
 		switch n.GetSqlvalueFunction().GetOp() {
 		case pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP, pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP_N:
-			return "current_timestamp"
+			return "current_timestamp", 2
+		case pg.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP, pg.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP_N:
+			return "localtimestamp", 2
 		}
 	}
-	return "?column?"
+	return "?column?", 0
 }
 
 func pgTypeName(s string) string {

@@ -189,3 +189,6 @@ func visit(e Expr, f func(Expr)) {
 		}
 	}
 }
+
+// Visit calls f on e and every expression under it.
+func Visit(e Expr, f func(Expr)) { visit(e, f) }
