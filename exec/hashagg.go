@@ -80,6 +80,18 @@ func newAggTable(n *planner.Aggregate, env Env) (*aggTable, error) {
 	return op, nil
 }
 
+// finish runs the accumulators' final checks (float overflow).
+func (a *aggTable) finish() error {
+	for _, s := range a.aggs {
+		if f, ok := s.acc.(interface{ Finish() error }); ok {
+			if err := f.Finish(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // result builds the output batch.
 func (a *aggTable) result(schema *arrow.Schema) arrow.RecordBatch {
 	cols := make([]arrow.Array, 0, len(a.groups)+len(a.aggs))
@@ -157,6 +169,9 @@ func (a *aggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := a.t.finish(); err != nil {
+		return nil, err
 	}
 	return a.t.result(a.schema), nil
 }

@@ -129,5 +129,8 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return nil, err
 		}
 	}
+	if err := p.tables[0].finish(); err != nil {
+		return nil, err
+	}
 	return p.tables[0].result(p.schema), nil
 }

@@ -382,7 +382,11 @@ func (c *windowCall) aggregate(pargs []functions.Vec, p0, n int, frame func(int)
 		return out
 	}
 	zeros := func(k int) []uint32 { return make([]uint32, k) }
+	var finishErr error
 	result := func(acc functions.Acc) any {
+		if f, ok := acc.(interface{ Finish() error }); ok && finishErr == nil {
+			finishErr = f.Finish()
+		}
 		a := acc.Result()
 		defer a.Release()
 		return functions.ArrVec(a, c.c.T).Value(0)
@@ -416,7 +420,7 @@ func (c *windowCall) aggregate(pargs []functions.Vec, p0, n int, frame func(int)
 		}
 		set(i, result(one))
 	}
-	return nil
+	return finishErr
 }
 
 var _ = math.Inf

@@ -131,16 +131,19 @@ func (a *floatAcc) Update(gids []uint32, args []Vec) error {
 	v := args[0]
 	if f, ok := v.Arr.(interface{ Float64Values() []float64 }); ok && v.Arr.NullN() == 0 {
 		vals := f.Float64Values()
+		special := false
 		for i, g := range gids {
-			a.sum[g] += vals[i]
+			x := vals[i]
+			a.sum[g] += x
 			a.n[g]++
+			special = special || x-x != 0 // ±Inf or NaN
 		}
-		for _, x := range vals {
-			if math.IsInf(x, 0) {
-				a.infIn = true
+		if special {
+			for _, x := range vals {
+				a.infIn = a.infIn || math.IsInf(x, 0)
 			}
 		}
-		return a.overflow(gids)
+		return nil
 	}
 	for i, g := range gids {
 		if v.IsNull(i) {
@@ -151,7 +154,21 @@ func (a *floatAcc) Update(gids []uint32, args []Vec) error {
 		a.sum[g] += x
 		a.n[g]++
 	}
-	return a.overflow(gids)
+	return nil
+}
+
+// Finish reports an overflow: an infinite sum from finite inputs
+// (PostgreSQL's float8 range check).
+func (a *floatAcc) Finish() error {
+	if a.infIn {
+		return nil
+	}
+	for _, s := range a.sum {
+		if math.IsInf(s, 0) {
+			return errFloatOver
+		}
+	}
+	return nil
 }
 
 func (a *floatAcc) Merge(o Acc, into []uint32) error {
@@ -160,20 +177,6 @@ func (a *floatAcc) Merge(o Acc, into []uint32) error {
 	for g := range b.sum {
 		a.sum[into[g]] += b.sum[g]
 		a.n[into[g]] += b.n[g]
-	}
-	return a.overflow(into)
-}
-
-// overflow reports PostgreSQL's float8 overflow: an infinite sum from
-// finite inputs.
-func (a *floatAcc) overflow(gids []uint32) error {
-	if a.infIn {
-		return nil
-	}
-	for _, g := range gids {
-		if math.IsInf(a.sum[g], 0) {
-			return errFloatOver
-		}
 	}
 	return nil
 }

@@ -328,8 +328,19 @@ func bucketKernel(ts Vec, n int, w, origin int64) Vec {
 	vals := make([]int64, n)
 	var valid *Valid
 	if ta, ok := ts.Arr.(*array.Timestamp); ok && ta.NullN() == 0 {
+		// rows come in time-sorted runs: reuse the previous bucket while
+		// the time stays inside it (a division per bucket, not per row)
+		lo, hi := int64(1), int64(0)
 		for i, t := range ta.TimestampValues() {
-			vals[i] = floorDiv(int64(t)-origin, w)*w + origin
+			x := int64(t)
+			if x < lo || x >= hi {
+				lo = floorDiv(x-origin, w)*w + origin
+				hi = lo + w
+				if hi < lo { // overflow at the far end of time
+					hi = math.MaxInt64
+				}
+			}
+			vals[i] = lo
 		}
 		return ArrVec(NewTimestamp(vals, nil), TTimestamp)
 	}

@@ -160,32 +160,35 @@ func (r *reader) tagArray(slot int, sids []uint32) arrow.Array {
 	pos := map[string]int32{}
 	c := &r.t.cat
 	c.mu.RLock()
-	lastSID, lastIdx := uint32(0), int32(-2)
-	for k, sid := range sids {
-		if lastIdx != -2 && sid == lastSID {
-			idx[k] = lastIdx
-		} else {
-			v := c.tag(sid, slot)
-			if v == "" {
-				lastIdx = -1
-			} else {
-				i, ok := pos[v]
-				if !ok {
-					i = int32(len(dict))
-					pos[v] = i
-					dict = append(dict, v)
-				}
-				lastIdx = i
+	for k := 0; k < n; {
+		sid := sids[k]
+		e := k + 1
+		for e < n && sids[e] == sid {
+			e++
+		}
+		code := int32(-1)
+		if v := c.tag(sid, slot); v != "" {
+			i, ok := pos[v]
+			if !ok {
+				i = int32(len(dict))
+				pos[v] = i
+				dict = append(dict, v)
 			}
-			lastSID = sid
-			idx[k] = lastIdx
+			code = i
 		}
-		if idx[k] < 0 {
-			idx[k] = 0
-			nulls++
+		if code < 0 {
+			nulls += e - k
+			code = 0
 		} else {
-			valid[k>>3] |= 1 << (k & 7)
+			for j := k; j < e; j++ {
+				valid[j>>3] |= 1 << (j & 7)
+			}
 		}
+		fill := idx[k:e]
+		for j := range fill {
+			fill[j] = code
+		}
+		k = e
 	}
 	c.mu.RUnlock()
 	var vb []*memory.Buffer
