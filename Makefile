@@ -22,6 +22,8 @@ run: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzSQL$$' -fuzztime 15s .
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./sql/
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # bench runs the ingest benchmark, then the Go benchmarks of the main module.
@@ -33,9 +35,11 @@ bench:
 soak:
 	UGNOS_CRASH_ROUNDS=200 $(GO) test -count=1 -run 'TestCrash' -timeout 60m .
 
-# fuzz fuzzes WAL replay for FUZZTIME (make fuzz FUZZTIME=5m).
+# fuzz runs every fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m).
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzReplay -fuzztime $(FUZZTIME) ./arrowstore/wal/
+	$(GO) test -run '^$$' -fuzz '^FuzzReplay$$' -fuzztime $(FUZZTIME) ./arrowstore/wal/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./sql/
+	$(GO) test -run '^$$' -fuzz '^FuzzSQL$$' -fuzztime $(FUZZTIME) .
 
 # lint fails if any file needs gofmt, then runs go vet and staticcheck on
 # both modules.

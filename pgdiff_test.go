@@ -11,7 +11,10 @@ package ugnos_test
 // unchanged.
 //
 // Knobs: UGNOS_PGDIFF_SEED (the random queries' seed; default below),
-// UGNOS_PGDIFF_N (how many random queries; default 600).
+// UGNOS_PGDIFF_N (how many random queries; default 800), UGNOS_PGDIFF_DETAIL
+// (how many differences to print in full; default 15), UGNOS_PGDIFF_QUERY
+// (run just these queries, separated by lines holding only ";;", and show
+// both answers).
 
 import (
 	"errors"
@@ -19,7 +22,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,7 +194,10 @@ func (d *pgdData) loadUgnos(t *testing.T, db *ugnos.DB) {
 	r := rand.New(rand.NewPCG(pgdDataSeed, 2))
 	r.Shuffle(len(starts), func(i, j int) { starts[i], starts[j] = starts[j], starts[i] })
 	mem := memory.DefaultAllocator
-	for _, s := range starts {
+	for n, s := range starts {
+		if n == len(starts)/2 {
+			db.Flush() // half in sealed batches, half in the write buffer
+		}
 		e := min(s+pgdChunk, len(d.ts))
 		tb := array.NewTimestampBuilder(mem, arrowstore.TimeType)
 		tagB := make([]*array.StringBuilder, len(pgdTags))
@@ -254,6 +259,8 @@ func (c pgdCell) String() string {
 	switch c.kind {
 	case 0:
 		return "NULL"
+	case 'n':
+		return strconv.FormatFloat(c.f, 'g', -1, 64) + "::numeric"
 	case 'i':
 		return strconv.FormatInt(c.i, 10)
 	case 'f':
@@ -269,16 +276,28 @@ func (c pgdCell) String() string {
 // key renders a cell for canonical sorting: floats with 10 significant
 // digits so that results equal within tolerance sort alike.
 func (c pgdCell) key() string {
-	if c.kind == 'f' {
-		if math.IsNaN(c.f) {
-			return "f:NaN"
+	switch c.kind {
+	case 'f', 'n', 'i':
+		f := c.f
+		if c.kind == 'i' {
+			f = float64(c.i)
 		}
-		return "f:" + strconv.FormatFloat(c.f, 'g', 10, 64)
+		if math.IsNaN(f) {
+			return "n:NaN"
+		}
+		return "n:" + strconv.FormatFloat(f, 'g', 10, 64)
 	}
 	return string(rune(max(c.kind, '0'))) + ":" + c.String()
 }
 
 func pgdCellEqual(a, b pgdCell) bool {
+	if a.kind == 'n' && (b.kind == 'i' || b.kind == 'f') {
+		if b.kind == 'i' {
+			b.f = float64(b.i)
+		}
+		b.kind = 'f'
+		a.kind = 'f'
+	}
 	if a.kind != b.kind {
 		return false
 	}
@@ -362,11 +381,18 @@ func pgdCompare(pg, ug *pgdResult, ordered bool) string {
 	if len(pg.cols) != len(ug.cols) {
 		return fmt.Sprintf("column count: PostgreSQL %d, ugnos %d", len(pg.cols), len(ug.cols))
 	}
+	if d := pgdCompareValues(pg, ug, ordered); d != "" {
+		return d
+	}
 	for i := range pg.cols {
 		if pg.cols[i] != ug.cols[i] && !(pg.cols[i] == "date_bin" && ug.cols[i] == "time_bucket") {
-			return fmt.Sprintf("column %d name: PostgreSQL %q, ugnos %q", i+1, pg.cols[i], ug.cols[i])
+			return fmt.Sprintf("column %d name: PostgreSQL %q, ugnos %q (values agree)", i+1, pg.cols[i], ug.cols[i])
 		}
 	}
+	return ""
+}
+
+func pgdCompareValues(pg, ug *pgdResult, ordered bool) string {
 	if len(pg.rows) != len(ug.rows) {
 		return fmt.Sprintf("row count: PostgreSQL %d, ugnos %d", len(pg.rows), len(ug.rows))
 	}
@@ -386,11 +412,77 @@ func pgdCompare(pg, ug *pgdResult, ordered bool) string {
 	return ""
 }
 
-var pgdBucketRe = regexp.MustCompile(`time_bucket\(('[^']*'), time\)`)
-
-// pgdToPG translates a query for PostgreSQL (time_bucket → date_bin).
+// pgdToPG translates a query for PostgreSQL: time_bucket(w, ts) becomes
+// date_bin(w, ts, '2000-01-03 00:00:00+00') (TimescaleDB's default origin),
+// time_bucket(w, ts, origin) date_bin(w, ts, origin), and
+// time_bucket(w, ts, interval 'offset') date_bin with the origin moved by
+// the offset.
 func pgdToPG(q string) string {
-	return pgdBucketRe.ReplaceAllString(q, "date_bin($1, time, '2000-01-03 00:00:00+00')")
+	const fn = "time_bucket("
+	var b strings.Builder
+	for {
+		i := strings.Index(q, fn)
+		if i < 0 || (i > 0 && pgdIdent(q[i-1])) {
+			if i < 0 {
+				b.WriteString(q)
+				return b.String()
+			}
+			b.WriteString(q[:i+len(fn)])
+			q = q[i+len(fn):]
+			continue
+		}
+		b.WriteString(q[:i])
+		args, rest, ok := pgdSplitArgs(q[i+len(fn):])
+		if !ok || len(args) < 2 || len(args) > 3 {
+			b.WriteString(q[i:])
+			return b.String()
+		}
+		for k := range args {
+			args[k] = pgdToPG(strings.TrimSpace(args[k]))
+		}
+		origin := "'2000-01-03 00:00:00+00'"
+		if len(args) == 3 {
+			if strings.HasPrefix(strings.ToLower(args[2]), "interval") {
+				origin = "'2000-01-03 00:00:00+00'::timestamptz + " + args[2]
+			} else {
+				origin = args[2]
+			}
+		}
+		fmt.Fprintf(&b, "date_bin(%s, %s, %s)", args[0], args[1], origin)
+		q = rest
+	}
+}
+
+func pgdIdent(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// pgdSplitArgs splits "a, f(b, c), 'x,y') rest" into its top-level
+// arguments and what follows the closing parenthesis.
+func pgdSplitArgs(s string) (args []string, rest string, ok bool) {
+	depth, start, quoted := 0, 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quoted:
+			if c == '\'' {
+				quoted = false
+			}
+		case c == '\'':
+			quoted = true
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth == 0 {
+				return append(args, s[start:i]), s[i+1:], true
+			}
+			depth--
+		case c == ',' && depth == 0:
+			args = append(args, s[start:i])
+			start = i + 1
+		}
+	}
+	return nil, "", false
 }
 
 func pgdRunPG(conn *pgx.Conn, q string) (*pgdResult, error) {
@@ -433,7 +525,9 @@ func pgdRunPG(conn *pgx.Conn, q string) (*pgdResult, error) {
 				if err != nil {
 					return nil, err
 				}
-				row[i] = pgdCell{kind: 'f', f: f.Float64}
+				// PostgreSQL's numeric (sum(bigint), extract, …) has no
+				// ugnos counterpart: it matches an integer or a double
+				row[i] = pgdCell{kind: 'n', f: f.Float64}
 			default:
 				row[i] = pgdCell{kind: '?', s: fmt.Sprintf("%T %v", v, v)}
 			}
@@ -586,6 +680,16 @@ func TestPGDiff(t *testing.T) {
 		}
 		return
 	}
+	t.Run("Errors", func(t *testing.T) {
+		for i, q := range pgdErrors {
+			t.Run(strconv.Itoa(i), func(t *testing.T) {
+				if _, err := pgdRunPG(conn, pgdToPG(q)); err == nil {
+					t.Fatalf("PostgreSQL accepts %s", q)
+				}
+				pgdCheck(t, conn, db, q, false, 0, true)
+			})
+		}
+	})
 	t.Run("Regressions", func(t *testing.T) {
 		for _, q := range pgdRegressions {
 			t.Run(q.name, func(t *testing.T) {
@@ -600,14 +704,19 @@ func TestPGDiff(t *testing.T) {
 				t.Fatalf("UGNOS_PGDIFF_SEED: %v", err)
 			}
 		}
-		n := 600
+		n := 800
 		if s := os.Getenv("UGNOS_PGDIFF_N"); s != "" {
 			if n, err = strconv.Atoi(s); err != nil {
 				t.Fatalf("UGNOS_PGDIFF_N: %v", err)
 			}
 		}
 		g := newPGDGen(seed, data)
-		const detailed = 15
+		detailed := 15
+		if s := os.Getenv("UGNOS_PGDIFF_DETAIL"); s != "" {
+			if detailed, err = strconv.Atoi(s); err != nil {
+				t.Fatalf("UGNOS_PGDIFF_DETAIL: %v", err)
+			}
+		}
 		var unsupported, differ int
 		var shapes = map[string]int{}
 		start := time.Now()
@@ -619,7 +728,7 @@ func TestPGDiff(t *testing.T) {
 				unsupported++
 			case pgdDiffer:
 				differ++
-				shapes[shape]++
+				shapes[shape+"/"+pgdKind(msg)]++
 			}
 			if out != pgdSame {
 				if unsupported+differ <= detailed {
@@ -636,6 +745,23 @@ func TestPGDiff(t *testing.T) {
 			t.Errorf("%d generated queries are unsupported by ugnos; the generator must only produce supported constructs", unsupported)
 		}
 	})
+}
+
+// pgdKind classifies a difference for the summary.
+func pgdKind(msg string) string {
+	switch {
+	case strings.Contains(msg, "(values agree)"):
+		return "column-name"
+	case strings.HasPrefix(msg, "ugnos fails"):
+		return "ugnos-error"
+	case strings.HasPrefix(msg, "PostgreSQL fails"):
+		return "postgres-error"
+	case strings.HasPrefix(msg, "both fail"):
+		return "sqlstate"
+	case strings.HasPrefix(msg, "row count"):
+		return "row-count"
+	}
+	return "values"
 }
 
 type pgdQuery struct {
@@ -737,7 +863,54 @@ var pgdTSBS = []pgdQuery{
 
 // pgdRegressions are minimal reproductions of differences the random
 // queries found; each fails until ugnos is fixed.
-var pgdRegressions = []pgdQuery{}
+var pgdRegressions = []pgdQuery{
+	// PostgreSQL names a CASE column after its ELSE result when that has a
+	// name (FigureColname): here "usage_idle"; ugnos says "case".
+	{"case-column-name", `SELECT CASE WHEN usage_user > 50 THEN usage_system ELSE usage_idle END FROM cpu WHERE hostname = 'host_1' ORDER BY time LIMIT 3`, true},
+	// text || any non-array value is text concatenation (anynonarray):
+	// "host_1=59"; ugnos: operator does not exist: text || double precision.
+	{"concat-operator-double", `SELECT hostname || '=' || usage_user AS x FROM cpu WHERE hostname = 'host_1' ORDER BY time LIMIT 2`, true},
+	// percentile_cont at an exact row (fraction 0) returns that row's value:
+	// Infinity; ugnos interpolates Inf + 0*(Inf-Inf) = NaN.
+	{"percentile-cont-infinity", `SELECT percentile_cont(1) WITHIN GROUP (ORDER BY usage_guest) AS p FROM cpu`, true},
+	// An aggregate's arguments are evaluated only for rows that pass its
+	// FILTER: 21600 | 100; ugnos evaluates usage_user / usage_system for
+	// every row and fails with division by zero (22012).
+	{"filter-before-arguments", `SELECT count(*) AS n, max(usage_user / usage_system) FILTER (WHERE usage_system <> 0) AS m FROM cpu`, true},
+	// The guard idiom: PostgreSQL evaluates the quals left to right, so the
+	// division never sees a zero: 11457; ugnos: division by zero (22012).
+	// (PostgreSQL documents no evaluation order, but users rely on this.)
+	{"and-guards-division", `SELECT count(*) FROM cpu WHERE usage_system <> 0 AND usage_user / usage_system > 1`, true},
+}
+
+// pgdErrors must fail in both, with the same SQLSTATE.
+var pgdErrors = []string{
+	`SELECT usage_user / 0 FROM cpu`,
+	`SELECT nope FROM cpu`,
+	`SELECT * FROM nope`,
+	`SELECT hostname, usage_user FROM cpu GROUP BY hostname`,
+	`SELECT count(*) FROM cpu WHERE count(*) > 1`,
+	`SELECT count(*) FROM cpu WHERE time > 'garbage'`,
+	`SELECT 'abc'::float8`,
+	`SELECT nosuchfunc(usage_user) FROM cpu`,
+	`SELECT usage_steal::bigint FROM cpu`,
+	`SELECT DISTINCT hostname FROM cpu ORDER BY usage_user`,
+	`SELECT DISTINCT ON (hostname) hostname FROM cpu ORDER BY region`,
+	`SELECT sqrt(-1::float8)`,
+	`SELECT ln(0::float8)`,
+	`SELECT log(-1::float8)`,
+	`SELECT power(0::float8, -1)`,
+	`SELECT exp(1000::float8)`,
+	`SELECT usage_user * 1e308 * 10 FROM cpu WHERE usage_user > 0`,
+	`SELECT 9223372036854775807 + 1`,
+	`SELECT (-9223372036854775807 - 1) / -1`,
+	`SELECT abs(-9223372036854775807 - 1)`,
+	`SELECT hostname FROM cpu ORDER BY 5`,
+	`SELECT count(*) * 9223372036854775807 FROM cpu`,
+	`SELECT 1 FROM cpu LIMIT -1`,
+	`SELEC 1`,
+	`SELECT hostname + 1 FROM cpu`,
+}
 
 // ---- the random query generator ----
 
@@ -859,9 +1032,16 @@ func (g *pgdGen) timePred(maxWidth time.Duration) string {
 	if g.p(30) {
 		b = a.Add(maxWidth / 2).Truncate(pgdStep)
 	}
-	switch g.n(5) {
+	switch g.n(7) {
 	case 0:
 		return fmt.Sprintf("time BETWEEN %s AND %s", g.fmtTime(a), g.fmtTime(b))
+	case 5:
+		return fmt.Sprintf("%s <= time AND %s > time", g.fmtTime(a), g.fmtTime(b))
+	case 6:
+		if g.p(20) { // reversed bounds: empty
+			return fmt.Sprintf("time BETWEEN %s AND %s", g.fmtTime(b), g.fmtTime(a))
+		}
+		return fmt.Sprintf("time >= %s AND time < %s AND time <> %s", g.fmtTime(a), g.fmtTime(b), g.fmtTime(a.Add(pgdStep).Truncate(pgdStep)))
 	case 4:
 		return fmt.Sprintf("time >= %s::timestamptz - interval '%d minutes' AND time < %s", g.fmtTime(a), g.n(30), g.fmtTime(b))
 	case 1:
@@ -872,9 +1052,24 @@ func (g *pgdGen) timePred(maxWidth time.Duration) string {
 
 func (g *pgdGen) tagPred() string {
 	tg := g.tag()
-	switch g.n(10) {
+	switch g.n(14) {
 	case 0:
 		return tg + g.pick(" <> ", " != ") + g.tagValue(tg)
+	case 10:
+		return tg + g.pick(" IN (", " NOT IN (") + g.tagValue(tg) + ", NULL)"
+	case 11:
+		return g.tagValue(tg) + g.pick(" = ", " <> ", " < ") + tg
+	case 12:
+		return tg + g.pick(" = ", " <> ", " < ") + g.tag()
+	case 13:
+		v := g.tagValue(tg)
+		switch g.n(3) {
+		case 0:
+			return tg + g.pick(" ~ '^", " !~ '^") + v[1:3] + "'"
+		case 1:
+			return tg + g.pick(" ILIKE ", " NOT ILIKE ") + strings.ToUpper(v[:len(v)-2]) + "_'"
+		}
+		return tg + " ~ '" + g.pick("[0-9]$", "east|west", "^host_[1-3]$", "a") + "'"
 	case 7:
 		return tg + g.pick(" IS DISTINCT FROM ", " IS NOT DISTINCT FROM ") + g.tagValue(tg)
 	case 8:
@@ -916,7 +1111,11 @@ func (g *pgdGen) fieldPred() string {
 // pred is a boolean condition over tags and fields (not time).
 func (g *pgdGen) pred(depth int) string {
 	if depth <= 0 || g.p(45) {
-		if g.p(45) {
+		switch k := g.n(100); {
+		case k < 8: // a time condition inside OR/NOT: must not be pushed down as a range
+			t := g.fmtTime(g.timeLit(0, pgdSpan))
+			return g.pick("time < ", "time >= ", "time = ", "time <> ") + t
+		case k < 50:
 			return g.tagPred()
 		}
 		return g.fieldPred()
@@ -955,7 +1154,7 @@ func (g *pgdGen) numExpr(depth int) string {
 	if depth <= 0 || g.p(35) {
 		return g.field()
 	}
-	switch g.n(17) {
+	switch g.n(18) {
 	case 0:
 		return g.numExpr(depth-1) + g.pick(" + ", " - ", " * ") + g.numExpr(depth-1)
 	case 1:
@@ -987,14 +1186,18 @@ func (g *pgdGen) numExpr(depth int) string {
 	case 14:
 		return g.pick("greatest", "least") + "(" + g.field() + ", " + g.pick(g.field(), g.num()) + ")"
 	case 15:
-		return g.pick("usage_steal", "usage_guest") + g.pick(" - ", " * ", " / ") + g.pick("usage_steal", "usage_guest", "2")
+		return g.pick("usage_steal", "usage_guest") + g.pick(" - ", " * ", " / ") + g.pick("(usage_steal + 1)", "usage_guest", "2")
+	case 16:
+		f := g.field()
+		return g.pick("sign("+f+" - 50)", "cbrt("+f+")", "ln("+f+" + 1)", "log("+f+" + 1)", "exp("+f+" / 50)",
+			"nullif("+f+", "+strconv.Itoa(g.n(101))+")", "mod("+f+"::bigint, 7)", "degrees("+f+")", f+" * 1e17", f+" / 1e6")
 	}
 	return "(" + g.numExpr(depth-1) + ")" + g.pick(" - ", " * ") + strconv.Itoa(1+g.n(3))
 }
 
 // scalarItem is a select-list expression of a row-level query.
 func (g *pgdGen) scalarItem() string {
-	switch g.n(22) {
+	switch g.n(25) {
 	case 0, 1, 2:
 		return g.field()
 	case 3, 4:
@@ -1025,7 +1228,17 @@ func (g *pgdGen) scalarItem() string {
 	case 16:
 		return g.tag() + " || '/' || " + g.tag()
 	case 17:
-		return g.pick("time::text", "usage_steal::text", "usage_guest::text", "hostname::text", "(" + g.field() + " / 2)::bigint")
+		return g.pick("time::text", "usage_steal::text", "usage_guest::text", "hostname::text", "("+g.field()+" / 2)::bigint", "("+g.field()+" / 3)::text")
+	case 18:
+		tg, tg2 := g.tag(), g.tag()
+		return g.pick("concat("+tg+", "+tg2+")", "substr("+tg+", 2, 3)", "replace("+tg+", '-', '_')", "left("+tg+", 2)",
+			"right("+tg+", 3)", "split_part(datacenter, '-', 2)", "reverse("+tg+")", "initcap("+tg+")", tg+" || '=' || "+g.field())
+	case 19:
+		return g.pick("date_trunc('week', time)", "date_trunc('month', time)", "date_part('hour', time)", "date_part('minute', time)",
+			"date_part('epoch', time)", "time + interval '1 month'", "time - interval '1 year 2 months 3 days'",
+			"time_bucket('1 hour', time - interval '17 years')", "time_bucket('7 minutes', time - interval '30 years')",
+			"time_bucket('1 day', time)", "time_bucket('7 days', time)", "time_bucket('1 hour', time, interval '15 minutes')",
+			"time_bucket('1 hour', time, '2016-01-01 00:20:00+00')")
 	}
 	return g.numExpr(2)
 }
@@ -1033,7 +1246,7 @@ func (g *pgdGen) scalarItem() string {
 // aggItem is an aggregate expression.
 func (g *pgdGen) aggItem() string {
 	var a string
-	switch g.n(14) {
+	switch g.n(19) {
 	case 0, 1:
 		a = "count(*)"
 	case 2:
@@ -1052,6 +1265,14 @@ func (g *pgdGen) aggItem() string {
 		a = g.pick("count(*) * 2 + 1", "count(*) / 7", "count(*) % 7", "-count(*)", "sum(usage_steal)", "max(usage_steal)", "min(usage_guest)", "avg(usage_guest)")
 	case 10:
 		a = "avg(" + g.field() + ") * count(" + g.field() + ")"
+	case 11:
+		a = g.pick("stddev", "variance", "stddev_pop", "var_pop", "stddev_samp", "var_samp") + "(" + g.field() + ")"
+	case 12:
+		a = g.pick("bool_and", "bool_or") + "(" + g.fieldPred() + ")"
+	case 13:
+		a = "count(DISTINCT " + g.pick(g.field(), g.tag(), "floor("+g.field()+" / 10)") + ")"
+	case 14:
+		return g.pick("percentile_cont", "percentile_disc") + "(" + g.pick("0", "0.25", "0.5", "0.9", "1") + ") WITHIN GROUP (ORDER BY " + g.field() + ")"
 	default:
 		a = g.pick("sum", "avg", "min", "max", "count") + "(" + g.field() + ")"
 	}
@@ -1084,6 +1305,9 @@ func (g *pgdGen) timeKey(window time.Duration) pgdKey {
 			u = g.pick("minute", "hour")
 		}
 		return pgdKey{"date_trunc('" + u + "', time)", true}
+	}
+	if g.p(10) {
+		return pgdKey{"time_bucket('" + g.pick(opts...) + "', time, " + g.pick("interval '5 minutes'", "interval '-7 minutes'", "'2016-01-01 00:02:30+00'", "'1999-06-01 00:00:13+00'") + ")", true}
 	}
 	return pgdKey{"time_bucket('" + g.pick(opts...) + "', time)", true}
 }
@@ -1159,9 +1383,12 @@ func (g *pgdGen) query() (string, bool, string) {
 	case k < 75:
 		q, o := g.distinctQuery()
 		return q, o, "distinct"
-	case k < 87:
+	case k < 85:
 		q, o := g.distinctOnQuery()
 		return q, o, "distinct-on"
+	case k < 90:
+		q, o := g.bigQuery()
+		return q, o, "big"
 	default:
 		q, o := g.nestedQuery()
 		return q, o, "nested"
@@ -1238,20 +1465,48 @@ func (g *pgdGen) groupQuery() (string, bool) {
 		q += " ORDER BY " + g.ref(items, pgdOther(items, keyIdx, g)) + g.dir()
 	default: // keys (maybe after an aggregate): total
 		var ob []string
+		lead := ""
 		if g.p(40) {
-			ob = append(ob, g.ref(items, pgdOther(items, keyIdx, g))+g.dir())
+			i := pgdOther(items, keyIdx, g)
+			lead = items[i].expr
+			ob = append(ob, g.ref(items, i)+g.dir())
 		} else if g.p(15) {
-			ob = append(ob, g.aggItem()+g.dir()) // not in the select list
+			lead = g.aggItem() // not in the select list
+			ob = append(ob, lead+g.dir())
 		}
 		perm := g.r.Perm(len(keyIdx))
 		for _, p := range perm {
 			ob = append(ob, g.ref(items, keyIdx[p])+g.dir())
 		}
 		q += " ORDER BY " + strings.Join(ob, ", ")
+		if pgdInexact(lead) {
+			// Equal groups may differ in the last bits between the
+			// engines and then sort apart: compare as multisets.
+			return q, false
+		}
 		ordered = true
 		q += g.limit()
 	}
 	return q, ordered
+}
+
+// pgdInexact reports whether an aggregate's value depends on the order of
+// accumulation in floating point (so ties between groups are not ties in
+// both engines). Sums of the integer-valued fields are exact.
+func pgdInexact(agg string) bool {
+	for _, s := range []string{"variance", "stddev", "var_", "percentile_cont"} {
+		if strings.Contains(agg, s) {
+			return true
+		}
+	}
+	if strings.Contains(agg, "sum(") || strings.Contains(agg, "avg(") {
+		for _, s := range []string{"/", "sqrt", "ln(", "log(", "exp(", "cbrt", "power", "degrees", "0.25", "1.5", "1e"} {
+			if strings.Contains(agg, s) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pgdOther picks a select-list index that is not a key.
@@ -1405,6 +1660,28 @@ func (g *pgdGen) distinctOnQuery() (string, bool) {
 	return q, true
 }
 
+// bigQuery: many rows or groups cut by a total ORDER BY with LIMIT/OFFSET
+// (top-N and offsets across batches).
+func (g *pgdGen) bigQuery() (string, bool) {
+	lim := fmt.Sprintf(" LIMIT %d OFFSET %d", 1+g.n(30), g.n(20000))
+	switch g.n(4) {
+	case 0:
+		return "SELECT hostname, time, " + g.field() + ", " + g.field() + " FROM cpu" + g.where(0, 30) +
+			" ORDER BY " + g.pick("time"+g.dir()+", hostname"+g.dir(), "hostname"+g.dir()+", time"+g.dir(), g.field()+g.dir()+", time, hostname") + lim, true
+	case 1:
+		lim = fmt.Sprintf(" LIMIT %d OFFSET %d", 1+g.n(30), g.n(3600))
+		return "SELECT hostname, time_bucket('" + g.pick("60 seconds", "90 seconds", "2 minutes") + "', time) AS b, " + g.aggItem() + " AS a, count(*) AS n FROM cpu" + g.where(0, 30) +
+			" GROUP BY 1, 2 ORDER BY " + g.pick("b"+g.dir()+", hostname"+g.dir(), "hostname"+g.dir()+", b"+g.dir(), "n DESC, b, hostname") + lim, true
+	case 2:
+		f1, f2 := g.field(), g.field()
+		lim = fmt.Sprintf(" LIMIT %d OFFSET %d", 1+g.n(30), g.n(5000))
+		return "SELECT DISTINCT " + f1 + ", " + f2 + " FROM cpu" + g.where(0, 30) + " ORDER BY " + f1 + g.dir() + ", " + f2 + g.dir() + lim, true
+	}
+	lim = fmt.Sprintf(" LIMIT %d OFFSET %d", 1+g.n(30), g.n(3600))
+	return "SELECT DISTINCT ON (hostname, time_bucket('1 minute', time)) hostname, time_bucket('1 minute', time), time, " + g.field() + " FROM cpu" + g.where(0, 30) +
+		" ORDER BY hostname" + g.pick("", " DESC") + ", time_bucket('1 minute', time)" + g.pick("", " DESC") + ", time" + g.pick("", " DESC") + lim, true
+}
+
 // nestedQuery: a CTE or FROM subquery holding an aggregate, filtered,
 // re-aggregated or ordered outside.
 func (g *pgdGen) nestedQuery() (string, bool) {
@@ -1435,4 +1712,49 @@ func (g *pgdGen) nestedQuery() (string, bool) {
 		return "WITH s AS (" + inner + ") " + fmt.Sprintf(outer, "s"), ordered
 	}
 	return fmt.Sprintf(outer, "("+inner+") AS s"), ordered
+}
+
+// TestPGDiffCompare checks the comparison itself (no PostgreSQL needed).
+func TestPGDiffCompare(t *testing.T) {
+	i := func(v int64) pgdCell { return pgdCell{kind: 'i', i: v} }
+	f := func(v float64) pgdCell { return pgdCell{kind: 'f', f: v} }
+	s := func(v string) pgdCell { return pgdCell{kind: 's', s: v} }
+	null := pgdCell{}
+	res := func(rows ...[]pgdCell) *pgdResult { return &pgdResult{cols: []string{"a", "b"}, rows: rows} }
+	row := func(c ...pgdCell) []pgdCell { return c }
+	cases := []struct {
+		pg, ug  *pgdResult
+		ordered bool
+		same    bool
+	}{
+		{res(row(i(1), f(0.1+0.2))), res(row(i(1), f(0.3))), true, true},
+		{res(row(i(1), f(1))), res(row(i(1), f(1+1e-6))), true, false},
+		{res(row(i(1), f(math.NaN()))), res(row(i(1), f(math.NaN()))), true, true},
+		{res(row(i(1), null)), res(row(i(1), f(0))), true, false},
+		{res(row(i(1), null)), res(row(i(1), null)), true, true},
+		{res(row(i(1), s("x")), row(i(2), s("y"))), res(row(i(2), s("y")), row(i(1), s("x"))), false, true},
+		{res(row(i(1), s("x")), row(i(2), s("y"))), res(row(i(2), s("y")), row(i(1), s("x"))), true, false},
+		{res(row(i(1), s("x")), row(i(1), s("x"))), res(row(i(1), s("x")), row(i(1), s("y"))), false, false},
+		{res(row(i(1), s("x"))), res(row(f(1), s("x"))), true, false},
+		{res(row(pgdCell{kind: 'n', f: 3}, s("x"))), res(row(i(3), s("x"))), true, true},
+		{res(row(i(1), s("x"))), res(), true, false},
+	}
+	for k, c := range cases {
+		if d := pgdCompare(c.pg, c.ug, c.ordered); (d == "") != c.same {
+			t.Errorf("case %d: same=%v, got difference %q", k, c.same, d)
+		}
+	}
+	named := &pgdResult{cols: []string{"a", "x"}, rows: [][]pgdCell{{i(1), i(2)}}}
+	if d := pgdCompare(res(row(i(1), i(2))), named, true); !strings.Contains(d, "name") {
+		t.Errorf("column names: got %q", d)
+	}
+	for in, want := range map[string]string{
+		"SELECT time_bucket('1 hour', time) AS b FROM cpu GROUP BY time_bucket('1 hour', time)": "SELECT date_bin('1 hour', time, '2000-01-03 00:00:00+00') AS b FROM cpu GROUP BY date_bin('1 hour', time, '2000-01-03 00:00:00+00')",
+		"SELECT time_bucket('1 hour', time - interval '1 year', interval '5 minutes')":          "SELECT date_bin('1 hour', time - interval '1 year', '2000-01-03 00:00:00+00'::timestamptz + interval '5 minutes')",
+		"SELECT time_bucket('1 hour', time, '2016-01-01 00:20:00+00'), my_time_bucket(1)":       "SELECT date_bin('1 hour', time, '2016-01-01 00:20:00+00'), my_time_bucket(1)",
+	} {
+		if got := pgdToPG(in); got != want {
+			t.Errorf("pgdToPG(%s)\n got %s\nwant %s", in, got, want)
+		}
+	}
 }
