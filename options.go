@@ -26,11 +26,25 @@ const (
 )
 
 // Option configures Open.
-type Option func(*engine.Options)
+type Option func(*config)
+
+type config struct {
+	eng      engine.Options
+	queryMem int64
+}
+
+// DefaultQueryMemory is the default memory limit of one SQL query.
+const DefaultQueryMemory = 2 << 30
+
+// WithQueryMemoryLimit bounds the memory one SQL query may hold in sorts,
+// aggregates, joins and windows (default 2 GiB; <= 0: unlimited). A query
+// over it fails with SQLSTATE 53200 and nothing else is affected.
+func WithQueryMemoryLimit(bytes int64) Option { return func(c *config) { c.queryMem = bytes } }
 
 // WithSyncMode sets when writes are acknowledged (default SyncAlways).
 func WithSyncMode(m SyncMode) Option {
-	return func(o *engine.Options) {
+	return func(c *config) {
+		o := &c.eng
 		switch m {
 		case SyncInterval:
 			o.SyncMode = wal.SyncInterval
@@ -44,24 +58,50 @@ func WithSyncMode(m SyncMode) Option {
 
 // WithSyncInterval sets SyncInterval mode with the given period.
 func WithSyncInterval(d time.Duration) Option {
-	return func(o *engine.Options) { o.SyncMode, o.SyncInterval = wal.SyncInterval, d }
+	return func(c *config) {
+		o := &c.eng
+		o.SyncMode, o.SyncInterval = wal.SyncInterval, d
+	}
 }
 
 // WithShards sets the number of write-buffer shards per table (default 8).
-func WithShards(n int) Option { return func(o *engine.Options) { o.Shards = n } }
+func WithShards(n int) Option {
+	return func(c *config) {
+		o := &c.eng
+		o.Shards = n
+	}
+}
 
 // WithSealRows sets how many rows a write-buffer shard holds before it is
 // sealed into an immutable batch (default 32768).
-func WithSealRows(n int) Option { return func(o *engine.Options) { o.SealRows = n } }
+func WithSealRows(n int) Option {
+	return func(c *config) {
+		o := &c.eng
+		o.SealRows = n
+	}
+}
 
 // WithAutoCreateTenants sets whether writes to an unknown tenant create it
 // (default true). When false, tenants are made with CreateDatabase.
 func WithAutoCreateTenants(on bool) Option {
-	return func(o *engine.Options) { o.NoAutoCreateTenants = !on }
+	return func(c *config) {
+		o := &c.eng
+		o.NoAutoCreateTenants = !on
+	}
 }
 
 // WithWALSegmentSize sets the size at which WAL segment files roll over.
-func WithWALSegmentSize(n int64) Option { return func(o *engine.Options) { o.SegmentSize = n } }
+func WithWALSegmentSize(n int64) Option {
+	return func(c *config) {
+		o := &c.eng
+		o.SegmentSize = n
+	}
+}
 
 // WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(o *engine.Options) { o.Logger = l } }
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		o := &c.eng
+		o.Logger = l
+	}
+}

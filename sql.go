@@ -130,7 +130,7 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		}
 		return &Result{Rows: rd, Tag: "SELECT"}, nil
 	case node.GetExplainStmt() != nil:
-		rd, err := db.explain(p, node.GetExplainStmt())
+		rd, err := db.explain(ctx, tenant, p, node.GetExplainStmt())
 		if err != nil {
 			return nil, err
 		}
@@ -157,9 +157,14 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 	return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "%s statements are not supported yet", stmtKind(node))
 }
 
-func (db *DB) explain(p *planner.Planner, ex *pg.ExplainStmt) (array.RecordReader, error) {
+func (db *DB) explain(ctx context.Context, tenant string, p *planner.Planner, ex *pg.ExplainStmt) (array.RecordReader, error) {
+	analyze := false
 	for _, o := range ex.GetOptions() {
-		if name := o.GetDefElem().GetDefname(); name != "verbose" && name != "costs" {
+		switch name := o.GetDefElem().GetDefname(); name {
+		case "analyze":
+			analyze = o.GetDefElem().GetArg() == nil || !strings.EqualFold(o.GetDefElem().GetArg().GetString_().GetSval(), "false")
+		case "verbose", "costs", "timing", "summary", "buffers":
+		default:
 			return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "EXPLAIN option %s is not supported", strings.ToUpper(name))
 		}
 	}
@@ -171,7 +176,30 @@ func (db *DB) explain(p *planner.Planner, ex *pg.ExplainStmt) (array.RecordReade
 	if err != nil {
 		return nil, err
 	}
-	lines := strings.Split(strings.TrimRight(planner.Explain(plan), "\n"), "\n")
+	text := planner.Explain(plan)
+	if analyze {
+		prof := exec.NewProfile()
+		start := time.Now()
+		op, err := exec.Build(plan, exec.Env{
+			Table:   func(name string) (arrowstore.Table, error) { return db.eng.Table(tenant, name) },
+			Reg:     db.reg,
+			Mem:     exec.NewBudget(db.queryMem),
+			Profile: prof,
+		})
+		if err != nil {
+			return nil, err
+		}
+		recs, err := exec.Drain(ctx, op)
+		op.Close()
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			r.Release()
+		}
+		text = planner.ExplainWith(plan, prof.Describe) + fmt.Sprintf("Execution Time: %.3f ms\n", float64(time.Since(start).Microseconds())/1000)
+	}
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	vals := make([]any, len(lines))
 	for i, l := range lines {
 		vals[i] = l
@@ -201,6 +229,7 @@ func (db *DB) run(ctx context.Context, tenant string, plan planner.Node) (array.
 		Table: func(name string) (arrowstore.Table, error) { return db.eng.Table(tenant, name) },
 		Reg:   db.reg,
 		Stats: &stats,
+		Mem:   exec.NewBudget(db.queryMem),
 	})
 	if err != nil {
 		return nil, err

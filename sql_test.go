@@ -88,3 +88,66 @@ func TestSQLDDLSurvivesReopen(t *testing.T) {
 		t.Fatalf("dropped database came back: %v", db.Databases())
 	}
 }
+
+// TestSQLQueryMemoryLimit checks that a query over its memory limit fails
+// with 53200 and the database keeps answering.
+func TestSQLQueryMemoryLimit(t *testing.T) {
+	db, err := ugnos.Open("", ugnos.WithQueryMemoryLimit(256<<10))
+	must(t, err)
+	defer db.Close()
+	pts := make([]ugnos.Point, 50000)
+	for i := range pts {
+		pts[i] = ugnos.Point{Timestamp: int64(i) * sec, Value: float64(i % 977), Tags: ugnos.TagSet{"h": "x"}}
+	}
+	must(t, db.InsertBatch("t", "m", pts))
+	for _, q := range []string{
+		"SELECT value FROM m ORDER BY value",                     // sort materialises 800 KB
+		"SELECT time, count(*) FROM m GROUP BY time",             // 50,000 groups
+		"SELECT value, row_number() OVER (ORDER BY time) FROM m", // window
+	} {
+		_, err := sltRunArgs2(db, "t", q)
+		if err == nil || !strings.Contains(err.Error(), "out of memory") {
+			t.Errorf("%s: got %v, want 53200", q, err)
+		}
+	}
+	got, err := sltRunArgs2(db, "t", "SELECT count(*), max(value) FROM m")
+	must(t, err)
+	if strings.Join(got, "|") != "50000 976" {
+		t.Fatalf("after refused queries: %v", got)
+	}
+}
+
+func TestSQLExplainAnalyze(t *testing.T) {
+	db := openMem(t)
+	for i := 0; i < 100; i++ {
+		must(t, db.Insert("t", "m", int64(i)*sec, float64(i), ugnos.TagSet{"h": []string{"a", "b"}[i%2]}))
+	}
+	got, err := sltRunArgs(db, "EXPLAIN ANALYZE SELECT h, count(*) FROM m WHERE h = 'a' GROUP BY h")
+	must(t, err)
+	text := strings.Join(got, "\n")
+	for _, want := range []string{"Aggregate", "rows=1 ", "Scan m", "scanned=50 ", "Execution Time:"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("EXPLAIN ANALYZE lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func sltRunArgs2(db *ugnos.DB, tenant, q string) ([]string, error) {
+	rd, err := db.SQL(ctx, tenant, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Release()
+	var rows []string
+	for rd.Next() {
+		rec := rd.RecordBatch()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			var cells []string
+			for c := 0; c < int(rec.NumCols()); c++ {
+				cells = append(cells, rec.Column(c).ValueStr(i))
+			}
+			rows = append(rows, strings.Join(cells, " "))
+		}
+	}
+	return rows, rd.Err()
+}

@@ -53,23 +53,24 @@ type DataPoint struct {
 type DB struct {
 	eng     *engine.Engine
 	queries queryStats
-	parser  *sql.Parser
-	reg     *functions.Registry
+	parser   *sql.Parser
+	reg      *functions.Registry
+	queryMem int64
 }
 
 // Open opens the database in dir, creating it if needed, and replays its
 // write-ahead log. dir "" keeps everything in memory (nothing is durable).
 // Only one process may open a directory at a time.
 func Open(dir string, opts ...Option) (*DB, error) {
-	var o engine.Options
+	c := config{queryMem: DefaultQueryMemory}
 	for _, opt := range opts {
-		opt(&o)
+		opt(&c)
 	}
-	eng, err := engine.Open(dir, o)
+	eng, err := engine.Open(dir, c.eng)
 	if err != nil {
 		return nil, err
 	}
-	return &DB{eng: eng, parser: sql.NewParser(0), reg: functions.NewRegistry()}, nil
+	return &DB{eng: eng, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem}, nil
 }
 
 // Close flushes the write-ahead log and closes the database. Later calls

@@ -17,6 +17,7 @@ import (
 // would), then sorts only those rows. Input batches that no longer hold a
 // kept row are released as it goes.
 type distinctOnOp struct {
+	mem   *Budget
 	in    Operator
 	on    []int
 	keys  []planner.SortKey // the full ORDER BY
@@ -61,6 +62,9 @@ func (d *distinctOnOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		}
 		bi := len(batches)
 		batches = append(batches, rec)
+		if err := d.mem.Reserve(recordBytes(rec)); err != nil {
+			return nil, err
+		}
 		live = append(live, 0)
 		rv := make([]functions.Vec, len(rest))
 		for k, sk := range rest {

@@ -29,6 +29,10 @@ type Env struct {
 	Reg   *functions.Registry
 	// Stats, if set, accumulates what scans did.
 	Stats *arrowstore.ScanStats
+	// Mem bounds the memory of materialising operators (nil: unlimited).
+	Mem *Budget
+	// Profile, if set, collects per-operator figures (EXPLAIN ANALYZE).
+	Profile *Profile
 }
 
 // SchemaOf is the Arrow schema of a node's output.
@@ -42,6 +46,14 @@ func SchemaOf(cols []planner.Column) *arrow.Schema {
 
 // Build turns a plan into operators.
 func Build(n planner.Node, env Env) (Operator, error) {
+	op, err := build(n, env)
+	if err != nil || env.Profile == nil {
+		return op, err
+	}
+	return &profiledOp{Operator: op, s: env.Profile.Get(n)}, nil
+}
+
+func build(n planner.Node, env Env) (Operator, error) {
 	switch n := n.(type) {
 	case *planner.Scan:
 		return newScan(n, env)
@@ -77,20 +89,20 @@ func Build(n planner.Node, env Env) (Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &sortOp{in: in, keys: n.Keys, types: types(n.Input.Columns())}, nil
+		return &sortOp{in: in, keys: n.Keys, types: types(n.Input.Columns()), mem: env.Mem}, nil
 	case *planner.Distinct:
 		if srt, ok := n.Input.(*planner.Sort); ok && n.On != nil && leadingKeys(srt.Keys, n.On) {
 			in, err := Build(srt.Input, env)
 			if err != nil {
 				return nil, err
 			}
-			return &distinctOnOp{in: in, on: n.On, keys: srt.Keys, types: types(srt.Input.Columns())}, nil
+			return &distinctOnOp{in: in, on: n.On, keys: srt.Keys, types: types(srt.Input.Columns()), mem: env.Mem}, nil
 		}
 		in, err := Build(n.Input, env)
 		if err != nil {
 			return nil, err
 		}
-		return &distinctOp{in: in, on: n.On, types: types(n.Input.Columns()), seen: map[string]struct{}{}}, nil
+		return &distinctOp{in: in, on: n.On, types: types(n.Input.Columns()), seen: map[string]struct{}{}, mem: env.Mem}, nil
 	case *planner.Window:
 		in, err := Build(n.Input, env)
 		if err != nil {
@@ -118,7 +130,9 @@ func Build(n planner.Node, env Env) (Operator, error) {
 			l.Close()
 			return nil, err
 		}
-		return newSetOp(n, l, r), nil
+		op := newSetOp(n, l, r)
+		op.mem = env.Mem
+		return op, nil
 	case *planner.Limit:
 		in, err := Build(n.Input, env)
 		if err != nil {
@@ -139,19 +153,30 @@ func types(cols []planner.Column) []functions.Type {
 
 // Drain runs an operator to the end and returns its batches.
 func Drain(ctx context.Context, op Operator) ([]arrow.RecordBatch, error) {
+	return drain(ctx, op, nil)
+}
+
+// drain is Drain with the batches accounted in a budget.
+func drain(ctx context.Context, op Operator, mem *Budget) ([]arrow.RecordBatch, error) {
 	var out []arrow.RecordBatch
+	fail := func(err error) ([]arrow.RecordBatch, error) {
+		for _, r := range out {
+			r.Release()
+		}
+		return nil, err
+	}
 	for {
 		rec, err := op.Next(ctx)
 		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {
-			for _, r := range out {
-				r.Release()
-			}
-			return nil, err
+			return fail(err)
 		}
 		out = append(out, rec)
+		if err := mem.Reserve(recordBytes(rec)); err != nil {
+			return fail(err)
+		}
 	}
 }
 

@@ -40,10 +40,12 @@ type aggTable struct {
 	// dictionary-encoded text (text by a code per distinct value)
 	byFixed map[[4]uint64]uint32
 	codes   []map[string]uint32 // per group column: text value -> code
+	mem     *Budget
+	memErr  error
 }
 
 func newAggTable(n *planner.Aggregate, env Env) (*aggTable, error) {
-	op := &aggTable{byKey: map[string]uint32{}, byInt: map[int64]uint32{}, nullGID: -1,
+	op := &aggTable{byKey: map[string]uint32{}, byInt: map[int64]uint32{}, nullGID: -1, mem: env.Mem,
 		byFixed: map[[4]uint64]uint32{}}
 	op.codes = make([]map[string]uint32, len(n.Groups))
 	for i := range op.codes {
@@ -189,6 +191,9 @@ func (a *aggTable) consume(rec arrow.RecordBatch) error {
 			vecs[i] = v
 		}
 		a.assign(vecs, gids)
+		if a.memErr != nil {
+			return a.memErr
+		}
 		for _, s := range a.aggs {
 			s.acc.Grow(a.ngroups)
 		}
@@ -305,6 +310,9 @@ func (a *aggTable) assign(vecs []functions.Vec, gids []uint32) {
 }
 
 func (a *aggTable) newGroup(vecs []functions.Vec, i int) uint32 {
+	if err := a.mem.Reserve(int64(64 + 48*len(vecs) + 24*len(a.aggs))); err != nil && a.memErr == nil {
+		a.memErr = err
+	}
 	g := uint32(a.ngroups)
 	a.ngroups++
 	for c, v := range vecs {

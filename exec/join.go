@@ -31,10 +31,11 @@ type hashJoinOp struct {
 	rmatched []bool
 	done     bool
 	key      []byte
+	mem      *Budget
 }
 
 func newHashJoin(n *planner.Join, l, r Operator, env Env) *hashJoinOp {
-	op := &hashJoinOp{n: n, left: l, right: r, schema: SchemaOf(n.Out),
+	op := &hashJoinOp{n: n, left: l, right: r, schema: SchemaOf(n.Out), mem: env.Mem,
 		ltypes: types(n.Left.Columns()), rtypes: types(n.Right.Columns())}
 	for _, k := range n.LeftKeys {
 		op.lkeys = append(op.lkeys, compile(k, env))
@@ -71,7 +72,7 @@ func (h *hashJoinOp) rowKey(vs []functions.Vec, i int) (string, bool) {
 }
 
 func (h *hashJoinOp) build(ctx context.Context) error {
-	recs, err := Drain(ctx, h.right)
+	recs, err := drain(ctx, h.right, h.mem)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,13 @@ func newScan(n *planner.Scan, env Env) (Operator, error) {
 		return nil, err
 	}
 	req := arrowstore.ScanRequest{MinT: n.MinT, MaxT: n.MaxT, Stats: env.Stats}
+	if env.Profile != nil {
+		st := env.Profile.Get(n)
+		if st.Scan == nil {
+			st.Scan = &arrowstore.ScanStats{}
+		}
+		req.Stats = st.Scan
+	}
 	for _, c := range n.Cols {
 		req.Columns = append(req.Columns, c.Name)
 	}
@@ -311,6 +318,7 @@ func appendKey(b []byte, v functions.Vec, i int) []byte {
 }
 
 type distinctOp struct {
+	mem   *Budget
 	in    Operator
 	on    []int
 	types []functions.Type
@@ -347,6 +355,10 @@ func (d *distinctOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 				continue
 			}
 			d.seen[string(d.key)] = struct{}{}
+			if err := d.mem.Reserve(int64(len(d.key)) + 48); err != nil {
+				rec.Release()
+				return nil, err
+			}
 			sel = append(sel, int32(i))
 		}
 		if len(sel) == 0 {
@@ -361,6 +373,7 @@ func (d *distinctOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 
 // sortOp materialises its input and sorts it (stable).
 type sortOp struct {
+	mem   *Budget
 	in    Operator
 	keys  []planner.SortKey
 	types []functions.Type
@@ -375,7 +388,7 @@ func (s *sortOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, io.EOF
 	}
 	s.done = true
-	recs, err := Drain(ctx, s.in)
+	recs, err := drain(ctx, s.in, s.mem)
 	if err != nil {
 		return nil, err
 	}

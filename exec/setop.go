@@ -23,6 +23,7 @@ type setOp struct {
 	rightCount  map[string]int64
 	leftN       map[string]int64
 	key         []byte
+	mem         *Budget
 }
 
 func newSetOp(n *planner.SetOp, l, r Operator) *setOp {
@@ -77,6 +78,10 @@ func (s *setOp) union(ctx context.Context) (arrow.RecordBatch, error) {
 			if _, ok := s.seen[k]; !ok {
 				s.seen[k] = 1
 				sel = append(sel, int32(i))
+				if err := s.mem.Reserve(int64(len(k)) + 48); err != nil {
+					rec.Release()
+					return nil, err
+				}
 			}
 		}
 		out := takeRecord(rec, sel)
@@ -103,7 +108,14 @@ func (s *setOp) intersectExcept(ctx context.Context) (arrow.RecordBatch, error) 
 				return nil, err
 			}
 			for i := 0; i < int(rec.NumRows()); i++ {
-				s.rightCount[s.rowKey(rec, i)]++
+				k := s.rowKey(rec, i)
+				if s.rightCount[k] == 0 {
+					if err := s.mem.Reserve(int64(len(k)) + 48); err != nil {
+						rec.Release()
+						return nil, err
+					}
+				}
+				s.rightCount[k]++
 			}
 			rec.Release()
 		}

@@ -29,7 +29,7 @@ func compileSubquery(s *planner.Subquery, env Env) evaluator {
 			return
 		}
 		defer op.Close()
-		recs, err := Drain(context.Background(), op)
+		recs, err := drain(context.Background(), op, env.Mem)
 		if err != nil {
 			failure = err
 			return

@@ -25,6 +25,7 @@ type windowCall struct {
 // windowOp computes window functions over its whole input (materialised),
 // appending one column per call.
 type windowOp struct {
+	mem    *Budget
 	in     Operator
 	calls  []windowCall
 	schema *arrow.Schema
@@ -33,7 +34,7 @@ type windowOp struct {
 }
 
 func newWindow(n *planner.Window, in Operator, env Env) (Operator, error) {
-	op := &windowOp{in: in, schema: SchemaOf(n.Out), out: types(n.Out)}
+	op := &windowOp{in: in, schema: SchemaOf(n.Out), out: types(n.Out), mem: env.Mem}
 	for _, c := range n.Calls {
 		wc := windowCall{c: c}
 		for _, e := range c.Args {
@@ -65,7 +66,7 @@ func (w *windowOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, io.EOF
 	}
 	w.done = true
-	recs, err := Drain(ctx, w.in)
+	recs, err := drain(ctx, w.in, w.mem)
 	if err != nil {
 		return nil, err
 	}

@@ -319,12 +319,18 @@ func (n *Distinct) Describe() string {
 func (n *Limit) Describe() string { return fmt.Sprintf("Limit count=%d offset=%d", n.Count, n.Offset) }
 
 // Explain renders a plan as an indented tree.
-func Explain(n Node) string {
+func Explain(n Node) string { return ExplainWith(n, nil) }
+
+// ExplainWith renders a plan, appending annotate(node) to each line.
+func ExplainWith(n Node, annotate func(Node) string) string {
 	var b strings.Builder
 	var walk func(n Node, depth int)
 	walk = func(n Node, depth int) {
 		b.WriteString(strings.Repeat("  ", depth))
 		b.WriteString(n.Describe())
+		if annotate != nil {
+			b.WriteString("  " + annotate(n))
+		}
 		b.WriteByte('\n')
 		for _, c := range n.Children() {
 			walk(c, depth+1)
