@@ -67,6 +67,9 @@ func newParallelAggregate(n *planner.Aggregate, env Env) (Operator, bool, error)
 	if err != nil {
 		return nil, false, err
 	}
+	if env.Profile != nil {
+		in = &profiledOp{Operator: in, s: env.Profile.Get(scan)}
+	}
 	op := &parallelAggOp{src: &sharedSource{in: in}, schema: SchemaOf(n.Out)}
 	for w := 0; w < workers; w++ {
 		var fs []evaluator
