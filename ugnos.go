@@ -51,8 +51,8 @@ type DataPoint struct {
 
 // DB is an open database. Its methods are safe for concurrent use.
 type DB struct {
-	eng     *engine.Engine
-	queries queryStats
+	eng      *engine.Engine
+	queries  queryStats
 	parser   *sql.Parser
 	reg      *functions.Registry
 	queryMem int64

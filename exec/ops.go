@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -417,48 +416,7 @@ func (s *sortOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 
 // compareRows orders two rows of v.
 func compareRows(v functions.Vec, a, b int, desc, nullsFirst bool) int {
-	na, nb := v.IsNull(a), v.IsNull(b)
-	switch {
-	case na && nb:
-		return 0
-	case na:
-		if nullsFirst {
-			return -1
-		}
-		return 1
-	case nb:
-		if nullsFirst {
-			return 1
-		}
-		return -1
-	}
-	c := 0
-	switch v.T {
-	case functions.TFloat:
-		c = functions.CompareFloat(v.Float(a), v.Float(b))
-	case functions.TInt, functions.TTimestamp:
-		x, y := v.Int(a), v.Int(b)
-		switch {
-		case x < y:
-			c = -1
-		case x > y:
-			c = 1
-		}
-	case functions.TBool:
-		x, y := v.Bool(a), v.Bool(b)
-		switch {
-		case !x && y:
-			c = -1
-		case x && !y:
-			c = 1
-		}
-	default:
-		c = strings.Compare(v.Str(a), v.Str(b))
-	}
-	if desc {
-		return -c
-	}
-	return c
+	return compareAcross(v, a, v, b, desc, nullsFirst)
 }
 
 // concat joins batches into one.

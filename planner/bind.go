@@ -420,19 +420,8 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 	} else if len(keys) > 0 {
 		node = &Sort{Input: node, Keys: keys}
 	}
-	if lc, lo := s.GetLimitCount(), s.GetLimitOffset(); lc != nil || lo != nil {
-		lim := &Limit{Input: node, Count: -1}
-		if lc != nil {
-			if lim.Count, err = q.limitValue(lc, "LIMIT", true); err != nil {
-				return nil, err
-			}
-		}
-		if lo != nil {
-			if lim.Offset, err = q.limitValue(lo, "OFFSET", false); err != nil {
-				return nil, err
-			}
-		}
-		node = lim
+	if node, err = q.limit(s, node); err != nil {
+		return nil, err
 	}
 	if len(exprs) > visible {
 		drop := make([]Expr, visible)
@@ -766,22 +755,8 @@ func (b *binder) setOp(s *pg.SelectStmt, outer *env) (Node, error) {
 	if len(keys) > 0 {
 		node = &Sort{Input: node, Keys: keys}
 	}
-	if lc, lo := s.GetLimitCount(), s.GetLimitOffset(); lc != nil || lo != nil {
-		q := &query{b: b, sc: &scope{}}
-		lim := &Limit{Input: node, Count: -1}
-		if lc != nil {
-			if lim.Count, err = q.limitValue(lc, "LIMIT", true); err != nil {
-				return nil, err
-			}
-		}
-		if lo != nil {
-			if lim.Offset, err = q.limitValue(lo, "OFFSET", false); err != nil {
-				return nil, err
-			}
-		}
-		node = lim
-	}
-	return node, nil
+	q := &query{b: b, sc: &scope{}}
+	return q.limit(s, node)
 }
 
 // view plans a view's stored query (views may use views, up to a depth).
@@ -796,4 +771,25 @@ func (b *binder) view(name, q string) (Node, error) {
 		return nil, errs.New(errs.ErrCorrupt, errs.CodeInternal, "view %q has an invalid stored query", name)
 	}
 	return b.selectStmt(stmts[0].Node.GetSelectStmt(), nil)
+}
+
+// limit adds the LIMIT / OFFSET of s above node, if any.
+func (q *query) limit(s *pg.SelectStmt, node Node) (Node, error) {
+	lc, lo := s.GetLimitCount(), s.GetLimitOffset()
+	if lc == nil && lo == nil {
+		return node, nil
+	}
+	lim := &Limit{Input: node, Count: -1}
+	var err error
+	if lc != nil {
+		if lim.Count, err = q.limitValue(lc, "LIMIT", true); err != nil {
+			return nil, err
+		}
+	}
+	if lo != nil {
+		if lim.Offset, err = q.limitValue(lo, "OFFSET", false); err != nil {
+			return nil, err
+		}
+	}
+	return lim, nil
 }

@@ -415,28 +415,14 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 		}
 		return q.call("not", []Expr{in})
 	case pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE:
-		l, err := q.expr(a.GetLexpr(), ctx)
+		l, r, err := q.operands(a, ctx)
 		if err != nil {
-			return nil, err
-		}
-		r, err := q.expr(a.GetRexpr(), ctx)
-		if err != nil {
-			return nil, err
-		}
-		if l, r, err = unify(l, r); err != nil {
 			return nil, err
 		}
 		return q.call(op, []Expr{l, r})
 	case pg.A_Expr_Kind_AEXPR_DISTINCT, pg.A_Expr_Kind_AEXPR_NOT_DISTINCT:
-		l, err := q.expr(a.GetLexpr(), ctx)
+		l, r, err := q.operands(a, ctx)
 		if err != nil {
-			return nil, err
-		}
-		r, err := q.expr(a.GetRexpr(), ctx)
-		if err != nil {
-			return nil, err
-		}
-		if l, r, err = unify(l, r); err != nil {
 			return nil, err
 		}
 		name := "is_distinct_from"
@@ -445,15 +431,8 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 		}
 		return q.call(name, []Expr{l, r})
 	case pg.A_Expr_Kind_AEXPR_NULLIF:
-		l, err := q.expr(a.GetLexpr(), ctx)
+		l, r, err := q.operands(a, ctx)
 		if err != nil {
-			return nil, err
-		}
-		r, err := q.expr(a.GetRexpr(), ctx)
-		if err != nil {
-			return nil, err
-		}
-		if l, r, err = unify(l, r); err != nil {
 			return nil, err
 		}
 		eq, err := q.call("=", []Expr{l, r})
@@ -498,6 +477,20 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 		return q.call("not", []Expr{both})
 	}
 	return nil, unsupported("%s expressions", strings.TrimPrefix(a.GetKind().String(), "AEXPR_"))
+}
+
+// operands binds both sides of a binary expression and types unknown
+// literals from the other side.
+func (q *query) operands(a *pg.A_Expr, ctx exprCtx) (Expr, Expr, error) {
+	l, err := q.expr(a.GetLexpr(), ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := q.expr(a.GetRexpr(), ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return unify(l, r)
 }
 
 // argHints gives the types unknown literals take in function arguments.
