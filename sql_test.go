@@ -151,3 +151,39 @@ func sltRunArgs2(db *ugnos.DB, tenant, q string) ([]string, error) {
 	}
 	return rows, rd.Err()
 }
+
+// TestZoneMapPruning checks that field predicates skip sealed batches
+// whose zone maps rule them out, and never skip rows that match (NaN is
+// above every number, as in PostgreSQL).
+func TestZoneMapPruning(t *testing.T) {
+	db := openMem(t, ugnos.WithSealRows(64))
+	low := make([]ugnos.Point, 100) // values 0..99, one sealed batch
+	high := make([]ugnos.Point, 100)
+	for i := range low {
+		low[i] = ugnos.Point{Timestamp: int64(i) * sec, Value: float64(i), Tags: ugnos.TagSet{"h": "a"}}
+		high[i] = ugnos.Point{Timestamp: int64(1000+i) * sec, Value: float64(1000 + i), Tags: ugnos.TagSet{"h": "a"}}
+	}
+	must(t, db.InsertBatch("t", "m", low))
+	must(t, db.InsertBatch("t", "m", high))
+	got, err := sltRunArgs(db, "SELECT count(*) FROM m WHERE value > 500")
+	must(t, err)
+	if strings.Join(got, "") != "100" {
+		t.Fatalf("value > 500: %v", got)
+	}
+	plan, err := sltRunArgs(db, "EXPLAIN ANALYZE SELECT count(*) FROM m WHERE value > 500")
+	must(t, err)
+	if text := strings.Join(plan, "\n"); !strings.Contains(text, "prune value in [500, +Inf]") || !strings.Contains(text, "pruned=1") {
+		t.Fatalf("zone map not used:\n%s", text)
+	}
+	// a batch holding NaN must not be skipped for an open-ended upper range
+	_, err = db.Exec(ctx, "t", "CREATE TABLE f (time timestamptz, v double precision)")
+	must(t, err)
+	_, err = db.Exec(ctx, "t", "INSERT INTO f VALUES ('2020-01-01 00:00:00+00', 1), ('2020-01-01 00:00:01+00', 'NaN'), ('2020-01-01 00:00:02+00', 2)")
+	must(t, err)
+	db.Flush()
+	got, err = sltRunArgs(db, "SELECT count(*) FROM f WHERE v > 100")
+	must(t, err)
+	if strings.Join(got, "") != "1" {
+		t.Fatalf("NaN > 100 must count (PostgreSQL orders NaN last): %v", got)
+	}
+}

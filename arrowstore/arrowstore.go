@@ -167,6 +167,18 @@ type ScanRequest struct {
 	Filters    []Filter // tag predicates; only those HandledFilters accepted
 	BatchRows  int      // a hint for the largest batch; 0: the store's choice
 	Stats      *ScanStats
+	// Ranges are hints on numeric fields: batches whose zone maps show no
+	// row can fall in a range may be skipped. Rows outside the ranges may
+	// still be returned; the caller filters exactly.
+	Ranges []FieldRange
+}
+
+// FieldRange is a zone-map hint: Min <= value <= Max (bounds inclusive;
+// use ±Inf for open ends). NULLs never match; NaN matches a range open
+// to +Inf, as NaN sorts above every number in PostgreSQL.
+type FieldRange struct {
+	Column   string
+	Min, Max float64
 }
 
 // ScanStats counts what a scan did. Safe for concurrent update.

@@ -45,6 +45,9 @@ func newScan(n *planner.Scan, env Env) (Operator, error) {
 	for _, c := range n.Cols {
 		req.Columns = append(req.Columns, c.Name)
 	}
+	for _, r := range n.Ranges {
+		req.Ranges = append(req.Ranges, arrowstore.FieldRange{Column: r.Column, Min: r.Min, Max: r.Max})
+	}
 	for _, f := range n.Tags {
 		var op arrowstore.FilterOp
 		switch f.Op {

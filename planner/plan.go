@@ -50,7 +50,14 @@ type Scan struct {
 	Cols       []ScanColumn
 	MinT, MaxT int64 // inclusive
 	Tags       []TagFilter
-	Empty      bool // the predicates are contradictory: no rows
+	Ranges     []FieldRange // zone-map hints (the filter stays above)
+	Empty      bool         // the predicates are contradictory: no rows
+}
+
+// FieldRange is a zone-map hint on a numeric field: Min <= v <= Max.
+type FieldRange struct {
+	Column   string
+	Min, Max float64
 }
 
 // Values produces constant rows.
@@ -241,6 +248,9 @@ func (n *Scan) Describe() string {
 	}
 	for _, f := range n.Tags {
 		s += fmt.Sprintf(" %s %s (%s)", f.Column, f.Op, strings.Join(f.Values, ", "))
+	}
+	for _, r := range n.Ranges {
+		s += fmt.Sprintf(" prune %s in [%v, %v]", r.Column, r.Min, r.Max)
 	}
 	if n.Empty {
 		s += " empty"

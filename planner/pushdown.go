@@ -59,6 +59,10 @@ func pushOne(scan *Scan, e Expr) bool {
 			return false
 		}
 		sc := scan.Cols[col.Idx]
+		if sc.Kind == KindField && sc.T.Numeric() && k.T.Numeric() {
+			hintRange(scan, sc.Name, op, k)
+			return false // exact filtering stays above the scan
+		}
 		switch {
 		case sc.Kind == KindTime && k.T == functions.TTimestamp && op != "<>":
 			t := k.V.(int64)
@@ -99,6 +103,34 @@ func pushOne(scan *Scan, e Expr) bool {
 		}
 	}
 	return false
+}
+
+// hintRange records a zone-map hint for "field op constant".
+func hintRange(scan *Scan, name, op string, k *Const) {
+	var v float64
+	switch x := k.V.(type) {
+	case int64:
+		v = float64(x)
+	case float64:
+		v = x
+	default:
+		return
+	}
+	if v != v {
+		return
+	}
+	r := FieldRange{Column: name, Min: math.Inf(-1), Max: math.Inf(1)}
+	switch op {
+	case ">", ">=":
+		r.Min = v // ">" is a looser inclusive bound; fine for pruning
+	case "<", "<=":
+		r.Max = v
+	case "=":
+		r.Min, r.Max = v, v
+	default:
+		return
+	}
+	scan.Ranges = append(scan.Ranges, r)
 }
 
 func pushIn(scan *Scan, c *Call, op string) bool {

@@ -61,6 +61,11 @@ func (t *table) Scan(ctx context.Context, req arrowstore.ScanRequest) (array.Rec
 			spec.Types = append(spec.Types, ref.typ)
 		}
 	}
+	for _, r := range req.Ranges {
+		if ref, ok := s.byName[r.Column]; ok && ref.kind == arrowstore.KindField && (ref.typ == arrowstore.TypeFloat || ref.typ == arrowstore.TypeInt) {
+			spec.Ranges = append(spec.Ranges, membuf.SlotRange{Slot: ref.slot, Min: r.Min, Max: r.Max})
+		}
+	}
 	spec.NoSID = true
 	for _, c := range cols {
 		if c.kind == arrowstore.KindTag || c.kind == kindSeriesID {

@@ -1,6 +1,7 @@
 package membuf
 
 import (
+	"math"
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -19,6 +20,44 @@ type ScanSpec struct {
 	Types      []arrowstore.FieldType
 	Stats      *arrowstore.ScanStats // may be nil
 	NoSID      bool                  // Part.SID is not needed (left nil)
+	Ranges     []SlotRange           // zone-map hints
+}
+
+// SlotRange is a zone-map hint on a field slot (see arrowstore.FieldRange).
+type SlotRange struct {
+	Slot     int
+	Min, Max float64
+}
+
+// excluded reports whether the batch's zone maps rule out every range row.
+func excluded(bt *Batch, rs []SlotRange) bool {
+	for _, r := range rs {
+		if r.Slot >= len(bt.Cols) || bt.Cols[r.Slot] == nil {
+			return true // all NULL here
+		}
+		z := bt.Zones[r.Slot]
+		nanOK := z.HasNaN && math.IsInf(r.Max, 1)
+		if nanOK {
+			continue
+		}
+		if !z.HasMinMax {
+			if bt.Types[r.Slot] == arrowstore.TypeFloat || bt.Types[r.Slot] == arrowstore.TypeInt {
+				return true // only NULLs (and NaNs outside the range)
+			}
+			continue
+		}
+		lo, hi := z.MinF, z.MaxF
+		if bt.Types[r.Slot] == arrowstore.TypeInt {
+			lo, hi = float64(z.MinI), float64(z.MaxI)
+		}
+		if bt.Types[r.Slot] != arrowstore.TypeFloat && bt.Types[r.Slot] != arrowstore.TypeInt {
+			continue
+		}
+		if hi < r.Min || lo > r.Max {
+			return true
+		}
+	}
+	return false
 }
 
 // Part is a piece of a scan's result. The caller owns the arrays and must
@@ -149,7 +188,7 @@ func matchRanges(bt *Batch, minT, maxT int64, sids []uint32, out []rng) []rng {
 func (c *Cursor) scanBatch(bt *Batch) (Part, bool) {
 	st := c.stats()
 	st.BatchesTotal.Add(1)
-	if bt.MaxT < c.spec.MinT || bt.MinT > c.spec.MaxT {
+	if bt.MaxT < c.spec.MinT || bt.MinT > c.spec.MaxT || len(c.spec.Ranges) > 0 && excluded(bt, c.spec.Ranges) {
 		st.BatchesPruned.Add(1)
 		return Part{}, false
 	}
