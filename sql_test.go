@@ -1,6 +1,8 @@
 package ugnos_test
 
 import (
+	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +103,7 @@ func TestSQLQueryMemoryLimit(t *testing.T) {
 	}
 	must(t, db.InsertBatch("t", "m", pts))
 	for _, q := range []string{
-		"SELECT value FROM m ORDER BY value",                     // sort materialises 800 KB
+		"SELECT value FROM m ORDER BY value LIMIT 10000000", // beyond top-N: a full sort                     // sort materialises 800 KB
 		"SELECT time, count(*) FROM m GROUP BY time",             // 50,000 groups
 		"SELECT value, row_number() OVER (ORDER BY time) FROM m", // window
 	} {
@@ -185,5 +187,62 @@ func TestZoneMapPruning(t *testing.T) {
 	must(t, err)
 	if strings.Join(got, "") != "1" {
 		t.Fatalf("NaN > 100 must count (PostgreSQL orders NaN last): %v", got)
+	}
+}
+
+// TestTopN checks ORDER BY ... LIMIT ... OFFSET (run as a top-N heap)
+// against a sort done here, over several batches with ties and NULLs.
+func TestTopN(t *testing.T) {
+	db := openMem(t, ugnos.WithSealRows(64))
+	must(t, db.CreateDatabase("t"))
+	_, err := db.Exec(ctx, "t", "CREATE TABLE r (time timestamptz, v bigint)")
+	must(t, err)
+	type row struct {
+		ts int64
+		v  *int64
+	}
+	var rows []row
+	for b := 0; b < 5; b++ {
+		q := "INSERT INTO r VALUES "
+		for i := 0; i < 40; i++ {
+			ts := int64(b*40+i) * sec
+			var v *int64
+			val := "NULL"
+			if (b*40+i)%9 != 0 {
+				x := int64((b*40 + i) * 7 % 13)
+				v, val = &x, fmt.Sprint(x)
+			}
+			rows = append(rows, row{ts, v})
+			if i > 0 {
+				q += ", "
+			}
+			q += fmt.Sprintf("(to_timestamp(%d), %s)", ts/sec, val)
+		}
+		_, err := db.Exec(ctx, "t", q)
+		must(t, err)
+	}
+	// expected: v DESC (NULLs first, PostgreSQL's default for DESC), then time
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if (a.v == nil) != (b.v == nil) {
+			return a.v == nil
+		}
+		if a.v != nil && *a.v != *b.v {
+			return *a.v > *b.v
+		}
+		return a.ts < b.ts
+	})
+	var want []string
+	for _, r := range rows[3:17] {
+		s := "NULL"
+		if r.v != nil {
+			s = fmt.Sprint(*r.v)
+		}
+		want = append(want, fmt.Sprintf("%d %s", r.ts/sec, s))
+	}
+	got, err := sltRunArgs(db, "SELECT extract(epoch FROM time)::bigint, v FROM r ORDER BY v DESC, time LIMIT 14 OFFSET 3")
+	must(t, err)
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got  %v\nwant %v", got, want)
 	}
 }

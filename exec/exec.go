@@ -134,6 +134,13 @@ func build(n planner.Node, env Env) (Operator, error) {
 		op.mem = env.Mem
 		return op, nil
 	case *planner.Limit:
+		if srt, ok := n.Input.(*planner.Sort); ok && n.Count >= 0 && n.Count+n.Offset <= 1<<20 {
+			in, err := Build(srt.Input, env)
+			if err != nil {
+				return nil, err
+			}
+			return &topNOp{in: in, keys: srt.Keys, types: types(srt.Input.Columns()), k: int(n.Count + n.Offset), skip: n.Offset, mem: env.Mem}, nil
+		}
 		in, err := Build(n.Input, env)
 		if err != nil {
 			return nil, err
