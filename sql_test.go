@@ -103,7 +103,7 @@ func TestSQLQueryMemoryLimit(t *testing.T) {
 	}
 	must(t, db.InsertBatch("t", "m", pts))
 	for _, q := range []string{
-		"SELECT value FROM m ORDER BY value LIMIT 10000000", // beyond top-N: a full sort                     // sort materialises 800 KB
+		"SELECT value FROM m ORDER BY value LIMIT 10000000",      // beyond top-N: a full sort                     // sort materialises 800 KB
 		"SELECT time, count(*) FROM m GROUP BY time",             // 50,000 groups
 		"SELECT value, row_number() OVER (ORDER BY time) FROM m", // window
 	} {
