@@ -258,3 +258,103 @@ var _ = sql.Parse
 func typeName(v any) string { return strings.TrimPrefix(fmtType(v), "") }
 
 func fmtType(v any) string { return fmt.Sprintf("%T", v) }
+
+// Description is what a statement takes and returns, without running it.
+type Description struct {
+	// Params are the types of $1, $2, … as inferred from their use
+	// (PostgreSQL names; unconstrained parameters are text).
+	Params []string
+	// Columns are the result columns (empty for statements without rows).
+	Columns []ColumnDescription
+}
+
+// ColumnDescription is a result column.
+type ColumnDescription struct {
+	Name string
+	Type string // PostgreSQL type name
+}
+
+// Describe plans a statement without parameter values and reports the
+// parameter types it expects and the columns it returns, as a PostgreSQL
+// server does for a prepared statement.
+func (db *DB) Describe(ctx context.Context, tenant, query string) (*Description, error) {
+	if err := checkName("database", tenant); err != nil {
+		return nil, err
+	}
+	stmts, err := db.parser.Parse(query)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) != 1 {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "a call describes exactly one statement; got %d", len(stmts))
+	}
+	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant}, Reg: db.reg, Now: time.Now(), InferParams: true}
+	d := &Description{}
+	node := stmts[0].Node
+	switch {
+	case node.GetSelectStmt() != nil:
+		plan, err := p.PlanSelect(node.GetSelectStmt())
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range plan.Columns() {
+			t := c.T
+			if t == functions.TUnknown {
+				t = functions.TText
+			}
+			d.Columns = append(d.Columns, ColumnDescription{Name: c.Name, Type: t.Name()})
+		}
+	case node.GetInsertStmt() != nil:
+		if err := db.describeInsert(tenant, p, node.GetInsertStmt()); err != nil {
+			return nil, err
+		}
+	case node.GetDeleteStmt() != nil:
+		if _, err := p.PlanDelete(node.GetDeleteStmt().GetRelation().GetRelname(), node.GetDeleteStmt().GetWhereClause()); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range p.ParamTypes {
+		if t == functions.TUnknown {
+			t = functions.TText
+		}
+		d.Params = append(d.Params, t.Name())
+	}
+	return d, nil
+}
+
+// describeInsert types the parameters of INSERT … VALUES by their columns.
+func (db *DB) describeInsert(tenant string, p *planner.Planner, st *pg.InsertStmt) error {
+	tbl, err := db.eng.Table(tenant, st.GetRelation().GetRelname())
+	if err != nil {
+		return err
+	}
+	cols := tbl.Columns()
+	if len(st.GetCols()) > 0 {
+		byName := map[string]arrowstore.Column{}
+		for _, c := range cols {
+			byName[c.Name] = c
+		}
+		cols = cols[:0:0]
+		for _, c := range st.GetCols() {
+			col, ok := byName[c.GetResTarget().GetName()]
+			if !ok {
+				return errs.New(errs.ErrNotFound, errs.CodeUndefinedColumn, "column %q does not exist", c.GetResTarget().GetName())
+			}
+			cols = append(cols, col)
+		}
+	}
+	for _, l := range st.GetSelectStmt().GetSelectStmt().GetValuesLists() {
+		for i, it := range l.GetList().GetItems() {
+			e, err := p.ConstExpr(it)
+			if err != nil {
+				return err
+			}
+			if i < len(cols) {
+				if _, err := planner.Coerce(e, sqlType(cols[i])); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

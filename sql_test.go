@@ -246,3 +246,34 @@ func TestTopN(t *testing.T) {
 		t.Fatalf("got  %v\nwant %v", got, want)
 	}
 }
+
+func TestDescribeInfersParameterTypes(t *testing.T) {
+	db := openMem(t)
+	must(t, db.CreateDatabase("t"))
+	_, err := db.Exec(ctx, "t", "CREATE TABLE m (time timestamptz, host text, v double precision, n bigint)")
+	must(t, err)
+	f := func(q string, params, cols string) {
+		t.Helper()
+		d, err := db.Describe(ctx, "t", q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var cs []string
+		for _, c := range d.Columns {
+			cs = append(cs, c.Name+":"+c.Type)
+		}
+		if got := strings.Join(d.Params, ","); got != params {
+			t.Errorf("%s: params %s, want %s", q, got, params)
+		}
+		if got := strings.Join(cs, ","); got != cols {
+			t.Errorf("%s: columns %s, want %s", q, got, cols)
+		}
+	}
+	f("SELECT host, avg(v) FROM m WHERE time >= $1 AND host = $2 AND n > $3 GROUP BY host LIMIT $4",
+		"timestamp with time zone,text,bigint,bigint", "host:text,avg:double precision")
+	f("SELECT $1", "text", "?column?:text")
+	f("SELECT v * $1 AS x FROM m", "double precision", "x:double precision")
+	f("SELECT time_bucket($1, time) FROM m", "interval", "time_bucket:timestamp with time zone")
+	f("INSERT INTO m (time, host, v) VALUES ($1, $2, $3)", "timestamp with time zone,text,double precision", "")
+	f("DELETE FROM m WHERE host = $1 AND time < $2", "text,timestamp with time zone", "")
+}

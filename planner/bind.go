@@ -30,6 +30,11 @@ type Planner struct {
 	// float32/float64, string (typed by context, like a quoted literal) or
 	// time.Time.
 	Params []any
+	// InferParams plans without parameter values, recording in ParamTypes
+	// the type each $n is used as (unconstrained ones become text). The
+	// plan is for description only, not for running.
+	InferParams bool
+	ParamTypes  []functions.Type
 }
 
 func unsupported(what string, args ...any) error {
@@ -679,7 +684,7 @@ func (p *Planner) PlanDelete(table string, where *pg.Node) (DeleteSpec, error) {
 		if e, err = coerceTo(e, functions.TBool, "argument of WHERE"); err != nil {
 			return DeleteSpec{}, err
 		}
-		if rest := pushDown(scan, e, sc); rest != nil {
+		if rest := pushDown(scan, e, sc); rest != nil && !p.InferParams {
 			return DeleteSpec{}, unsupported("DELETE with a condition other than time ranges and tag comparisons (%s)", rest)
 		}
 	}

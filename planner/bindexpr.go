@@ -239,6 +239,12 @@ func castTo(e Expr, t functions.Type) (Expr, error) {
 		if c.V == nil {
 			return &Const{V: nil, T: t}, nil
 		}
+		if p, ok := c.V.(ParamRef); ok {
+			if c.T == functions.TUnknown {
+				p.record(t)
+			}
+			return &Const{V: p, T: t}, nil
+		}
 		if s, ok := c.V.(string); ok {
 			v, err := functions.ParseText(s, t)
 			if err != nil {
@@ -307,7 +313,7 @@ func (q *query) call(name string, args []Expr) (Expr, error) {
 	consts := make([]functions.Vec, len(args))
 	for i, a := range args {
 		k, ok := a.(*Const)
-		if !ok {
+		if !ok || isParam(k) {
 			return c, nil
 		}
 		consts[i] = functions.ConstVec(k.V, k.T, 1)
@@ -804,6 +810,9 @@ func (q *query) limitValue(n *pg.Node, what string, allowNull bool) (int64, erro
 	if !ok {
 		return 0, unsupported("non-constant %s", what)
 	}
+	if isParam(c) {
+		return -1, nil
+	}
 	if c.V == nil {
 		if allowNull {
 			return -1, nil
@@ -863,6 +872,14 @@ func groupName(e Expr) string {
 
 // param turns the value of $k into a constant.
 func (q *query) param(k int) (Expr, error) {
+	if q.b.p.InferParams {
+		if k < 1 || k > 65535 {
+			return nil, errs.New(errs.ErrInvalidInput, "42P02", "there is no parameter $%d", k)
+		}
+		p := ParamRef{N: k, types: &q.b.p.ParamTypes}
+		p.record(functions.TUnknown) // make room
+		return &Const{V: p, T: functions.TUnknown}, nil
+	}
 	ps := q.b.p.Params
 	if k < 1 || k > len(ps) {
 		return nil, errs.New(errs.ErrInvalidInput, "42P02", "there is no parameter $%d", k)

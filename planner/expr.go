@@ -76,6 +76,31 @@ func (e *Subquery) String() string {
 	return "(subquery)"
 }
 
+// ParamRef stands for the value of $N while parameter types are being
+// inferred (Planner.InferParams): a Const holding one has no value yet.
+type ParamRef struct {
+	N     int
+	types *[]functions.Type
+}
+
+// record notes the type a parameter is used as (the first use wins).
+func (p ParamRef) record(t functions.Type) {
+	ts := *p.types
+	for len(ts) < p.N {
+		ts = append(ts, functions.TUnknown)
+	}
+	if ts[p.N-1] == functions.TUnknown {
+		ts[p.N-1] = t
+	}
+	*p.types = ts
+}
+
+// isParam reports whether a constant is a parameter without a value.
+func isParam(c *Const) bool {
+	_, ok := c.V.(ParamRef)
+	return ok
+}
+
 func (e *Col) Type() functions.Type   { return e.T }
 func (e *Const) Type() functions.Type { return e.T }
 func (e *Call) Type() functions.Type  { return e.T }
@@ -85,6 +110,8 @@ func (e *Case) Type() functions.Type  { return e.T }
 func (e *Col) String() string { return fmt.Sprintf("%s#%d", e.Name, e.Idx) }
 func (e *Const) String() string {
 	switch v := e.V.(type) {
+	case ParamRef:
+		return fmt.Sprintf("$%d", v.N)
 	case nil:
 		return "NULL"
 	case string:

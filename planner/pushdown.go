@@ -41,7 +41,7 @@ func pushDown(scan *Scan, where Expr, sc *scope) Expr {
 }
 
 func pushOne(scan *Scan, e Expr) bool {
-	if k, ok := e.(*Const); ok {
+	if k, ok := e.(*Const); ok && !isParam(k) {
 		if k.V == nil || k.V == false {
 			scan.Empty = true
 			return true
@@ -141,7 +141,7 @@ func pushIn(scan *Scan, c *Call, op string) bool {
 	var vals []string
 	for _, a := range c.Args[1:] {
 		k, ok := a.(*Const)
-		if !ok || k.V == nil || k.T != functions.TText || k.V.(string) == "" {
+		if !ok || k.V == nil || k.T != functions.TText || isParam(k) || k.V.(string) == "" {
 			return false
 		}
 		vals = append(vals, k.V.(string))
@@ -156,12 +156,12 @@ func colConst(c *Call) (*Col, *Const, string) {
 		return nil, nil, ""
 	}
 	if col, ok := c.Args[0].(*Col); ok {
-		if k, ok := c.Args[1].(*Const); ok {
+		if k, ok := c.Args[1].(*Const); ok && !isParam(k) {
 			return col, k, c.Name
 		}
 	}
 	if col, ok := c.Args[1].(*Col); ok {
-		if k, ok := c.Args[0].(*Const); ok {
+		if k, ok := c.Args[0].(*Const); ok && !isParam(k) {
 			return col, k, flipped[c.Name]
 		}
 	}
