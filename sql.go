@@ -143,6 +143,8 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		return db.insert(ctx, tenant, p, node.GetInsertStmt())
 	case node.GetDeleteStmt() != nil:
 		return db.deleteStmt(ctx, tenant, p, node.GetDeleteStmt())
+	case node.GetAlterTableStmt() != nil:
+		return db.alterTable(tenant, node.GetAlterTableStmt())
 	case node.GetViewStmt() != nil:
 		return db.createView(tenant, p, node.GetViewStmt())
 	case node.GetTruncateStmt() != nil:

@@ -327,3 +327,27 @@ var parseTreeVersion = sync.OnceValue(func() int32 {
 	}
 	return r.GetVersion()
 })
+
+// alterTable runs ALTER TABLE ... ADD COLUMN (the only alteration ugnos
+// supports: columns are never rewritten).
+func (db *DB) alterTable(tenant string, st *pg.AlterTableStmt) (*Result, error) {
+	var cols []arrowstore.Column
+	ifNotExists := false
+	for _, c := range st.GetCmds() {
+		cmd := c.GetAlterTableCmd()
+		if cmd.GetSubtype() != pg.AlterTableType_AT_AddColumn {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "ALTER TABLE %s is not supported (only ADD COLUMN)", strings.TrimPrefix(cmd.GetSubtype().String(), "AT_"))
+		}
+		cd := cmd.GetDef().GetColumnDef()
+		if cd.GetColname() == arrowstore.TimeColumn {
+			return nil, errs.New(errs.ErrInvalidInput, "42701", "column \"time\" already exists")
+		}
+		col, err := columnType(cd.GetColname(), cd.GetTypeName())
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, col)
+		ifNotExists = ifNotExists || cmd.GetMissingOk()
+	}
+	return &Result{Tag: "ALTER TABLE"}, db.eng.AddColumns(tenant, st.GetRelation().GetRelname(), cols, ifNotExists)
+}

@@ -132,7 +132,8 @@ func (db *DB) Scan(ctx context.Context, tenant, table string, req arrowstore.Sca
 	return t.Scan(ctx, req)
 }
 
-// Columns returns a table's columns (time, tags, fields).
+// Columns returns a table's columns: time, then tags and fields in
+// creation order.
 func (db *DB) Columns(tenant, table string) ([]arrowstore.Column, error) {
 	t, err := db.eng.Table(tenant, table)
 	if err != nil {

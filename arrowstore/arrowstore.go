@@ -193,8 +193,8 @@ type ScanStats struct {
 // Table is one table of a tenant.
 type Table interface {
 	Name() string
-	// Columns returns the current columns: time first, then tags, then fields,
-	// each group in creation order. The slice must not be modified.
+	// Columns returns the current columns: time first, then tags and
+	// fields in creation order. The slice must not be modified.
 	Columns() []Column
 	// Schema is Columns as an Arrow schema (the full scan output schema).
 	Schema() *arrow.Schema

@@ -112,7 +112,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 		return b.setOp(s, outer)
 	}
 	if len(s.GetValuesLists()) > 0 {
-		return nil, unsupported("VALUES")
+		return b.values(s)
 	}
 	if s.GetIntoClause() != nil {
 		return nil, unsupported("SELECT INTO")
@@ -526,11 +526,19 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 			return nil, nil, nil, err
 		}
 		alias := ""
+		var colnames []*pg.Node
 		if a := rs.GetAlias(); a != nil {
-			alias = a.GetAliasname()
+			alias, colnames = a.GetAliasname(), a.GetColnames()
 		}
-		for _, col := range node.Columns() {
-			sc.cols = append(sc.cols, scopeCol{name: col.Name, table: alias, t: col.T})
+		if len(colnames) > len(node.Columns()) {
+			return nil, nil, nil, errs.New(errs.ErrInvalidInput, "42P10", "table %q has %d columns available but %d columns specified", alias, len(node.Columns()), len(colnames))
+		}
+		for i, col := range node.Columns() {
+			name := col.Name
+			if i < len(colnames) {
+				name = colnames[i].GetString_().GetSval()
+			}
+			sc.cols = append(sc.cols, scopeCol{name: name, table: alias, t: col.T})
 		}
 		sc.used = make([]bool, len(sc.cols))
 		return node, sc, nil, nil
@@ -797,4 +805,53 @@ func (q *query) limit(s *pg.SelectStmt, node Node) (Node, error) {
 		}
 	}
 	return lim, nil
+}
+
+// values plans VALUES (...), (...): constant rows, each column of the
+// common type of its values (unknown literals are text), named column1, ...
+func (b *binder) values(s *pg.SelectStmt) (Node, error) {
+	q := &query{b: b, sc: &scope{}}
+	var rows [][]Expr
+	for _, l := range s.GetValuesLists() {
+		var row []Expr
+		for _, it := range l.GetList().GetItems() {
+			e, err := q.expr(it, ctxWhere)
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := e.(*Const); !ok {
+				return nil, unsupported("non-constant expressions in VALUES")
+			}
+			row = append(row, e)
+		}
+		if len(rows) > 0 && len(row) != len(rows[0]) {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeSyntaxError, "VALUES lists must all be the same length")
+		}
+		rows = append(rows, row)
+	}
+	n := &Values{}
+	for c := range rows[0] {
+		ts := make([]functions.Type, len(rows))
+		for r := range rows {
+			ts[r] = rows[r][c].Type()
+		}
+		t, ok := functions.CommonType(ts)
+		if !ok {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "VALUES types in column %d cannot be matched", c+1)
+		}
+		for r := range rows {
+			e, err := coerceTo(rows[r][c], t, "VALUES")
+			if err != nil {
+				return nil, err
+			}
+			rows[r][c] = e
+		}
+		n.Out = append(n.Out, Column{Name: fmt.Sprintf("column%d", c+1), T: t})
+	}
+	n.Rows = rows
+	var node Node = n
+	if len(s.GetSortClause()) > 0 {
+		return nil, unsupported("ORDER BY directly on VALUES (use a subquery)")
+	}
+	return q.limit(s, node)
 }

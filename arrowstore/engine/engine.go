@@ -452,6 +452,35 @@ func (e *Engine) CreateTable(tenantName, name string, cols []arrowstore.Column, 
 	return e.syncAll()
 }
 
+// AddColumns adds columns to a table (ALTER TABLE ADD COLUMN); an existing
+// column with the same kind and type is not an error when ifNotExists.
+func (e *Engine) AddColumns(tenantName, name string, cols []arrowstore.Column, ifNotExists bool) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	t, err := e.lookup(tenantName, name)
+	if err != nil {
+		return err
+	}
+	s := t.schema.Load()
+	want := make([]newCol, 0, len(cols))
+	for _, c := range cols {
+		if err := ValidName("column", c.Name); err != nil {
+			return err
+		}
+		if _, ok := s.byName[c.Name]; ok && !ifNotExists {
+			return errs.New(errs.ErrInvalidInput, "42701", "column %q of relation %q already exists", c.Name, name)
+		}
+		want = append(want, newCol{name: c.Name, kind: c.Kind, typ: c.Type})
+	}
+	if _, err := t.addColumns(want); err != nil {
+		return err
+	}
+	return e.syncAll()
+}
+
 // syncAll waits until everything appended is durable.
 func (e *Engine) syncAll() error {
 	if e.wal == nil {

@@ -19,7 +19,8 @@ type schema struct {
 	tags    []string            // by tag slot
 	fields  []arrowstore.Column // by field slot
 	byName  map[string]colRef
-	columns []arrowstore.Column // time, tags, fields
+	order   []string            // tag and field names in creation order
+	columns []arrowstore.Column // time, then tags and fields in creation order
 	arrow   *arrow.Schema
 }
 
@@ -32,10 +33,14 @@ func newSchema() *schema {
 func (s *schema) finish() {
 	s.columns = make([]arrowstore.Column, 0, 1+len(s.tags)+len(s.fields))
 	s.columns = append(s.columns, arrowstore.Column{Name: arrowstore.TimeColumn, Kind: arrowstore.KindTime})
-	for _, t := range s.tags {
-		s.columns = append(s.columns, arrowstore.Column{Name: t, Kind: arrowstore.KindTag})
+	for _, name := range s.order {
+		ref := s.byName[name]
+		if ref.kind == arrowstore.KindTag {
+			s.columns = append(s.columns, arrowstore.Column{Name: name, Kind: arrowstore.KindTag})
+		} else {
+			s.columns = append(s.columns, s.fields[ref.slot])
+		}
 	}
-	s.columns = append(s.columns, s.fields...)
 	fs := make([]arrow.Field, len(s.columns))
 	for i, c := range s.columns {
 		fs[i] = c.ArrowField()
@@ -56,11 +61,13 @@ func (s *schema) with(cols []newCol) *schema {
 		tags:   append([]string(nil), s.tags...),
 		fields: append([]arrowstore.Column(nil), s.fields...),
 		byName: make(map[string]colRef, len(s.byName)+len(cols)),
+		order:  append([]string(nil), s.order...),
 	}
 	for k, v := range s.byName {
 		n.byName[k] = v
 	}
 	for _, c := range cols {
+		n.order = append(n.order, c.name)
 		if c.kind == arrowstore.KindTag {
 			n.byName[c.name] = colRef{kind: arrowstore.KindTag, slot: len(n.tags)}
 			n.tags = append(n.tags, c.name)
