@@ -249,6 +249,29 @@ func stringFuncs() []*Scalar {
 				})
 			}, nil
 		}},
+		{Name: "concat_ws", Resolve: func(a []Type) (Type, Kernel, error) {
+			if len(a) < 1 || a[0] != TText {
+				return 0, nil, noFunc("concat_ws", a)
+			}
+			return TText, func(args []Vec, n int) (Vec, error) {
+				vals := make([]string, n)
+				valid := NewValid(n)
+				for i := 0; i < n; i++ {
+					if args[0].IsNull(i) {
+						valid.SetNull(i)
+						continue
+					}
+					var parts []string
+					for k, v := range args[1:] {
+						if !v.IsNull(i) {
+							parts = append(parts, FormatValue(v.Value(i), a[k+1]))
+						}
+					}
+					vals[i] = strings.Join(parts, args[0].Str(i))
+				}
+				return ArrVec(NewText(vals, valid), TText), nil
+			}, nil
+		}},
 		{Name: "concat", Resolve: func(a []Type) (Type, Kernel, error) {
 			return TText, func(args []Vec, n int) (Vec, error) {
 				vals := make([]string, n)

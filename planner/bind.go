@@ -120,9 +120,6 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 	if len(s.GetLockingClause()) > 0 {
 		return nil, unsupported("FOR UPDATE/SHARE")
 	}
-	if len(s.GetWindowClause()) > 0 {
-		return nil, unsupported("WINDOW clauses")
-	}
 	e := outer
 	if w := s.GetWithClause(); w != nil {
 		if w.GetRecursive() {
@@ -149,7 +146,11 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &query{b: b, sc: sc, env: e}
+	q := &query{b: b, sc: sc, env: e, windows: map[string]*pg.WindowDef{}}
+	for _, w := range s.GetWindowClause() {
+		wd := w.GetWindowDef()
+		q.windows[wd.GetName()] = wd
+	}
 	// WHERE
 	var where Expr
 	if w := s.GetWhereClause(); w != nil {

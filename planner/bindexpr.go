@@ -51,6 +51,8 @@ type query struct {
 	aggs  []AggCall
 	wins  []WindowCall
 	inWin bool
+	// windows are the WINDOW clause's named windows
+	windows map[string]*pg.WindowDef
 }
 
 func (q *query) reg() *functions.Registry { return q.b.p.Reg }
@@ -446,6 +448,49 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 			return nil, err
 		}
 		return &Case{Whens: []When{{Cond: eq, Result: &Const{V: nil, T: l.Type()}}}, Else: l, T: l.Type()}, nil
+	case pg.A_Expr_Kind_AEXPR_BETWEEN_SYM, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM:
+		// x BETWEEN SYMMETRIC a AND b = x BETWEEN least(a,b) AND greatest(a,b)
+		x, err := q.expr(a.GetLexpr(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		items := a.GetRexpr().GetList().GetItems()
+		var bounds []Expr
+		for _, it := range items {
+			e, err := q.expr(it, ctx)
+			if err != nil {
+				return nil, err
+			}
+			if _, e, err = unify(x, e); err != nil {
+				return nil, err
+			}
+			bounds = append(bounds, e)
+		}
+		lo, err := q.unified("least", bounds)
+		if err != nil {
+			return nil, err
+		}
+		hi, err := q.unified("greatest", bounds)
+		if err != nil {
+			return nil, err
+		}
+		x1, lo, err := unify(x, lo)
+		if err != nil {
+			return nil, err
+		}
+		ge, err := q.call(">=", []Expr{x1, lo})
+		if err != nil {
+			return nil, err
+		}
+		le, err := q.call("<=", []Expr{x1, hi})
+		if err != nil {
+			return nil, err
+		}
+		both, err := q.call("and", []Expr{ge, le})
+		if err != nil || a.GetKind() == pg.A_Expr_Kind_AEXPR_BETWEEN_SYM {
+			return both, err
+		}
+		return q.call("not", []Expr{both})
 	case pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN:
 		x, err := q.expr(a.GetLexpr(), ctx)
 		if err != nil {
@@ -928,8 +973,26 @@ func (q *query) windowCall(name string, fc *pg.FuncCall, ctx exprCtx) (Expr, err
 		return nil, errs.New(errs.ErrInvalidInput, "42P20", "window functions are not allowed in %s", map[bool]string{true: "window function calls", false: ctxNames[ctx]}[q.inWin])
 	}
 	w := fc.GetOver()
-	if w.GetRefname() != "" || w.GetName() != "" {
-		return nil, unsupported("named windows")
+	if ref := w.GetRefname(); ref != "" || w.GetName() != "" {
+		if ref == "" {
+			ref = w.GetName() // OVER w
+		}
+		named, ok := q.windows[ref]
+		if !ok {
+			return nil, errs.New(errs.ErrNotFound, "42704", "window %q does not exist", ref)
+		}
+		if len(w.GetPartitionClause()) > 0 || w.GetFrameOptions()&frameNonDefault != 0 && w.GetName() == "" {
+			return nil, unsupported("overriding PARTITION BY or the frame of a named window")
+		}
+		merged := &pg.WindowDef{PartitionClause: named.GetPartitionClause(), OrderClause: named.GetOrderClause(),
+			FrameOptions: named.GetFrameOptions(), StartOffset: named.GetStartOffset(), EndOffset: named.GetEndOffset()}
+		if len(w.GetOrderClause()) > 0 {
+			merged.OrderClause = w.GetOrderClause()
+		}
+		if w.GetFrameOptions()&frameNonDefault != 0 {
+			merged.FrameOptions, merged.StartOffset, merged.EndOffset = w.GetFrameOptions(), w.GetStartOffset(), w.GetEndOffset()
+		}
+		w = merged
 	}
 	if fc.GetAggDistinct() || fc.GetAggFilter() != nil || len(fc.GetAggOrder()) > 0 || fc.GetAggWithinGroup() {
 		return nil, unsupported("DISTINCT, FILTER or ORDER BY in a window function call")
