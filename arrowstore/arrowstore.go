@@ -118,6 +118,13 @@ type SeriesTable interface {
 	SeriesTags(sid uint32) map[string]string
 }
 
+// TagValuer is implemented by tables that can list a tag's distinct
+// values (the keys of the tag index), so callers can turn pattern
+// predicates into IN lists.
+type TagValuer interface {
+	TagValues(column string) []string
+}
+
 // Metadata keys on Arrow fields of written and scanned records.
 const (
 	// MetaKind marks a column of a written record as "tag" or "field"

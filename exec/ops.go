@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"strings"
 	"encoding/binary"
 	"io"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
 	"github.com/ugnos/ugnos/planner"
 )
@@ -50,6 +52,7 @@ func newScan(n *planner.Scan, env Env) (Operator, error) {
 	}
 	for _, f := range n.Tags {
 		var op arrowstore.FilterOp
+		vals := f.Values
 		switch f.Op {
 		case "=":
 			op = arrowstore.OpEq
@@ -57,10 +60,29 @@ func newScan(n *planner.Scan, env Env) (Operator, error) {
 			op = arrowstore.OpNotEq
 		case "in":
 			op = arrowstore.OpIn
-		default:
+		case "not in":
 			op = arrowstore.OpNotIn
+		default: // [not] [i]like: the tag values matching the pattern
+			tv, ok := t.(arrowstore.TagValuer)
+			if !ok {
+				return nil, errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: table cannot list tag values for %s", f.Op)
+			}
+			match, err := functions.LikeMatcher(f.Values[0], strings.HasSuffix(f.Op, "ilike"))
+			if err != nil {
+				return nil, err
+			}
+			vals = nil
+			for _, v := range tv.TagValues(f.Column) {
+				if match(v) {
+					vals = append(vals, v)
+				}
+			}
+			op = arrowstore.OpIn
+			if strings.HasPrefix(f.Op, "not") {
+				op = arrowstore.OpNotIn
+			}
 		}
-		req.Filters = append(req.Filters, arrowstore.Filter{Column: f.Column, Op: op, Values: f.Values})
+		req.Filters = append(req.Filters, arrowstore.Filter{Column: f.Column, Op: op, Values: vals})
 	}
 	rd, err := t.Scan(context.Background(), req)
 	if err != nil {

@@ -44,6 +44,15 @@ func likeToRegexp(p string, fold bool) (*regexp.Regexp, error) {
 	return regexp.Compile(b.String())
 }
 
+// LikeMatcher returns a matcher for a LIKE (or, with fold, ILIKE) pattern.
+func LikeMatcher(pattern string, fold bool) (func(string) bool, error) {
+	re, err := likeToRegexp(pattern, fold)
+	if err != nil {
+		return nil, err
+	}
+	return re.MatchString, nil
+}
+
 // patternCache memoises compiled patterns of one kernel.
 type patternCache struct {
 	mu sync.Mutex

@@ -95,6 +95,17 @@ func pushOne(scan *Scan, e Expr) bool {
 			scan.Tags = append(scan.Tags, TagFilter{Column: sc.Name, Op: op, Values: []string{v}})
 			return true
 		}
+	case "~~", "~~*", "!~~", "!~~*":
+		// tag LIKE 'pattern': the executor matches the pattern against the
+		// tag's distinct values and scans only the matching series
+		col, ok := c.Args[0].(*Col)
+		k, kok := c.Args[1].(*Const)
+		if !ok || !kok || scan.Cols[col.Idx].Kind != KindTag || k.V == nil || isParam(k) || k.T != functions.TText {
+			return false
+		}
+		op := map[string]string{"~~": "like", "~~*": "ilike", "!~~": "not like", "!~~*": "not ilike"}[c.Name]
+		scan.Tags = append(scan.Tags, TagFilter{Column: scan.Cols[col.Idx].Name, Op: op, Values: []string{k.V.(string)}})
+		return true
 	case "in":
 		return pushIn(scan, c, "in")
 	case "not":

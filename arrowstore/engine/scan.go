@@ -288,3 +288,22 @@ func (t *table) SeriesTags(sid uint32) map[string]string {
 	}
 	return m
 }
+
+// TagValues implements arrowstore.TagValuer.
+func (t *table) TagValues(column string) []string {
+	ref, ok := t.schema.Load().byName[column]
+	if !ok || ref.kind != arrowstore.KindTag {
+		return nil
+	}
+	c := &t.cat
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if ref.slot >= len(c.post) {
+		return nil
+	}
+	out := make([]string, 0, len(c.post[ref.slot]))
+	for v := range c.post[ref.slot] {
+		out = append(out, v)
+	}
+	return out
+}
