@@ -2,11 +2,11 @@ package exec
 
 import (
 	"context"
-	"strings"
 	"encoding/binary"
 	"io"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
