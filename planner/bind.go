@@ -90,6 +90,15 @@ type cte struct {
 type binder struct {
 	p     *Planner
 	depth int // view nesting
+	// outer is set while binding a subquery: the enclosing query's scope
+	outer *outerCtx
+}
+
+// outerCtx resolves a subquery's references to the enclosing query.
+type outerCtx struct {
+	sc     *scope
+	refs   []int       // enclosing-scope columns referenced, in first-use order
+	values map[int]any // when replanning: their values by enclosing-scope index
 }
 
 // env carries CTEs visible to a query (innermost last).

@@ -83,6 +83,11 @@ func (q *query) expr(n *pg.Node, ctx exprCtx) (Expr, error) {
 		}
 		i, err := q.sc.resolve(table, name)
 		if err != nil {
+			if oc := q.b.outer; oc != nil {
+				if j, err2 := oc.sc.resolve(table, name); err2 == nil {
+					return oc.ref(j), nil
+				}
+			}
 			return nil, err
 		}
 		return &Col{Idx: i, Name: name, T: q.sc.cols[i].t}, nil
@@ -1206,24 +1211,76 @@ func (q *query) subLink(sl *pg.SubLink, ctx exprCtx) (Expr, error) {
 	if sel == nil {
 		return nil, unsupported("this subquery")
 	}
-	plan, err := q.b.selectStmt(sel, q.env)
-	if err != nil {
-		// a column of the outer query makes it correlated
-		var e *errs.Error
-		if errors.As(err, &e) && e.Code == errs.CodeUndefinedColumn {
-			return nil, unsupported("correlated subqueries (%s)", e.Msg)
+	if q.b.outer != nil && q.b.outer.values == nil {
+		// a subquery inside a correlated subquery: one level is supported
+		inner := &binder{p: q.b.p, depth: q.b.depth}
+		plan, err := inner.selectStmt(sel, q.env)
+		if err != nil {
+			var e *errs.Error
+			if errors.As(err, &e) && e.Code == errs.CodeUndefinedColumn {
+				return nil, unsupported("subqueries correlated across more than one level (%s)", e.Msg)
+			}
+			return nil, err
 		}
+		return q.finishSubLink(sl, plan, nil, nil, ctx)
+	}
+	oc := &outerCtx{sc: q.sc}
+	sub := &binder{p: q.b.p, depth: q.b.depth, outer: oc}
+	plan, err := sub.selectStmt(sel, q.env)
+	if err != nil {
 		return nil, err
 	}
+	var outer []Expr
+	var replan func([]any) (Node, error)
+	if len(oc.refs) > 0 {
+		refs := append([]int(nil), oc.refs...)
+		for _, j := range refs {
+			outer = append(outer, &Col{Idx: j, Name: q.sc.cols[j].name, T: q.sc.cols[j].t})
+		}
+		p, env, sc := q.b.p, q.env, q.sc
+		replan = func(vals []any) (Node, error) {
+			m := make(map[int]any, len(vals))
+			for k, j := range refs {
+				m[j] = vals[k]
+			}
+			b := &binder{p: p, outer: &outerCtx{sc: sc, values: m}}
+			return b.selectStmt(sel, env)
+		}
+	}
+	return q.finishSubLink(sl, plan, outer, replan, ctx)
+}
+
+// ref stands for the enclosing query's column j inside a subquery: its
+// value when replanning, else a typed placeholder.
+func (oc *outerCtx) ref(j int) Expr {
+	t := oc.sc.cols[j].t
+	if oc.values != nil {
+		return &Const{V: oc.values[j], T: t}
+	}
+	k := -1
+	for i, r := range oc.refs {
+		if r == j {
+			k = i
+		}
+	}
+	if k < 0 {
+		k = len(oc.refs)
+		oc.refs = append(oc.refs, j)
+	}
+	return &Const{V: outerMarker{k}, T: t}
+}
+
+// finishSubLink builds the Subquery expression of a bound subquery.
+func (q *query) finishSubLink(sl *pg.SubLink, plan Node, outer []Expr, replan func([]any) (Node, error), ctx exprCtx) (Expr, error) {
 	cols := plan.Columns()
 	switch sl.GetSubLinkType() {
 	case pg.SubLinkType_EXISTS_SUBLINK:
-		return &Subquery{Kind: "exists", Plan: plan, T: functions.TBool}, nil
+		return &Subquery{Kind: "exists", Plan: plan, T: functions.TBool, Outer: outer, Replan: replan}, nil
 	case pg.SubLinkType_EXPR_SUBLINK:
 		if len(cols) != 1 {
 			return nil, errs.New(errs.ErrInvalidInput, "42601", "subquery must return only one column")
 		}
-		return &Subquery{Kind: "scalar", Plan: plan, T: cols[0].T}, nil
+		return &Subquery{Kind: "scalar", Plan: plan, T: cols[0].T, Outer: outer, Replan: replan}, nil
 	case pg.SubLinkType_ANY_SUBLINK:
 		op := "="
 		if ns := sl.GetOperName(); len(ns) > 0 {
@@ -1253,8 +1310,18 @@ func (q *query) subLink(sl *pg.SubLink, ctx exprCtx) (Expr, error) {
 				return nil, err
 			}
 			plan = &Project{Input: plan, Exprs: []Expr{cast}, Out: []Column{{Name: cols[0].Name, T: t}}}
+			if replan != nil {
+				inner, name := replan, cols[0].Name
+				replan = func(vals []any) (Node, error) {
+					n, err := inner(vals)
+					if err != nil {
+						return nil, err
+					}
+					return &Project{Input: n, Exprs: []Expr{cast}, Out: []Column{{Name: name, T: t}}}, nil
+				}
+			}
 		}
-		return &Subquery{Kind: "in", Plan: plan, Arg: arg, T: functions.TBool}, nil
+		return &Subquery{Kind: "in", Plan: plan, Arg: arg, T: functions.TBool, Outer: outer, Replan: replan}, nil
 	}
 	return nil, unsupported("%s subqueries", strings.TrimSuffix(sl.GetSubLinkType().String(), "_SUBLINK"))
 }

@@ -63,6 +63,11 @@ type Subquery struct {
 	Plan Node
 	Arg  Expr
 	T    functions.Type
+	// Outer are the enclosing query's columns a correlated subquery reads
+	// (nil: uncorrelated). Replan plans the subquery for their values, in
+	// the order of Outer.
+	Outer  []Expr
+	Replan func(outer []any) (Node, error)
 }
 
 func (e *Subquery) Type() functions.Type { return e.T }
@@ -95,10 +100,18 @@ func (p ParamRef) record(t functions.Type) {
 	*p.types = ts
 }
 
-// isParam reports whether a constant is a parameter without a value.
+// outerMarker stands for a correlated subquery's reference to a column of
+// the enclosing query while the subquery is planned for its types.
+type outerMarker struct{ k int }
+
+// isParam reports whether a constant is a placeholder without a value (a
+// parameter being typed, or an outer column of a correlated subquery).
 func isParam(c *Const) bool {
-	_, ok := c.V.(ParamRef)
-	return ok
+	switch c.V.(type) {
+	case ParamRef, outerMarker:
+		return true
+	}
+	return false
 }
 
 func (e *Col) Type() functions.Type   { return e.T }
@@ -175,10 +188,15 @@ func rewrite(e Expr, f func(Expr) Expr) Expr {
 	case *Cast:
 		return &Cast{E: rewrite(x.E, f), T: x.T}
 	case *Subquery:
+		n := *x
 		if x.Arg != nil {
-			return &Subquery{Kind: x.Kind, Plan: x.Plan, Arg: rewrite(x.Arg, f), T: x.T}
+			n.Arg = rewrite(x.Arg, f)
 		}
-		return x
+		n.Outer = make([]Expr, len(x.Outer))
+		for i, o := range x.Outer {
+			n.Outer[i] = rewrite(o, f)
+		}
+		return &n
 	case *Case:
 		c := &Case{T: x.T}
 		for _, w := range x.Whens {
@@ -205,6 +223,9 @@ func visit(e Expr, f func(Expr)) {
 	case *Subquery:
 		if x.Arg != nil {
 			visit(x.Arg, f)
+		}
+		for _, o := range x.Outer {
+			visit(o, f)
 		}
 	case *Case:
 		for _, w := range x.Whens {
