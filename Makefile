@@ -22,7 +22,7 @@ run: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -run '^$$' -fuzz '^FuzzSQL$$' -fuzztime 15s .
+	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime 15s .
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./sql/
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
@@ -39,6 +39,7 @@ soak:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReplay$$' -fuzztime $(FUZZTIME) ./arrowstore/wal/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./sql/
+	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz '^FuzzSQL$$' -fuzztime $(FUZZTIME) .
 
 # lint fails if any file needs gofmt, then runs go vet and staticcheck on

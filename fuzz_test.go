@@ -18,7 +18,16 @@ import (
 // SQLSTATE. Seeds: every statement of testdata/sql/*.slt.
 //
 //	go test -run '^$' -fuzz FuzzSQL -fuzztime 30s .
-func FuzzSQL(f *testing.F) {
+func FuzzSQL(f *testing.F) { fuzzSQL(f, false) }
+
+// FuzzPlan is FuzzSQL without running anything: parse, bind and plan
+// (through Describe, which also infers parameter types). It is quick and
+// deterministic enough for the short run in make test.
+//
+//	go test -run '^$' -fuzz FuzzPlan -fuzztime 30s .
+func FuzzPlan(f *testing.F) { fuzzSQL(f, true) }
+
+func fuzzSQL(f *testing.F, planOnly bool) {
 	files, _ := filepath.Glob("testdata/sql/*.slt")
 	for _, file := range files {
 		b, err := os.ReadFile(file)
@@ -56,6 +65,14 @@ func FuzzSQL(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, q string) {
+		if planOnly {
+			_, err := db.Describe(context.Background(), "postgres", q)
+			var e *errs.Error
+			if err != nil && (!errors.As(err, &e) || len(e.SQLState()) != 5) {
+				t.Fatalf("untyped error for %q: %v", q, err)
+			}
+			return
+		}
 		if strings.Contains(strings.ToUpper(q), "DROP") || strings.Contains(strings.ToUpper(q), "TRUNCATE") || strings.Contains(strings.ToUpper(q), "DELETE") {
 			return // keep the fixture for the next input
 		}
