@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/errs"
@@ -460,7 +461,7 @@ func concat(schema *arrow.Schema, recs []arrow.RecordBatch) arrow.RecordBatch {
 			parts = append(parts, r.Column(c))
 		}
 		if len(parts) == 0 {
-			cols[c] = functions.Vec{T: mustType(schema.Field(c).Type), N: 0}.Materialize()
+			cols[c] = array.MakeArrayOfNull(memory.DefaultAllocator, schema.Field(c).Type, 0)
 			continue
 		}
 		a, err := array.Concatenate(parts, memoryAllocator)

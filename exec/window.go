@@ -72,16 +72,7 @@ func (w *windowOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	}
 	inSchema := w.in.Schema()
 	var rec arrow.RecordBatch
-	if len(recs) == 0 {
-		cols := make([]arrow.Array, inSchema.NumFields())
-		for i, f := range inSchema.Fields() {
-			t, _ := functions.FromArrow(f.Type)
-			cols[i] = functions.NewOf(t, nil)
-		}
-		rec = array.NewRecordBatch(inSchema, cols, 0)
-	} else {
-		rec = concat(inSchema, recs)
-	}
+	rec = concat(inSchema, recs)
 	defer rec.Release()
 	cols := make([]arrow.Array, 0, len(w.out))
 	for i := 0; i < int(rec.NumCols()); i++ {
