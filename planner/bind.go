@@ -56,6 +56,9 @@ type scopeCol struct {
 	name  string
 	table string // alias or table name ("" for derived)
 	t     functions.Type
+	// hidden columns answer only qualified references and are left out
+	// of *: the inputs' copies of JOIN ... USING columns
+	hidden bool
 }
 
 type scope struct {
@@ -66,7 +69,7 @@ type scope struct {
 func (s *scope) resolve(table, name string) (int, error) {
 	found := -1
 	for i, c := range s.cols {
-		if c.name == name && (table == "" || c.table == table) {
+		if c.name == name && (table == "" && !c.hidden || table != "" && c.table == table) {
 			if found >= 0 {
 				return 0, errs.New(errs.ErrInvalidInput, "42702", "column reference %q is ambiguous", name)
 			}
@@ -183,7 +186,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 			}
 			matched := false
 			for i, c := range sc.cols {
-				if table == "" || c.table == table {
+				if (table == "" || c.table == table) && !(c.hidden && table == "") {
 					sc.used[i] = true
 					targets = append(targets, &Col{Idx: i, Name: c.name, T: c.t})
 					names = append(names, c.name)

@@ -23,8 +23,8 @@ func crossJoin(l Node, lsc *scope, r Node, rsc *scope) (Node, *scope) {
 
 // join binds a JoinExpr: [INNER | LEFT | RIGHT | FULL] JOIN ... ON ...
 func (b *binder) join(j *pg.JoinExpr, e *env) (Node, *scope, error) {
-	if j.GetIsNatural() || len(j.GetUsingClause()) > 0 {
-		return nil, nil, unsupported("JOIN ... USING and NATURAL JOIN (use ON)")
+	if j.GetIsNatural() {
+		return nil, nil, unsupported("NATURAL JOIN (use USING or ON)")
 	}
 	if j.GetAlias() != nil {
 		return nil, nil, unsupported("aliases on a JOIN")
@@ -51,6 +51,9 @@ func (b *binder) join(j *pg.JoinExpr, e *env) (Node, *scope, error) {
 		return nil, nil, unsupported("this join type")
 	}
 	sc := joinScope(lsc, rsc)
+	if using := j.GetUsingClause(); len(using) > 0 {
+		return b.usingJoin(n, lsc, rsc, using)
+	}
 	if j.GetQuals() != nil {
 		q := &query{b: b, sc: sc, env: e}
 		cond, err := q.expr(j.GetQuals(), ctxWhere)
@@ -137,4 +140,87 @@ func pushIntoJoin(n Node, where Expr) Expr {
 	}
 	addJoinConds(j, conjuncts(where, nil))
 	return nil
+}
+
+// usingJoin finishes JOIN ... USING (cols): equality on each named column,
+// and one merged output column per name (PostgreSQL: COALESCE of the two
+// sides, which is the left value for inner and left joins), followed by
+// the other left and right columns; the inputs' own copies stay reachable
+// by qualified name only.
+func (b *binder) usingJoin(n *Join, lsc, rsc *scope, using []*pg.Node) (Node, *scope, error) {
+	nl := len(lsc.cols)
+	var names []string
+	isUsing := map[string]bool{}
+	var conds []Expr
+	var merged []Expr
+	for _, u := range using {
+		name := u.GetString_().GetSval()
+		if isUsing[name] {
+			return nil, nil, errs.New(errs.ErrInvalidInput, "42701", "column name %q appears more than once in USING clause", name)
+		}
+		li, err := lsc.resolve("", name)
+		if err != nil {
+			return nil, nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedColumn, "column %q specified in USING clause does not exist in left table", name)
+		}
+		ri, err := rsc.resolve("", name)
+		if err != nil {
+			return nil, nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedColumn, "column %q specified in USING clause does not exist in right table", name)
+		}
+		l := Expr(&Col{Idx: li, Name: name, T: lsc.cols[li].t})
+		r := Expr(&Col{Idx: nl + ri, Name: name, T: rsc.cols[ri].t})
+		t, ok := functions.CommonType([]functions.Type{l.Type(), r.Type()})
+		if !ok {
+			return nil, nil, errs.New(errs.ErrNotFound, "42883", "JOIN/USING types %s and %s cannot be matched", l.Type().Name(), r.Type().Name())
+		}
+		if l, err = coerceTo(l, t, "JOIN/USING"); err != nil {
+			return nil, nil, err
+		}
+		if r, err = coerceTo(r, t, "JOIN/USING"); err != nil {
+			return nil, nil, err
+		}
+		conds = append(conds, &Call{Name: "=", Args: []Expr{l, r}, T: functions.TBool})
+		m := l
+		if n.Type == "right" || n.Type == "full" {
+			m = &Call{Name: "coalesce", Args: []Expr{l, r}, T: t}
+		}
+		merged = append(merged, m)
+		names = append(names, name)
+		isUsing[name] = true
+	}
+	addJoinConds(n, conds)
+	// output: merged, other left, other right, then the hidden copies
+	p := &Project{Input: n}
+	sc := &scope{}
+	add := func(e Expr, c scopeCol) {
+		p.Exprs = append(p.Exprs, e)
+		p.Out = append(p.Out, Column{Name: c.name, T: e.Type()})
+		sc.cols = append(sc.cols, c)
+	}
+	for i, m := range merged {
+		add(m, scopeCol{name: names[i], t: m.Type()})
+	}
+	for i, c := range lsc.cols {
+		if !isUsing[c.name] {
+			add(&Col{Idx: i, Name: c.name, T: c.t}, c)
+		}
+	}
+	for i, c := range rsc.cols {
+		if !isUsing[c.name] {
+			add(&Col{Idx: nl + i, Name: c.name, T: c.t}, c)
+		}
+	}
+	for i, c := range lsc.cols {
+		if isUsing[c.name] {
+			c.hidden = true
+			add(&Col{Idx: i, Name: c.name, T: c.t}, c)
+		}
+	}
+	for i, c := range rsc.cols {
+		if isUsing[c.name] {
+			c.hidden = true
+			add(&Col{Idx: nl + i, Name: c.name, T: c.t}, c)
+		}
+	}
+	sc.used = make([]bool, len(sc.cols))
+	return p, sc, nil
 }
