@@ -1243,7 +1243,10 @@ func (q *query) subLink(sl *pg.SubLink, ctx exprCtx) (Expr, error) {
 			for k, j := range refs {
 				m[j] = vals[k]
 			}
-			b := &binder{p: p, outer: &outerCtx{sc: sc, values: m}}
+			// a private copy of the outer scope: replans may run in
+			// parallel (one per aggregate worker) and resolve marks use
+			own := &scope{cols: sc.cols, used: make([]bool, len(sc.cols))}
+			b := &binder{p: p, outer: &outerCtx{sc: own, values: m}}
 			return b.selectStmt(sel, env)
 		}
 	}
