@@ -15,7 +15,6 @@ import (
 	"github.com/ugnos/ugnos/exec"
 	"github.com/ugnos/ugnos/functions"
 	"github.com/ugnos/ugnos/planner"
-	"github.com/ugnos/ugnos/sql"
 )
 
 // catalog resolves a tenant's tables for the planner.
@@ -254,8 +253,6 @@ func (r *statsReader) Release() {
 		r.done()
 	}
 }
-
-var _ = sql.Parse
 
 func typeName(v any) string { return strings.TrimPrefix(fmtType(v), "") }
 

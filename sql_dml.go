@@ -3,7 +3,6 @@ package ugnos
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 
@@ -297,8 +296,6 @@ func (db *DB) deleteStmt(ctx context.Context, tenant string, p *planner.Planner,
 	}
 	return &Result{Tag: fmt.Sprintf("DELETE %d", n), RowsAffected: int64(n)}, nil
 }
-
-var _ = io.EOF
 
 func (db *DB) createView(tenant string, p *planner.Planner, vs *pg.ViewStmt) (*Result, error) {
 	if len(vs.GetAliases()) > 0 || len(vs.GetOptions()) > 0 || vs.GetWithCheckOption() != pg.ViewCheckOption_NO_CHECK_OPTION {

@@ -18,7 +18,6 @@ package ugnos
 
 import (
 	"context"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -237,5 +236,3 @@ func (db *DB) Recovery() RecoveryReport {
 	return RecoveryReport{Segments: r.Segments, Records: r.Records, Bytes: r.Bytes, Truncated: r.Truncated,
 		Reason: r.Reason, DroppedBytes: r.DroppedBytes, MovedAside: r.MovedAside}
 }
-
-var _ = time.Second

@@ -3,7 +3,6 @@ package exec
 import (
 	"context"
 	"io"
-	"math"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -414,5 +413,3 @@ func (c *windowCall) aggregate(pargs []functions.Vec, p0, n int, frame func(int)
 	}
 	return finishErr
 }
-
-var _ = math.Inf

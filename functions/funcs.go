@@ -3,12 +3,12 @@ package functions
 import (
 	"math"
 
-	"github.com/ugnos/ugnos/errs"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ugnos/ugnos/errs"
+
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/bitutil"
 )
 
 // floatConstCmp is the fast path of a comparison between a float64 column
@@ -331,5 +331,3 @@ func compareMixed(c func(a, b Vec, i int) int, t Type, a, b Vec, i int) int {
 	}
 	return c(a, b, i)
 }
-
-var _ = bitutil.SetBit

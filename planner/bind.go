@@ -426,9 +426,8 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 				keys = append(keys, SortKey{Col: c})
 			}
 		} else {
-			for i, c := range on {
+			for i := range on {
 				if i >= len(keys) || !containsCol(on, keys[i].Col) {
-					_ = c
 					return nil, errs.New(errs.ErrInvalidInput, "42P10", "SELECT DISTINCT ON expressions must match initial ORDER BY expressions")
 				}
 			}

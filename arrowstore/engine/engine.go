@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -384,8 +383,6 @@ func (e *Engine) Seal() {
 func (e *Engine) membufConfig() membuf.Config {
 	return membuf.Config{Shards: e.opts.Shards, SealRows: e.opts.SealRows}
 }
-
-var _ = context.Background
 
 // removeTable forgets a table. Caller holds e.mu (or is replaying).
 func (e *Engine) removeTable(t *table) {

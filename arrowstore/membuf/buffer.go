@@ -1,7 +1,6 @@
 package membuf
 
 import (
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -256,6 +255,3 @@ func (b *Buffer) View(sids []uint32) *View {
 	b.view.Unlock()
 	return v
 }
-
-// gomaxprocs is read once; it sizes nothing important.
-var _ = runtime.GOMAXPROCS
