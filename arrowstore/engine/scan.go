@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/ugnos/ugnos/arrowstore"
@@ -159,7 +160,7 @@ func (r *reader) Next() bool {
 func (r *reader) tagArray(slot int, sids []uint32) arrow.Array {
 	n := len(sids)
 	idx := make([]int32, n)
-	valid := make([]byte, (n+7)/8)
+	var valid []byte // allocated at the first NULL (absent tag)
 	nulls := 0
 	var dict []string
 	pos := map[string]int32{}
@@ -182,12 +183,14 @@ func (r *reader) tagArray(slot int, sids []uint32) arrow.Array {
 			code = i
 		}
 		if code < 0 {
+			if valid == nil {
+				valid = make([]byte, (n+7)/8)
+				bitutil.SetBitsTo(valid, 0, int64(k), true) // rows before were valid
+			}
 			nulls += e - k
 			code = 0
-		} else {
-			for j := k; j < e; j++ {
-				valid[j>>3] |= 1 << (j & 7)
-			}
+		} else if valid != nil {
+			bitutil.SetBitsTo(valid, int64(k), int64(e-k), true)
 		}
 		fill := idx[k:e]
 		for j := range fill {
