@@ -49,15 +49,17 @@ func runQueries(args []string) {
 		check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
-	var duck *duckDB
-	if *peer {
-		duck, err = openDuck(cfg)
-		check(err)
+	// Each engine runs all its queries while the other is idle: DuckDB's
+	// worker threads keep spinning for a while after each query and would
+	// otherwise take the cores ugnos is measured on.
+	type result struct {
+		name       string
+		ms, dms    float64
+		rows, drow int
+		err, derr  error
 	}
-	fmt.Printf("ugnosbench queries: %d hosts, %v, GOMAXPROCS %d, %d runs each, median\n", *hosts, *dur, runtime.GOMAXPROCS(0), *runs)
-	fmt.Printf("%-24s %12s %12s %8s %7s\n", "query", "ugnos ms", "duckdb ms", "ratio", "rows")
-	var ratios []float64
-	worst, worstName := 0.0, ""
+	var results []result
+	queries := map[string]string{}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".sql")
 		if *only != "" && !strings.Contains(name, *only) {
@@ -65,30 +67,51 @@ func runQueries(args []string) {
 		}
 		q, err := os.ReadFile(f)
 		check(err)
-		ms, rows, err := timeIt(*runs, func() (int, error) { return ugnosQuery(db, string(q)) })
-		if err != nil {
-			fmt.Printf("%-24s ugnos error: %v\n", name, err)
+		queries[name] = string(q)
+		r := result{name: name}
+		r.ms, r.rows, r.err = timeIt(*runs, func() (int, error) { return ugnosQuery(db, string(q)) })
+		results = append(results, r)
+	}
+	ugnosScan := scanTime(db, *runs)
+	var duck *duckDB
+	var duckScan float64
+	if *peer {
+		duck, err = openDuck(cfg)
+		check(err)
+		for i := range results {
+			r := &results[i]
+			q := queries[r.name]
+			r.dms, r.drow, r.derr = timeIt(*runs, func() (int, error) { return duck.run(q) })
+		}
+		duckScan, _, err = timeIt(*runs, func() (int, error) { return duck.run(scanQuery) })
+		check(err)
+	}
+	fmt.Printf("ugnosbench queries: %d hosts, %v, GOMAXPROCS %d, %d runs each, median\n", *hosts, *dur, runtime.GOMAXPROCS(0), *runs)
+	fmt.Printf("%-24s %12s %12s %8s %7s\n", "query", "ugnos ms", "duckdb ms", "ratio", "rows")
+	var ratios []float64
+	worst, worstName := 0.0, ""
+	for _, r := range results {
+		switch {
+		case r.err != nil:
+			fmt.Printf("%-24s ugnos error: %v\n", r.name, r.err)
+			continue
+		case duck == nil:
+			fmt.Printf("%-24s %12.2f %12s %8s %7d\n", r.name, r.ms, "-", "-", r.rows)
+			continue
+		case r.derr != nil:
+			fmt.Printf("%-24s %12.2f duckdb error: %v\n", r.name, r.ms, r.derr)
 			continue
 		}
-		if duck == nil {
-			fmt.Printf("%-24s %12.2f %12s %8s %7d\n", name, ms, "-", "-", rows)
-			continue
-		}
-		dms, drows, err := timeIt(*runs, func() (int, error) { return duck.run(string(q)) })
-		if err != nil {
-			fmt.Printf("%-24s %12.2f duckdb error: %v\n", name, ms, err)
-			continue
-		}
-		ratio := ms / dms
+		ratio := r.ms / r.dms
 		ratios = append(ratios, ratio)
 		if ratio > worst {
-			worst, worstName = ratio, name
+			worst, worstName = ratio, r.name
 		}
 		mark := ""
-		if rows != drows {
-			mark = fmt.Sprintf("  ROW COUNT DIFFERS: duckdb %d", drows)
+		if r.rows != r.drow {
+			mark = fmt.Sprintf("  ROW COUNT DIFFERS: duckdb %d", r.drow)
 		}
-		fmt.Printf("%-24s %12.2f %12.2f %8.3f %7d%s\n", name, ms, dms, ratio, rows, mark)
+		fmt.Printf("%-24s %12.2f %12.2f %8.3f %7d%s\n", r.name, r.ms, r.dms, ratio, r.rows, mark)
 	}
 	if len(ratios) > 0 {
 		g := 0.0
@@ -98,7 +121,22 @@ func runQueries(args []string) {
 		fmt.Printf("\ngeometric mean of ugnos/DuckDB ratios: %.3f over %d queries (target <= 1.0); worst %.3f (%s; target <= 2.0)\n",
 			math.Exp(g/float64(len(ratios))), len(ratios), worst, worstName)
 	}
-	scanThroughput(db, duck, *runs, cfg)
+	n := float64(tsbs.New(cfg).Rows())
+	cores := float64(runtime.GOMAXPROCS(0))
+	bw := memoryBandwidth()
+	fmt.Printf("\nscan: %s\n  ugnos  %.2f ms = %.0f M values/s per core\n", scanQuery, ugnosScan, n/(ugnosScan/1e3)/cores/1e6)
+	if duck != nil {
+		fmt.Printf("  duckdb %.2f ms = %.0f M values/s per core\n", duckScan, n/(duckScan/1e3)/cores/1e6)
+	}
+	fmt.Printf("  memory-bandwidth bound (measured copy %.1f GB/s, 8 bytes/value): %.0f M values/s\n", bw/1e9, bw/8/1e6)
+}
+
+const scanQuery = "SELECT sum(usage_user) FROM cpu"
+
+func scanTime(db *ugnos.DB, runs int) float64 {
+	ms, _, err := timeIt(runs, func() (int, error) { return ugnosQuery(db, scanQuery) })
+	check(err)
+	return ms
 }
 
 func ugnosQuery(db *ugnos.DB, q string) (int, error) {
@@ -128,24 +166,6 @@ func timeIt(runs int, f func() (int, error)) (float64, int, error) {
 		times = append(times, float64(time.Since(start).Nanoseconds())/1e6)
 	}
 	return median(times), rows, nil
-}
-
-// scanThroughput times SELECT sum(usage_user) FROM cpu: values per second
-// per core, against what memory bandwidth allows for 8-byte values.
-func scanThroughput(db *ugnos.DB, duck *duckDB, runs int, cfg tsbs.Config) {
-	const q = "SELECT sum(usage_user) FROM cpu"
-	n := float64(tsbs.New(cfg).Rows())
-	cores := float64(runtime.GOMAXPROCS(0))
-	ms, _, err := timeIt(runs, func() (int, error) { return ugnosQuery(db, q) })
-	check(err)
-	bw := memoryBandwidth()
-	fmt.Printf("\nscan: %s\n  ugnos  %.2f ms = %.0f M values/s per core\n", q, ms, n/(ms/1e3)/cores/1e6)
-	if duck != nil {
-		dms, _, err := timeIt(runs, func() (int, error) { return duck.run(q) })
-		check(err)
-		fmt.Printf("  duckdb %.2f ms = %.0f M values/s per core\n", dms, n/(dms/1e3)/cores/1e6)
-	}
-	fmt.Printf("  memory-bandwidth bound (measured copy %.1f GB/s, 8 bytes/value): %.0f M values/s\n", bw/1e9, bw/8/1e6)
 }
 
 // memoryBandwidth measures a large copy in bytes per second (read + write).
