@@ -2,6 +2,8 @@ package functions
 
 import (
 	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
 	"strings"
 
 	"github.com/ugnos/ugnos/errs"
@@ -27,31 +29,10 @@ func allConst(args []Vec) bool {
 	return true
 }
 
-func outFloat(args []Vec, n int, f func(i int) (float64, error)) (Vec, error) {
-	if allConst(args) {
-		if anyNull(args, 0) {
-			return ConstVec(nil, TFloat, n), nil
-		}
-		v, err := f(0)
-		return ConstVec(v, TFloat, n), err
-	}
-	vals := make([]float64, n)
-	valid := NewValid(n)
-	for i := range vals {
-		if anyNull(args, i) {
-			valid.SetNull(i)
-			continue
-		}
-		v, err := f(i)
-		if err != nil {
-			return Vec{}, err
-		}
-		vals[i] = v
-	}
-	return ArrVec(NewFloat(vals, valid), TFloat), nil
-}
-
-func outInt(t Type, args []Vec, n int, f func(i int) (int64, error)) (Vec, error) {
+// outStrict evaluates a strict function (NULL if any argument is NULL)
+// row by row into a new vector of type t; build makes the array. All
+// constant arguments give a constant.
+func outStrict[T any](t Type, args []Vec, n int, build func([]T, *Valid) arrow.Array, f func(i int) (T, error)) (Vec, error) {
 	if allConst(args) {
 		if anyNull(args, 0) {
 			return ConstVec(nil, t, n), nil
@@ -59,7 +40,7 @@ func outInt(t Type, args []Vec, n int, f func(i int) (int64, error)) (Vec, error
 		v, err := f(0)
 		return ConstVec(v, t, n), err
 	}
-	vals := make([]int64, n)
+	vals := make([]T, n)
 	valid := NewValid(n)
 	for i := range vals {
 		if anyNull(args, i) {
@@ -72,53 +53,28 @@ func outInt(t Type, args []Vec, n int, f func(i int) (int64, error)) (Vec, error
 		}
 		vals[i] = v
 	}
+	return ArrVec(build(vals, valid), t), nil
+}
+
+func outFloat(args []Vec, n int, f func(i int) (float64, error)) (Vec, error) {
+	return outStrict(TFloat, args, n, NewFloat, f)
+}
+
+func outInt(t Type, args []Vec, n int, f func(i int) (int64, error)) (Vec, error) {
+	build := NewInt
 	if t == TTimestamp {
-		return ArrVec(NewTimestamp(vals, valid), t), nil
+		build = NewTimestamp
 	}
-	return ArrVec(NewInt(vals, valid), t), nil
+	return outStrict(t, args, n, build, f)
 }
 
 func outBool(args []Vec, n int, f func(i int) bool) Vec {
-	if allConst(args) {
-		if anyNull(args, 0) {
-			return ConstVec(nil, TBool, n)
-		}
-		return ConstVec(f(0), TBool, n)
-	}
-	vals := make([]bool, n)
-	valid := NewValid(n)
-	for i := range vals {
-		if anyNull(args, i) {
-			valid.SetNull(i)
-			continue
-		}
-		vals[i] = f(i)
-	}
-	return ArrVec(NewBool(vals, valid), TBool)
+	v, _ := outStrict(TBool, args, n, NewBool, func(i int) (bool, error) { return f(i), nil })
+	return v
 }
 
 func outText(args []Vec, n int, f func(i int) (string, error)) (Vec, error) {
-	if allConst(args) {
-		if anyNull(args, 0) {
-			return ConstVec(nil, TText, n), nil
-		}
-		v, err := f(0)
-		return ConstVec(v, TText, n), err
-	}
-	vals := make([]string, n)
-	valid := NewValid(n)
-	for i := range vals {
-		if anyNull(args, i) {
-			valid.SetNull(i)
-			continue
-		}
-		v, err := f(i)
-		if err != nil {
-			return Vec{}, err
-		}
-		vals[i] = v
-	}
-	return ArrVec(NewText(vals, valid), TText), nil
+	return outStrict(TText, args, n, NewText, f)
 }
 
 var (
