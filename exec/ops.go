@@ -402,7 +402,6 @@ type sortOp struct {
 	in    Operator
 	keys  []planner.SortKey
 	types []functions.Type
-	out   arrow.RecordBatch
 	done  bool
 }
 
@@ -478,9 +477,4 @@ func concat(schema *arrow.Schema, recs []arrow.RecordBatch) arrow.RecordBatch {
 		c.Release()
 	}
 	return out
-}
-
-func mustType(dt arrow.DataType) functions.Type {
-	t, _ := functions.FromArrow(dt)
-	return t
 }

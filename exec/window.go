@@ -70,8 +70,7 @@ func (w *windowOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, err
 	}
 	inSchema := w.in.Schema()
-	var rec arrow.RecordBatch
-	rec = concat(inSchema, recs)
+	rec := concat(inSchema, recs)
 	defer rec.Release()
 	cols := make([]arrow.Array, 0, len(w.out))
 	for i := 0; i < int(rec.NumCols()); i++ {

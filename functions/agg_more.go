@@ -225,7 +225,6 @@ type pctAcc struct {
 	frac float64
 	set  bool
 	vals [][]any
-	err  error
 }
 
 func (a *pctAcc) Grow(n int) {

@@ -1300,7 +1300,7 @@ func (q *query) finishSubLink(sl *pg.SubLink, plan Node, outer []Expr, replan fu
 			return nil, err
 		}
 		t, ok := functions.CommonType([]functions.Type{arg.Type(), cols[0].T})
-		if !ok || (arg.Type() != functions.TUnknown && comparable(arg.Type(), cols[0].T) == false) {
+		if !ok || (arg.Type() != functions.TUnknown && !comparable(arg.Type(), cols[0].T)) {
 			return nil, errs.New(errs.ErrNotFound, "42883", "operator does not exist: %s = %s", arg.Type().Name(), cols[0].T.Name())
 		}
 		if arg, err = coerceTo(arg, t, "IN"); err != nil {
