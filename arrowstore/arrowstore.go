@@ -110,6 +110,13 @@ func (c Column) ArrowType() arrow.DataType {
 // table. SeriesTable maps it back to tags.
 const SeriesIDColumn = "_series_id"
 
+// PartitionedScanner is implemented by tables that can split one scan
+// over a consistent view into n readers to be read concurrently (one per
+// core); together they return each row once.
+type PartitionedScanner interface {
+	ScanPartitions(ctx context.Context, req ScanRequest, n int) ([]array.RecordReader, error)
+}
+
 // SeriesTable is implemented by tables that can name the series behind a
 // SeriesIDColumn value.
 type SeriesTable interface {

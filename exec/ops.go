@@ -29,9 +29,19 @@ type scanOp struct {
 }
 
 func newScan(n *planner.Scan, env Env) (Operator, error) {
-	op := &scanOp{n: n, schema: scanSchema(n), env: env}
+	ops, err := newScanParts(n, env, 1)
+	if err != nil {
+		return nil, err
+	}
+	return ops[0], nil
+}
+
+// newScanParts returns parts scan operators that together read the table
+// once and may run concurrently (one reader when the table cannot split).
+func newScanParts(n *planner.Scan, env Env, parts int) ([]Operator, error) {
+	schema := scanSchema(n)
 	if n.Empty {
-		return op, nil
+		return []Operator{&scanOp{n: n, schema: schema, env: env}}, nil
 	}
 	t, err := env.Table(n.Table)
 	if err != nil {
@@ -85,12 +95,22 @@ func newScan(n *planner.Scan, env Env) (Operator, error) {
 		}
 		req.Filters = append(req.Filters, arrowstore.Filter{Column: f.Column, Op: op, Values: vals})
 	}
-	rd, err := t.Scan(context.Background(), req)
+	var rds []array.RecordReader
+	if ps, ok := t.(arrowstore.PartitionedScanner); ok && parts > 1 {
+		rds, err = ps.ScanPartitions(context.Background(), req, parts)
+	} else {
+		var rd array.RecordReader
+		rd, err = t.Scan(context.Background(), req)
+		rds = []array.RecordReader{rd}
+	}
 	if err != nil {
 		return nil, err
 	}
-	op.rd = rd
-	return op, nil
+	ops := make([]Operator, len(rds))
+	for i, rd := range rds {
+		ops[i] = &scanOp{n: n, schema: schema, env: env, rd: rd}
+	}
+	return ops, nil
 }
 
 func (s *scanOp) Schema() *arrow.Schema { return s.schema }

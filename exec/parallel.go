@@ -12,7 +12,8 @@ import (
 	"github.com/ugnos/ugnos/planner"
 )
 
-// sharedSource hands the batches of one operator to several workers.
+// sharedSource hands the batches of one operator to several workers (used
+// when a scan cannot be split, and under EXPLAIN ANALYZE).
 type sharedSource struct {
 	mu sync.Mutex
 	in Operator
@@ -29,7 +30,8 @@ func (s *sharedSource) next(ctx context.Context) (arrow.RecordBatch, error) {
 // partial aggregate per worker, then merges the partials: the exchange of
 // the plan "scan → filter → partial aggregate ×N → merge".
 type parallelAggOp struct {
-	src     *sharedSource
+	src     *sharedSource // either one source for all workers
+	srcs    []Operator    // or one scan part per worker
 	schema  *arrow.Schema
 	filters [][]evaluator // per worker: the filter chain, bottom first
 	tables  []*aggTable
@@ -63,14 +65,24 @@ func newParallelAggregate(n *planner.Aggregate, env Env) (Operator, bool, error)
 	if !ok {
 		return nil, false, nil
 	}
-	in, err := newScan(scan, env)
-	if err != nil {
-		return nil, false, err
-	}
+	op := &parallelAggOp{schema: SchemaOf(n.Out)}
 	if env.Profile != nil {
-		in = &profiledOp{Operator: in, s: env.Profile.Get(scan)}
+		in, err := newScan(scan, env)
+		if err != nil {
+			return nil, false, err
+		}
+		op.src = &sharedSource{in: &profiledOp{Operator: in, s: env.Profile.Get(scan)}}
+	} else {
+		parts, err := newScanParts(scan, env, workers)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(parts) == workers {
+			op.srcs = parts
+		} else {
+			op.src = &sharedSource{in: parts[0]}
+		}
 	}
-	op := &parallelAggOp{src: &sharedSource{in: in}, schema: SchemaOf(n.Out)}
 	for w := 0; w < workers; w++ {
 		var fs []evaluator
 		for _, p := range preds {
@@ -87,7 +99,23 @@ func newParallelAggregate(n *planner.Aggregate, env Env) (Operator, bool, error)
 }
 
 func (p *parallelAggOp) Schema() *arrow.Schema { return p.schema }
-func (p *parallelAggOp) Close() error          { return p.src.in.Close() }
+func (p *parallelAggOp) Close() error {
+	if p.src != nil {
+		return p.src.in.Close()
+	}
+	for _, s := range p.srcs {
+		s.Close()
+	}
+	return nil
+}
+
+// next gives worker w its next batch.
+func (p *parallelAggOp) next(ctx context.Context, w int) (arrow.RecordBatch, error) {
+	if p.src != nil {
+		return p.src.next(ctx)
+	}
+	return p.srcs[w].Next(ctx)
+}
 
 func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if p.done {
@@ -98,7 +126,7 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	for w := range p.tables {
 		g.Go(func() error {
 			for {
-				rec, err := p.src.next(gctx)
+				rec, err := p.next(gctx, w)
 				if err == io.EOF {
 					return nil
 				}

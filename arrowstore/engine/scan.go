@@ -25,6 +25,19 @@ type outCol struct {
 
 // Scan implements arrowstore.Table.
 func (t *table) Scan(ctx context.Context, req arrowstore.ScanRequest) (array.RecordReader, error) {
+	rs, err := t.ScanPartitions(ctx, req, 1)
+	if err != nil {
+		return nil, err
+	}
+	return rs[0], nil
+}
+
+// ScanPartitions implements arrowstore.PartitionedScanner: n readers over
+// one consistent view, which may be read concurrently.
+func (t *table) ScanPartitions(ctx context.Context, req arrowstore.ScanRequest, n int) ([]array.RecordReader, error) {
+	if n < 1 {
+		n = 1
+	}
 	if req.MinT > req.MaxT {
 		return nil, errs.Invalid("scan time range is inverted (%d > %d)", req.MinT, req.MaxT)
 	}
@@ -81,13 +94,21 @@ func (t *table) Scan(ctx context.Context, req arrowstore.ScanRequest) (array.Rec
 	if spec.Stats != nil && spec.SIDs != nil {
 		spec.Stats.SeriesMatched.Add(int64(len(spec.SIDs)))
 	}
-	r := &reader{ctx: ctx, t: t, schema: arrow.NewSchema(fields, nil), cols: cols}
-	r.refs.Store(1)
-	if spec.SIDs != nil && len(spec.SIDs) == 0 {
-		return r, nil // no series match
+	schema := arrow.NewSchema(fields, nil)
+	out := make([]array.RecordReader, n)
+	var view *membuf.View
+	if spec.SIDs == nil || len(spec.SIDs) > 0 { // else no series match
+		view = t.buf.View(spec.SIDs)
 	}
-	r.cur = t.buf.View(spec.SIDs).Scan(spec)
-	return r, nil
+	for i := range out {
+		r := &reader{ctx: ctx, t: t, schema: schema, cols: cols}
+		r.refs.Store(1)
+		if view != nil {
+			r.cur = view.ScanPart(spec, i, n)
+		}
+		out[i] = r
+	}
+	return out, nil
 }
 
 // reader is the RecordReader of a scan.

@@ -83,16 +83,25 @@ func (p *Part) Release() {
 
 // Cursor walks a View's rows matching a ScanSpec, one Part at a time.
 type Cursor struct {
-	v    *View
-	spec ScanSpec
-	bi   int // next sealed batch
-	ci   int // next chunk
-	st   arrowstore.ScanStats
+	v      *View
+	spec   ScanSpec
+	bi     int // next sealed batch
+	ci     int // next chunk
+	st     arrowstore.ScanStats
+	part   int // this cursor takes batches and chunks i with i % parts == part
+	parts  int
 }
 
 // Scan returns a cursor over the view.
 func (v *View) Scan(spec ScanSpec) *Cursor {
-	return &Cursor{v: v, spec: spec}
+	return &Cursor{v: v, spec: spec, parts: 1}
+}
+
+// ScanPart returns a cursor over part of the view (batches and chunks
+// dealt round-robin over parts); the parts together cover the view once.
+// Cursors of one view may run concurrently.
+func (v *View) ScanPart(spec ScanSpec, part, parts int) *Cursor {
+	return &Cursor{v: v, spec: spec, part: part, parts: parts, bi: part, ci: part}
 }
 
 type rng struct {
@@ -104,14 +113,14 @@ type rng struct {
 func (c *Cursor) Next() (Part, bool) {
 	for c.bi < len(c.v.sealed) {
 		bt := c.v.sealed[c.bi]
-		c.bi++
+		c.bi += c.parts
 		if p, ok := c.scanBatch(bt); ok {
 			return p, true
 		}
 	}
 	for c.ci < len(c.v.chunks) {
 		cv := &c.v.chunks[c.ci]
-		c.ci++
+		c.ci += c.parts
 		if p, ok := c.scanChunk(cv); ok {
 			return p, true
 		}
