@@ -25,11 +25,13 @@ func runQueries(args []string) {
 	hosts := fs.Int("hosts", 100, "hosts (scale)")
 	dur := fs.Duration("duration", 24*time.Hour, "time span")
 	dir := fs.String("dir", "../../shared/bench/tsbs-cpu-only", "directory of the query files")
-	runs := fs.Int("runs", 5, "runs per query (median)")
+	runs := fs.Int("runs", 9, "timed runs per query (median)")
+	warmup := fs.Int("warmup", 5, "untimed runs per query first (hot runs are what is compared)")
 	only := fs.String("only", "", "run only queries whose name contains this")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the query runs here")
 	peer := fs.Bool("duckdb", true, "also run every query on DuckDB (same data, same threads) and print ratios")
 	fs.Parse(args)
+	warmupRuns = *warmup
 	cfg := tsbs.Config{Hosts: *hosts, Start: tsbs.DefaultStart, End: tsbs.DefaultStart.Add(*dur), Seed: tsbs.DefaultSeed}
 	db, err := ugnos.Open("")
 	check(err)
@@ -86,7 +88,7 @@ func runQueries(args []string) {
 		duckScan, _, err = timeIt(*runs, func() (int, error) { return duck.run(scanQuery) })
 		check(err)
 	}
-	fmt.Printf("ugnosbench queries: %d hosts, %v, GOMAXPROCS %d, %d runs each, median\n", *hosts, *dur, runtime.GOMAXPROCS(0), *runs)
+	fmt.Printf("ugnosbench queries: %d hosts, %v, GOMAXPROCS %d, %d warm-up + %d timed runs each, median\n", *hosts, *dur, runtime.GOMAXPROCS(0), *warmup, *runs)
 	fmt.Printf("%-24s %12s %12s %8s %7s\n", "query", "ugnos ms", "duckdb ms", "ratio", "rows")
 	var ratios []float64
 	worst, worstName := 0.0, ""
@@ -152,8 +154,17 @@ func ugnosQuery(db *ugnos.DB, q string) (int, error) {
 	return rows, rd.Err()
 }
 
-// timeIt runs f runs times and returns the median time in ms.
+// warmupRuns is how many untimed runs timeIt makes first.
+var warmupRuns = 5
+
+// timeIt runs f warmupRuns times untimed, then runs times, and returns the
+// median time in ms.
 func timeIt(runs int, f func() (int, error)) (float64, int, error) {
+	for i := 0; i < warmupRuns; i++ {
+		if _, err := f(); err != nil {
+			return 0, 0, err
+		}
+	}
 	var times []float64
 	rows := 0
 	for r := 0; r < runs; r++ {
