@@ -83,13 +83,13 @@ func (p *Part) Release() {
 
 // Cursor walks a View's rows matching a ScanSpec, one Part at a time.
 type Cursor struct {
-	v      *View
-	spec   ScanSpec
-	bi     int // next sealed batch
-	ci     int // next chunk
-	st     arrowstore.ScanStats
-	part   int // this cursor takes batches and chunks i with i % parts == part
-	parts  int
+	v     *View
+	spec  ScanSpec
+	bi    int // next sealed batch
+	ci    int // next chunk
+	st    arrowstore.ScanStats
+	part  int // this cursor takes batches and chunks i with i % parts == part
+	parts int
 }
 
 // Scan returns a cursor over the view.
