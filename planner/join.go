@@ -23,9 +23,6 @@ func crossJoin(l Node, lsc *scope, r Node, rsc *scope) (Node, *scope) {
 
 // join binds a JoinExpr: [INNER | LEFT | RIGHT | FULL] JOIN ... ON ...
 func (b *binder) join(j *pg.JoinExpr, e *env) (Node, *scope, error) {
-	if j.GetIsNatural() {
-		return nil, nil, unsupported("NATURAL JOIN (use USING or ON)")
-	}
 	if j.GetAlias() != nil {
 		return nil, nil, unsupported("aliases on a JOIN")
 	}
@@ -51,7 +48,22 @@ func (b *binder) join(j *pg.JoinExpr, e *env) (Node, *scope, error) {
 		return nil, nil, unsupported("this join type")
 	}
 	sc := joinScope(lsc, rsc)
-	if using := j.GetUsingClause(); len(using) > 0 {
+	using := j.GetUsingClause()
+	if j.GetIsNatural() { // USING every column name the two sides share
+		using = nil
+		for _, lc := range lsc.cols {
+			for _, rc := range rsc.cols {
+				if lc.name == rc.name && !lc.hidden && !rc.hidden {
+					using = append(using, &pg.Node{Node: &pg.Node_String_{String_: &pg.String{Sval: lc.name}}})
+					break
+				}
+			}
+		}
+		if len(using) == 0 {
+			return n, sc, nil // no common column: a cross join
+		}
+	}
+	if len(using) > 0 {
 		return b.usingJoin(n, lsc, rsc, using)
 	}
 	if j.GetQuals() != nil {
