@@ -262,6 +262,12 @@ func (a *aggTable) consume(rec arrow.RecordBatch) error {
 				}
 			}
 		}
+		if one, ok := s.acc.(interface{ UpdateOne([]functions.Vec) error }); ok && len(a.groups) == 0 && !s.distinct && len(g) == m {
+			if err := one.UpdateOne(args); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := s.acc.Update(g, args); err != nil {
 			return err
 		}

@@ -99,6 +99,19 @@ func (c *countAcc) Update(gids []uint32, args []Vec) error {
 	return nil
 }
 
+// UpdateOne counts every row of args into group 0.
+func (c *countAcc) UpdateOne(args []Vec) error {
+	v := args[0]
+	switch {
+	case c.star || v.IsConst() && v.Const != nil:
+		c.n[0] += int64(v.N)
+	case v.IsConst():
+	default:
+		c.n[0] += int64(v.N - v.Arr.NullN())
+	}
+	return nil
+}
+
 func (c *countAcc) Merge(o Acc, into []uint32) error {
 	for g, v := range o.(*countAcc).n {
 		c.n[into[g]] += v
@@ -168,6 +181,37 @@ func (a *floatAcc) Finish() error {
 			return errFloatOver
 		}
 	}
+	return nil
+}
+
+// UpdateOne adds every row of args to group 0 (an aggregate without
+// GROUP BY): a tight loop with four partial sums.
+func (a *floatAcc) UpdateOne(args []Vec) error {
+	v := args[0]
+	f, ok := v.Arr.(interface{ Float64Values() []float64 })
+	if !ok || v.Arr.NullN() > 0 {
+		return a.Update(make([]uint32, v.N), args)
+	}
+	vals := f.Float64Values()
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(vals); i += 4 {
+		s0 += vals[i]
+		s1 += vals[i+1]
+		s2 += vals[i+2]
+		s3 += vals[i+3]
+	}
+	for ; i < len(vals); i++ {
+		s0 += vals[i]
+	}
+	s := (s0 + s1) + (s2 + s3)
+	if s-s != 0 { // an infinity or NaN: tell input infinities from overflow
+		for _, x := range vals {
+			a.infIn = a.infIn || math.IsInf(x, 0)
+		}
+	}
+	a.sum[0] += s
+	a.n[0] += int64(len(vals))
 	return nil
 }
 
