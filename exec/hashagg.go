@@ -42,6 +42,7 @@ type aggTable struct {
 	codes   []map[string]uint32 // per group column: text value -> code
 	mem     *Budget
 	memErr  error
+	gidBuf  []uint32
 }
 
 func newAggTable(n *planner.Aggregate, env Env) (*aggTable, error) {
@@ -180,7 +181,12 @@ func (a *aggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 
 func (a *aggTable) consume(rec arrow.RecordBatch) error {
 	n := int(rec.NumRows())
-	gids := make([]uint32, n)
+	// accumulators never keep gids: one buffer serves every batch
+	if cap(a.gidBuf) < n {
+		a.gidBuf = make([]uint32, n)
+	}
+	gids := a.gidBuf[:n]
+	clear(gids)
 	if len(a.groups) > 0 {
 		vecs := make([]functions.Vec, len(a.groups))
 		for i, g := range a.groups {
