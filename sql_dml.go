@@ -285,10 +285,13 @@ func (db *DB) deleteStmt(ctx context.Context, tenant string, p *planner.Planner,
 	if spec.Empty {
 		return &Result{Tag: "DELETE 0"}, nil
 	}
-	var fs []arrowstore.Filter
-	for _, f := range spec.Tags {
-		op := map[string]arrowstore.FilterOp{"=": arrowstore.OpEq, "<>": arrowstore.OpNotEq, "in": arrowstore.OpIn, "not in": arrowstore.OpNotIn}[f.Op]
-		fs = append(fs, arrowstore.Filter{Column: f.Column, Op: op, Values: f.Values})
+	tbl, err := db.eng.Table(tenant, table)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := exec.StorageFilters(tbl, spec.Tags)
+	if err != nil {
+		return nil, err
 	}
 	n, err := db.eng.Delete(ctx, tenant, table, spec.MinT, spec.MaxT, fs)
 	if err != nil {

@@ -61,39 +61,8 @@ func newScanParts(n *planner.Scan, env Env, parts int) ([]Operator, error) {
 	for _, r := range n.Ranges {
 		req.Ranges = append(req.Ranges, arrowstore.FieldRange{Column: r.Column, Min: r.Min, Max: r.Max})
 	}
-	for _, f := range n.Tags {
-		var op arrowstore.FilterOp
-		vals := f.Values
-		switch f.Op {
-		case "=":
-			op = arrowstore.OpEq
-		case "<>":
-			op = arrowstore.OpNotEq
-		case "in":
-			op = arrowstore.OpIn
-		case "not in":
-			op = arrowstore.OpNotIn
-		default: // [not] [i]like: the tag values matching the pattern
-			tv, ok := t.(arrowstore.TagValuer)
-			if !ok {
-				return nil, errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: table cannot list tag values for %s", f.Op)
-			}
-			match, err := functions.LikeMatcher(f.Values[0], strings.HasSuffix(f.Op, "ilike"))
-			if err != nil {
-				return nil, err
-			}
-			vals = nil
-			for _, v := range tv.TagValues(f.Column) {
-				if match(v) {
-					vals = append(vals, v)
-				}
-			}
-			op = arrowstore.OpIn
-			if strings.HasPrefix(f.Op, "not") {
-				op = arrowstore.OpNotIn
-			}
-		}
-		req.Filters = append(req.Filters, arrowstore.Filter{Column: f.Column, Op: op, Values: vals})
+	if req.Filters, err = StorageFilters(t, n.Tags); err != nil {
+		return nil, err
 	}
 	var rds []array.RecordReader
 	if ps, ok := t.(arrowstore.PartitionedScanner); ok && parts > 1 {
@@ -134,6 +103,48 @@ func (s *scanOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		cols[i] = rec.Column(i)
 	}
 	return array.NewRecordBatch(s.schema, cols, rec.NumRows()), nil
+}
+
+// StorageFilters turns a plan's tag predicates into storage filters:
+// [NOT] [I]LIKE becomes [NOT] IN of the tag values matching the pattern.
+// Scans and DELETE both use it.
+func StorageFilters(t arrowstore.Table, tags []planner.TagFilter) ([]arrowstore.Filter, error) {
+	var out []arrowstore.Filter
+	for _, f := range tags {
+		var op arrowstore.FilterOp
+		vals := f.Values
+		switch f.Op {
+		case "=":
+			op = arrowstore.OpEq
+		case "<>":
+			op = arrowstore.OpNotEq
+		case "in":
+			op = arrowstore.OpIn
+		case "not in":
+			op = arrowstore.OpNotIn
+		default: // [not] [i]like: the tag values matching the pattern
+			tv, ok := t.(arrowstore.TagValuer)
+			if !ok {
+				return nil, errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: table cannot list tag values for %s", f.Op)
+			}
+			match, err := functions.LikeMatcher(f.Values[0], strings.HasSuffix(f.Op, "ilike"))
+			if err != nil {
+				return nil, err
+			}
+			vals = nil
+			for _, v := range tv.TagValues(f.Column) {
+				if match(v) {
+					vals = append(vals, v)
+				}
+			}
+			op = arrowstore.OpIn
+			if strings.HasPrefix(f.Op, "not") {
+				op = arrowstore.OpNotIn
+			}
+		}
+		out = append(out, arrowstore.Filter{Column: f.Column, Op: op, Values: vals})
+	}
+	return out, nil
 }
 
 // scanSchema is the scan's output schema: tags as dictionaries.
