@@ -242,14 +242,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 			return nil, unsupported("ORDER BY ... USING")
 		}
 		it := sortItem{out: -1}
-		it.desc = sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC
-		it.nf = it.desc
-		switch sb.GetSortbyNulls() {
-		case pg.SortByNulls_SORTBY_NULLS_FIRST:
-			it.nf = true
-		case pg.SortByNulls_SORTBY_NULLS_LAST:
-			it.nf = false
-		}
+		it.desc, it.nf = sortOrder(sb)
 		if it.out, it.ex, err = q.outputRef(sb.GetNode(), targets, names, "ORDER BY"); err != nil {
 			return nil, err
 		}
@@ -448,6 +441,20 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 		node = &Project{Input: node, Exprs: drop, Out: out[:visible]}
 	}
 	return node, nil
+}
+
+// sortOrder is an ORDER BY item's direction and NULL placement
+// (PostgreSQL: NULLs last ascending, first descending, unless stated).
+func sortOrder(sb *pg.SortBy) (desc, nullsFirst bool) {
+	desc = sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC
+	nullsFirst = desc
+	switch sb.GetSortbyNulls() {
+	case pg.SortByNulls_SORTBY_NULLS_FIRST:
+		nullsFirst = true
+	case pg.SortByNulls_SORTBY_NULLS_LAST:
+		nullsFirst = false
+	}
+	return desc, nullsFirst
 }
 
 func containsCol(cols []int, c int) bool {
@@ -767,14 +774,8 @@ func (b *binder) setOp(s *pg.SelectStmt, outer *env) (Node, error) {
 		if col < 0 || col >= len(out) {
 			return nil, unsupported("ORDER BY on a set operation other than by output column name or position")
 		}
-		k := SortKey{Col: col, Desc: sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC}
-		k.NullsFirst = k.Desc
-		switch sb.GetSortbyNulls() {
-		case pg.SortByNulls_SORTBY_NULLS_FIRST:
-			k.NullsFirst = true
-		case pg.SortByNulls_SORTBY_NULLS_LAST:
-			k.NullsFirst = false
-		}
+		k := SortKey{Col: col}
+		k.Desc, k.NullsFirst = sortOrder(sb)
 		keys = append(keys, k)
 	}
 	if len(keys) > 0 {

@@ -1076,14 +1076,7 @@ func (q *query) windowCall(name string, fc *pg.FuncCall, ctx exprCtx) (Expr, err
 		if err != nil {
 			return nil, err
 		}
-		desc := sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC
-		nf := desc
-		switch sb.GetSortbyNulls() {
-		case pg.SortByNulls_SORTBY_NULLS_FIRST:
-			nf = true
-		case pg.SortByNulls_SORTBY_NULLS_LAST:
-			nf = false
-		}
+		desc, nf := sortOrder(sb)
 		call.Order = append(call.Order, e)
 		call.Desc = append(call.Desc, desc)
 		call.NullsFirst = append(call.NullsFirst, nf)
