@@ -25,9 +25,30 @@ type distinctOnOp struct {
 	done  bool
 }
 
+// rowRef is a row of one of an operator's retained input batches.
 type rowRef struct {
 	batch int
 	row   int
+}
+
+// gatherRows copies the rows refs of batches, in the order of refs, into
+// one batch (nil when refs is empty). Consecutive refs into the same
+// batch are taken together.
+func gatherRows(schema *arrow.Schema, batches []arrow.RecordBatch, refs []rowRef) arrow.RecordBatch {
+	var parts []arrow.RecordBatch
+	for i := 0; i < len(refs); {
+		j := i
+		var idx []int32
+		for ; j < len(refs) && refs[j].batch == refs[i].batch; j++ {
+			idx = append(idx, int32(refs[j].row))
+		}
+		parts = append(parts, takeRecord(batches[refs[i].batch], idx))
+		i = j
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return concat(schema, parts)
 }
 
 func (d *distinctOnOp) Schema() *arrow.Schema { return d.in.Schema() }
@@ -110,20 +131,10 @@ func (d *distinctOnOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		}
 		return a.row - b.row
 	})
-	var parts []arrow.RecordBatch
-	for i := 0; i < len(refs); {
-		j := i
-		var idx []int32
-		for ; j < len(refs) && refs[j].batch == refs[i].batch; j++ {
-			idx = append(idx, int32(refs[j].row))
-		}
-		parts = append(parts, takeRecord(batches[refs[i].batch], idx))
-		i = j
-	}
-	if len(parts) == 0 {
+	rec := gatherRows(d.in.Schema(), batches, refs)
+	if rec == nil {
 		return nil, io.EOF
 	}
-	rec := concat(d.in.Schema(), parts)
 	n := int(rec.NumRows())
 	perm := make([]int32, n)
 	for i := range perm {

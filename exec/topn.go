@@ -31,8 +31,8 @@ type topNOp struct {
 }
 
 type heapRow struct {
-	batch, row int
-	seq        int64 // input order, for stability
+	rowRef
+	seq int64 // input order, for stability
 }
 
 // rowHeap is a max-heap: the root is the row that sorts last among the kept.
@@ -108,7 +108,7 @@ func (t *topNOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return nil, err
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
-			r := heapRow{batch: bi, row: i, seq: seq}
+			r := heapRow{rowRef: rowRef{batch: bi, row: i}, seq: seq}
 			seq++
 			if t.h.Len() < t.k {
 				heap.Push(&t.h, r)
@@ -142,16 +142,9 @@ func (t *topNOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, io.EOF
 	}
 	rows = rows[t.skip:]
-	// gather in output order, batch by batch runs
-	var parts []arrow.RecordBatch
-	for i := 0; i < len(rows); {
-		j := i
-		var idx []int32
-		for ; j < len(rows) && rows[j].batch == rows[i].batch; j++ {
-			idx = append(idx, int32(rows[j].row))
-		}
-		parts = append(parts, takeRecord(t.batches[rows[i].batch], idx))
-		i = j
+	refs := make([]rowRef, len(rows))
+	for i, r := range rows {
+		refs[i] = r.rowRef
 	}
-	return concat(t.in.Schema(), parts), nil
+	return gatherRows(t.in.Schema(), t.batches, refs), nil
 }
