@@ -95,14 +95,10 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 	if err := checkName("database", tenant); err != nil {
 		return nil, err
 	}
-	stmts, err := db.parser.Parse(query)
+	node, err := db.parseOne(query, "runs")
 	if err != nil {
 		return nil, err
 	}
-	if len(stmts) != 1 {
-		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "a call runs exactly one statement; got %d", len(stmts))
-	}
-	node := stmts[0].Node
 	// database-level statements do not need the tenant to exist
 	switch {
 	case node.GetCreatedbStmt() != nil:
@@ -280,16 +276,12 @@ func (db *DB) Describe(ctx context.Context, tenant, query string) (*Description,
 	if err := checkName("database", tenant); err != nil {
 		return nil, err
 	}
-	stmts, err := db.parser.Parse(query)
+	node, err := db.parseOne(query, "describes")
 	if err != nil {
 		return nil, err
 	}
-	if len(stmts) != 1 {
-		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "a call describes exactly one statement; got %d", len(stmts))
-	}
 	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant}, Reg: db.reg, Now: time.Now(), InferParams: true}
 	d := &Description{}
-	node := stmts[0].Node
 	switch {
 	case node.GetSelectStmt() != nil:
 		plan, err := p.PlanSelect(node.GetSelectStmt())
@@ -356,4 +348,16 @@ func (db *DB) describeInsert(tenant string, p *planner.Planner, st *pg.InsertStm
 		}
 	}
 	return nil
+}
+
+// parseOne parses a query that must hold exactly one statement.
+func (db *DB) parseOne(query, verb string) (*pg.Node, error) {
+	stmts, err := db.parser.Parse(query)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) != 1 {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "a call %s exactly one statement; got %d", verb, len(stmts))
+	}
+	return stmts[0].Node, nil
 }

@@ -69,18 +69,12 @@ func (w *windowOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	inSchema := w.in.Schema()
-	rec := concat(inSchema, recs)
+	rec := plainRecord(concat(w.in.Schema(), recs))
 	defer rec.Release()
 	cols := make([]arrow.Array, 0, len(w.out))
-	for i := 0; i < int(rec.NumCols()); i++ {
-		c := rec.Column(i)
-		if d, ok := c.(*array.Dictionary); ok {
-			cols = append(cols, decodeDict(d))
-		} else {
-			c.Retain()
-			cols = append(cols, c)
-		}
+	for _, c := range rec.Columns() {
+		c.Retain()
+		cols = append(cols, c)
 	}
 	for _, c := range w.calls {
 		a, err := c.compute(rec)
