@@ -110,24 +110,14 @@ func build(n planner.Node, env Env) (Operator, error) {
 		}
 		return newWindow(n, in, env)
 	case *planner.Join:
-		l, err := Build(n.Left, env)
+		l, r, err := buildPair(n.Left, n.Right, env)
 		if err != nil {
-			return nil, err
-		}
-		r, err := Build(n.Right, env)
-		if err != nil {
-			l.Close()
 			return nil, err
 		}
 		return newHashJoin(n, l, r, env), nil
 	case *planner.SetOp:
-		l, err := Build(n.Left, env)
+		l, r, err := buildPair(n.Left, n.Right, env)
 		if err != nil {
-			return nil, err
-		}
-		r, err := Build(n.Right, env)
-		if err != nil {
-			l.Close()
 			return nil, err
 		}
 		op := newSetOp(n, l, r)
@@ -148,6 +138,20 @@ func build(n planner.Node, env Env) (Operator, error) {
 		return &limitOp{in: in, left: n.Count, skip: n.Offset}, nil
 	}
 	return nil, errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: exec: unknown plan node %T", n)
+}
+
+// buildPair builds the two inputs of a binary node.
+func buildPair(left, right planner.Node, env Env) (Operator, Operator, error) {
+	l, err := Build(left, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := Build(right, env)
+	if err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	return l, r, nil
 }
 
 func types(cols []planner.Column) []functions.Type {
