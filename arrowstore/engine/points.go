@@ -64,6 +64,9 @@ func (e *Engine) WritePoints(ctx context.Context, tenantName, tableName string, 
 			seenMaps[id] = mi
 			maps = append(maps, tags)
 			for k, tv := range tags {
+				if !utf8.ValidString(tv) {
+					return errs.New(errs.ErrInvalidInput, "22021", "point %d: tag %q value is not valid UTF-8", i, k)
+				}
 				if keys[k] {
 					continue
 				}
@@ -73,16 +76,8 @@ func (e *Engine) WritePoints(ctx context.Context, tenantName, tableName string, 
 				if k == arrowstore.TimeColumn || k == ValueField {
 					return errs.New(errs.ErrInvalidInput, errs.CodeInvalidName, "point %d: tag name %q is reserved", i, k)
 				}
-				if !utf8.ValidString(tv) {
-					return errs.New(errs.ErrInvalidInput, "22021", "point %d: tag %q value is not valid UTF-8", i, k)
-				}
 				keys[k] = true
 				keyOrder = append(keyOrder, k)
-			}
-			for k, tv := range tags {
-				if !utf8.ValidString(tv) {
-					return errs.New(errs.ErrInvalidInput, "22021", "point %d: tag %q value is not valid UTF-8", i, k)
-				}
 			}
 		}
 		mapOf[i] = mi
