@@ -269,6 +269,10 @@ func (c pgdCell) String() string {
 		return strconv.FormatBool(c.i != 0)
 	case 't':
 		return time.UnixMicro(c.i).UTC().Format("2006-01-02 15:04:05.999999Z07")
+	case 'd':
+		return time.Unix(c.i*86400, 0).UTC().Format("2006-01-02")
+	case 'v':
+		return "interval(" + c.s + ")"
 	}
 	return strconv.Quote(c.s)
 }
@@ -313,7 +317,7 @@ func pgdCellEqual(a, b pgdCell) bool {
 		}
 		d := math.Abs(a.f - b.f)
 		return d <= 1e-9*math.Max(math.Abs(a.f), math.Abs(b.f)) || d < 1e-12
-	case 's':
+	case 's', 'v':
 		return a.s == b.s
 	}
 	return a.i == b.i
@@ -492,8 +496,10 @@ func pgdRunPG(conn *pgx.Conn, q string) (*pgdResult, error) {
 	}
 	defer rows.Close()
 	res := &pgdResult{}
+	var oids []uint32
 	for _, fd := range rows.FieldDescriptions() {
 		res.cols = append(res.cols, fd.Name)
+		oids = append(oids, fd.DataTypeOID)
 	}
 	for rows.Next() {
 		vals, err := rows.Values()
@@ -504,6 +510,14 @@ func pgdRunPG(conn *pgx.Conn, q string) (*pgdResult, error) {
 		for i, v := range vals {
 			switch x := v.(type) {
 			case nil:
+			case time.Time:
+				if oids[i] == pgtype.DateOID {
+					row[i] = pgdCell{kind: 'd', i: x.Unix() / 86400}
+				} else {
+					row[i] = pgdCell{kind: 't', i: x.UnixMicro()}
+				}
+			case pgtype.Interval:
+				row[i] = pgdCell{kind: 'v', s: pgdInterval(x.Months, x.Days, x.Microseconds)}
 			case int16:
 				row[i] = pgdCell{kind: 'i', i: int64(x)}
 			case int32:
@@ -518,8 +532,6 @@ func pgdRunPG(conn *pgx.Conn, q string) (*pgdResult, error) {
 				row[i] = pgdCell{kind: 's', s: x}
 			case bool:
 				row[i] = pgdCell{kind: 'b', i: map[bool]int64{false: 0, true: 1}[x]}
-			case time.Time:
-				row[i] = pgdCell{kind: 't', i: x.UnixMicro()}
 			case pgtype.Numeric:
 				f, err := x.Float64Value()
 				if err != nil {
@@ -562,8 +574,12 @@ func pgdRunUgnos(db *ugnos.DB, q string) (*pgdResult, error) {
 			for c, v := range vecs {
 				switch x := v.Value(i).(type) {
 				case nil:
+				case functions.Interval:
+					row[c] = pgdCell{kind: 'v', s: pgdInterval(x.Months, x.Days, x.Nanos/1000)}
 				case int64:
-					if types[c] == functions.TTimestamp {
+					if types[c] == functions.TDate {
+						row[c] = pgdCell{kind: 'd', i: x}
+					} else if types[c] == functions.TTimestamp {
 						// compared at PostgreSQL's µs resolution
 						us := x / 1000
 						if x%1000 < 0 {
@@ -587,6 +603,11 @@ func pgdRunUgnos(db *ugnos.DB, q string) (*pgdResult, error) {
 		}
 	}
 	return res, rd.Err()
+}
+
+// pgdInterval renders an interval's parts (months, days, µs) exactly.
+func pgdInterval(months, days int32, us int64) string {
+	return fmt.Sprintf("%d mons %d days %d us", months, days, us)
 }
 
 // pgdOutcome is what one query did.
@@ -687,6 +708,13 @@ func TestPGDiff(t *testing.T) {
 					t.Fatalf("PostgreSQL accepts %s", q)
 				}
 				pgdCheck(t, conn, db, q, false, 0, true)
+			})
+		}
+	})
+	t.Run("Types", func(t *testing.T) {
+		for _, q := range pgdTypes {
+			t.Run(q.name, func(t *testing.T) {
+				pgdCheck(t, conn, db, q.sql, q.ordered, 0, true)
 			})
 		}
 	})
@@ -863,6 +891,27 @@ var pgdTSBS = []pgdQuery{
 
 // pgdRegressions are minimal reproductions of differences the random
 // queries found; each fails until ugnos is fixed.
+// pgdTypes exercise interval and date values against PostgreSQL.
+var pgdTypes = []pgdQuery{
+	{"interval-span-per-host", `SELECT hostname, max(time) - min(time) AS span, min(time) - max(time) AS neg FROM cpu GROUP BY hostname ORDER BY hostname`, true},
+	{"interval-from-literal", `SELECT time - '2016-01-01 00:00:00+00' AS since, '2016-01-01 00:00:00+00' - time AS until FROM cpu WHERE hostname = 'host_1' ORDER BY time LIMIT 5`, true},
+	{"interval-arith", `SELECT interval '1 day' * 2.5 AS a, interval '1 month' * 1.5 AS b, interval '1 hour' / 7 AS c, -interval '1 day 2 hours' AS d, interval '1 day' - interval '36 hours' AS e, interval '3 mons' / 7 AS f, 0.3 * interval '1 year 1 day' AS g`, true},
+	{"interval-text-forms", `SELECT interval '-1 day 2 hours' AS a, interval '1 year -2 mons 3 days' AS b, interval '100 hours' AS c, interval '-00:00:01.5' AS d, interval '1 mon -1 day' AS e, interval '0 seconds' AS f`, true},
+	{"interval-compare", `SELECT interval '1 day' = interval '24 hours' AS a, interval '1 mon' > interval '29 days' AS b, interval '1 mon' = interval '30 days' AS c, interval '-1 day' < interval '0 seconds' AS d`, true},
+	{"interval-scaled-by-field", `SELECT time + usage_user * interval '1 second' AS t, interval '1 minute' * usage_idle AS iv FROM cpu WHERE hostname = 'host_2' AND usage_user IS NOT NULL AND usage_idle IS NOT NULL ORDER BY time LIMIT 5`, true},
+	{"interval-extract", `SELECT extract(epoch from max(time) - min(time)) AS secs, date_part('hour', max(time) - min(time)) AS h, date_part('day', interval '40 hours') AS d, date_part('epoch', interval '1 year 1 mon') AS e FROM cpu`, true},
+	{"interval-min-max-order", `SELECT hostname, max(time) - min(time) AS span FROM cpu WHERE usage_user > 50 GROUP BY hostname ORDER BY span DESC, hostname LIMIT 4`, true},
+	{"interval-group", `SELECT time - date_trunc('hour', time) AS off, count(*) FROM cpu GROUP BY 1 ORDER BY 1 LIMIT 5`, true},
+	{"interval-justify", `SELECT justify_hours(interval '50 hours') AS a, justify_days(interval '40 days') AS b, justify_interval(interval '1 mon -1 hour') AS c, make_interval(1, 2, 3, 4, 5, 6, 7.5) AS d`, true},
+	{"timestamp-plus-months", `SELECT timestamptz '2016-01-31 10:00:00+00' + interval '1 month' AS a, timestamptz '2016-03-31 00:00:00+00' - interval '1 month' AS b, timestamptz '2016-02-29 00:00:00+00' + interval '1 year' AS c`, true},
+	{"date-of-time", `SELECT time::date AS d, count(*) FROM cpu GROUP BY 1 ORDER BY 1`, true},
+	{"date-arith", `SELECT date '2016-01-01' + 30 AS a, date '2016-03-01' - date '2016-01-01' AS b, 7 + date '2016-02-28' AS c, date '2016-01-01' - 1 AS d, date '2016-01-01' + interval '1 hour' AS e, date '2016-01-31' + interval '1 month' AS f`, true},
+	{"date-compare-timestamp", `SELECT count(*) FROM cpu WHERE time >= date '2016-01-01' AND time < date '2016-01-01' + 1`, true},
+	{"date-functions", `SELECT make_date(2016, 2, 29) AS a, date_trunc('month', date '2016-02-17') AS b, extract(year from date '2016-02-17') AS c, date_part('dow', date '2016-02-17') AS d, greatest(date '2016-01-01', date '2015-01-01') AS e, coalesce(NULL, date '2016-01-01') AS f`, true},
+	{"date-min-max", `SELECT hostname, min(time::date) AS a, max(time::date) AS b FROM cpu GROUP BY hostname ORDER BY hostname LIMIT 3`, true},
+	{"date-text", `SELECT '2016-02-03'::date::text AS a, '2016-02-03 12:34:56'::date AS b, (timestamptz '2016-02-03 23:59:59+00')::date AS c, date '2016-02-03' = '2016-02-03' AS d`, true},
+}
+
 var pgdRegressions = []pgdQuery{
 	// PostgreSQL names a CASE column after its ELSE result when that has a
 	// name (FigureColname): here "usage_idle"; ugnos says "case".
@@ -885,6 +934,14 @@ var pgdRegressions = []pgdQuery{
 
 // pgdErrors must fail in both, with the same SQLSTATE.
 var pgdErrors = []string{
+	`SELECT date '2016-02-30'`,
+	`SELECT date 'yesterday-ish'`,
+	`SELECT interval 'abc'`,
+	`SELECT interval '1 day' / 0`,
+	`SELECT date '2016-01-01' + date '2016-01-01'`,
+	`SELECT time * 2 FROM cpu`,
+	`SELECT interval '1 day' + 1`,
+	`SELECT time + 1 FROM cpu`,
 	`SELECT usage_user / 0 FROM cpu`,
 	`SELECT nope FROM cpu`,
 	`SELECT * FROM nope`,
@@ -1239,6 +1296,10 @@ func (g *pgdGen) scalarItem() string {
 			"time_bucket('1 hour', time - interval '17 years')", "time_bucket('7 minutes', time - interval '30 years')",
 			"time_bucket('1 day', time)", "time_bucket('7 days', time)", "time_bucket('1 hour', time, interval '15 minutes')",
 			"time_bucket('1 hour', time, '2016-01-01 00:20:00+00')")
+	case 20:
+		return g.pick("time - '2016-01-01 00:00:00+00'", "time - date_trunc('day', time)", "time::date",
+			"time::date + "+strconv.Itoa(g.n(40)), "time::date - date '2015-12-25'", "(time - time_bucket('1 hour', time)) * 2",
+			"extract(epoch from time - '2016-01-01 00:00:00+00')", "interval '1 minute' * "+g.field(), "justify_hours(time - '2015-12-30 00:00:00+00')")
 	}
 	return g.numExpr(2)
 }
@@ -1256,9 +1317,9 @@ func (g *pgdGen) aggItem() string {
 	case 5:
 		a = g.pick("sum", "avg", "min", "max") + "(" + g.numExpr(2) + ")"
 	case 6:
-		a = g.pick("min", "max") + "(" + g.pick("time", g.tag()) + ")"
+		a = g.pick("min", "max") + "(" + g.pick("time", g.tag(), "time::date", "time - date_trunc('hour', time)") + ")"
 	case 7:
-		a = "max(" + g.field() + ") - min(" + g.field() + ")"
+		a = g.pick("max("+g.field()+") - min("+g.field()+")", "max(time) - min(time)")
 	case 8:
 		a = "sum(CASE WHEN " + g.fieldPred() + " THEN 1 ELSE 0 END)"
 	case 9:

@@ -189,7 +189,7 @@ func compareAcross(a functions.Vec, i int, b functions.Vec, j int, desc, nullsFi
 	switch a.T {
 	case functions.TFloat:
 		c = functions.CompareFloat(a.Float(i), b.Float(j))
-	case functions.TInt, functions.TTimestamp:
+	case functions.TInt, functions.TTimestamp, functions.TDate:
 		x, y := a.Int(i), b.Int(j)
 		switch {
 		case x < y:
@@ -197,6 +197,8 @@ func compareAcross(a functions.Vec, i int, b functions.Vec, j int, desc, nullsFi
 		case x > y:
 			c = 1
 		}
+	case functions.TInterval:
+		c = functions.CompareInterval(a.Interval(i), b.Interval(j))
 	case functions.TBool:
 		x, y := a.Bool(i), b.Bool(j)
 		switch {

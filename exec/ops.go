@@ -359,8 +359,12 @@ func appendKey(b []byte, v functions.Vec, i int) []byte {
 			f = math.NaN()
 		}
 		return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
-	case functions.TInt, functions.TTimestamp:
+	case functions.TInt, functions.TTimestamp, functions.TDate:
 		return binary.LittleEndian.AppendUint64(b, uint64(v.Int(i)))
+	case functions.TInterval:
+		// equal spans ('1 day', '24 hours') are one key, as in PostgreSQL
+		d, ns := v.Interval(i).Span()
+		return binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(b, uint64(d)), uint64(ns))
 	case functions.TBool:
 		if v.Bool(i) {
 			return append(b, 1)

@@ -51,6 +51,20 @@ func takeArray(a arrow.Array, idx []int32) arrow.Array {
 			vals[k] = src[i]
 		}
 		data = array.NewData(a.DataType(), n, []*memory.Buffer{vb, memory.NewBufferBytes(arrow.TimestampTraits.CastToBytes(vals))}, nil, nulls, 0)
+	case *array.Date32:
+		src := a.Date32Values()
+		vals := make([]arrow.Date32, n)
+		for k, i := range idx {
+			vals[k] = src[i]
+		}
+		data = array.NewData(a.DataType(), n, []*memory.Buffer{vb, memory.NewBufferBytes(arrow.Date32Traits.CastToBytes(vals))}, nil, nulls, 0)
+	case *array.MonthDayNanoInterval:
+		src := a.MonthDayNanoIntervalValues()
+		vals := make([]arrow.MonthDayNanoInterval, n)
+		for k, i := range idx {
+			vals[k] = src[i]
+		}
+		data = array.NewData(a.DataType(), n, []*memory.Buffer{vb, memory.NewBufferBytes(arrow.MonthDayNanoIntervalTraits.CastToBytes(vals))}, nil, nulls, 0)
 	case *array.Boolean:
 		vals := make([]byte, bitutil.BytesForBits(int64(n)))
 		for k, i := range idx {

@@ -308,6 +308,7 @@ type extAcc struct {
 	i    []int64
 	s    []string
 	b    []bool
+	iv   []Interval
 	has  []bool
 }
 
@@ -319,12 +320,14 @@ func (a *extAcc) Grow(n int) {
 		switch a.t {
 		case TFloat:
 			a.f = append(a.f, 0)
-		case TInt, TTimestamp:
+		case TInt, TTimestamp, TDate:
 			a.i = append(a.i, 0)
 		case TText:
 			a.s = append(a.s, "")
 		case TBool:
 			a.b = append(a.b, false)
+		case TInterval:
+			a.iv = append(a.iv, Interval{})
 		}
 	}
 }
@@ -352,7 +355,7 @@ func (a *extAcc) Update(gids []uint32, args []Vec) error {
 				a.f[g], a.has[g] = x, true
 			}
 		}
-	case TInt, TTimestamp:
+	case TInt, TTimestamp, TDate:
 		for i, g := range gids {
 			if v.IsNull(i) {
 				continue
@@ -360,6 +363,16 @@ func (a *extAcc) Update(gids []uint32, args []Vec) error {
 			x := v.Int(i)
 			if !a.has[g] || a.sign*cmp3(x, a.i[g]) > 0 {
 				a.i[g], a.has[g] = x, true
+			}
+		}
+	case TInterval:
+		for i, g := range gids {
+			if v.IsNull(i) {
+				continue
+			}
+			x := v.Interval(i)
+			if !a.has[g] || a.sign*CompareInterval(x, a.iv[g]) > 0 {
+				a.iv[g], a.has[g] = x, true
 			}
 		}
 	case TText:
@@ -398,9 +411,13 @@ func (a *extAcc) Merge(o Acc, into []uint32) error {
 			if !a.has[d] || a.sign*CompareFloat(b.f[g], a.f[d]) > 0 {
 				a.f[d] = b.f[g]
 			}
-		case TInt, TTimestamp:
+		case TInt, TTimestamp, TDate:
 			if !a.has[d] || a.sign*cmp3(b.i[g], a.i[d]) > 0 {
 				a.i[d] = b.i[g]
+			}
+		case TInterval:
+			if !a.has[d] || a.sign*CompareInterval(b.iv[g], a.iv[d]) > 0 {
+				a.iv[d] = b.iv[g]
 			}
 		case TText:
 			if !a.has[d] || a.sign*strings.Compare(b.s[g], a.s[d]) > 0 {
@@ -430,6 +447,10 @@ func (a *extAcc) Result() arrow.Array {
 		return NewInt(append([]int64(nil), a.i...), valid)
 	case TTimestamp:
 		return NewTimestamp(append([]int64(nil), a.i...), valid)
+	case TDate:
+		return NewDate(a.i, valid)
+	case TInterval:
+		return NewInterval(a.iv, valid)
 	case TText:
 		return NewText(a.s, valid)
 	default:

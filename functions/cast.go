@@ -21,9 +21,11 @@ func CanCast(from, to Type) bool {
 	case TBool:
 		return from == TText || from == TInt
 	case TTimestamp:
-		return from == TText
+		return from == TText || from == TDate
 	case TInterval:
 		return from == TText
+	case TDate:
+		return from == TText || from == TTimestamp
 	}
 	return false
 }
@@ -73,6 +75,8 @@ func ParseText(s string, t Type) (any, error) {
 		return ParseTimestamp(s)
 	case TInterval:
 		return ParseInterval(s)
+	case TDate:
+		return ParseDate(s)
 	}
 	return nil, badText(t, s)
 }
@@ -116,8 +120,11 @@ func FormatValue(v any, t Type) string {
 		}
 		return "f"
 	case int64:
-		if t == TTimestamp {
+		switch t {
+		case TTimestamp:
 			return FormatTimestamp(x)
+		case TDate:
+			return FormatDate(x)
 		}
 		return strconv.FormatInt(x, 10)
 	case float64:
@@ -203,7 +210,17 @@ func Cast(v Vec, to Type) (Vec, error) {
 		}
 		return ArrVec(NewOf(TBool, vals), TBool), nil
 	case TTimestamp:
+		if from == TDate {
+			return outInt(TTimestamp, args, n, func(i int) (int64, error) { return DateToTimestamp(v.Int(i)) })
+		}
 		return outInt(TTimestamp, args, n, func(i int) (int64, error) { return ParseTimestamp(v.Str(i)) })
+	case TDate:
+		if from == TTimestamp {
+			return outInt(TDate, args, n, func(i int) (int64, error) { return TimestampToDate(v.Int(i)), nil })
+		}
+		return outInt(TDate, args, n, func(i int) (int64, error) { return ParseDate(v.Str(i)) })
+	case TInterval:
+		return outInterval(args, n, func(i int) (Interval, error) { return ParseInterval(v.Str(i)) })
 	case TText:
 		return outText(args, n, func(i int) (string, error) { return FormatValue(v.Value(i), from), nil })
 	}

@@ -256,6 +256,8 @@ func CommonType(ts []Type) (Type, bool) {
 			out = t
 		case out.Numeric() && t.Numeric():
 			out = TFloat
+		case out == TDate && t == TTimestamp, out == TTimestamp && t == TDate:
+			out = TTimestamp
 		default:
 			return 0, false
 		}

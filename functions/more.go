@@ -395,6 +395,11 @@ func datePart(field string, ns int64) (float64, error) {
 func moreTimeFuncs() []*Scalar {
 	part := func(name string) *Scalar {
 		return &Scalar{Name: name, Resolve: func(a []Type) (Type, Kernel, error) {
+			if len(a) == 2 && a[0] == TText && a[1] == TInterval {
+				return TFloat, func(args []Vec, n int) (Vec, error) {
+					return outFloat(args, n, func(i int) (float64, error) { return IntervalPart(args[0].Str(i), args[1].Interval(i)) })
+				}, nil
+			}
 			if len(a) != 2 || a[0] != TText || a[1] != TTimestamp {
 				return 0, nil, noFunc(name, a)
 			}

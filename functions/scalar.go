@@ -62,8 +62,11 @@ func outFloat(args []Vec, n int, f func(i int) (float64, error)) (Vec, error) {
 
 func outInt(t Type, args []Vec, n int, f func(i int) (int64, error)) (Vec, error) {
 	build := NewInt
-	if t == TTimestamp {
+	switch t {
+	case TTimestamp:
 		build = NewTimestamp
+	case TDate:
+		build = NewDate
 	}
 	return outStrict(t, args, n, build, f)
 }
@@ -88,17 +91,17 @@ func arith(op string) *Scalar {
 			return 0, nil, noOp(op, a)
 		}
 		l, r := a[0], a[1]
+		if t, k, ok := intervalArith(op, l, r); ok {
+			return t, k, nil
+		}
+		if t, k, ok := dateArith(op, l, r); ok {
+			return t, k, nil
+		}
 		switch {
 		case l == TInt && r == TInt:
 			return TInt, intArith(op), nil
 		case l.Numeric() && r.Numeric():
 			return TFloat, floatArith(op), nil
-		case l == TTimestamp && r == TInterval && (op == "+" || op == "-"):
-			return TTimestamp, tsInterval(op == "-"), nil
-		case l == TInterval && r == TTimestamp && op == "+":
-			return TTimestamp, func(args []Vec, n int) (Vec, error) {
-				return tsInterval(false)([]Vec{args[1], args[0]}, n)
-			}, nil
 		case op == "||" && (l == TText || r == TText):
 			// text || anynonarray: the other side in its text form
 			str := func(v Vec, t Type, i int) string {
@@ -209,21 +212,13 @@ func floatArith(op string) Kernel {
 	}
 }
 
-func tsInterval(minus bool) Kernel {
-	return func(args []Vec, n int) (Vec, error) {
-		iv, _ := args[1].Const.(Interval)
-		if minus {
-			iv = Interval{Months: -iv.Months, Days: -iv.Days, Nanos: -iv.Nanos}
-		}
-		return outInt(TTimestamp, args[:1], n, func(i int) (int64, error) { return AddInterval(args[0].Int(i), iv), nil })
-	}
-}
-
 // compare returns -1, 0 or 1 for rows of two comparable vectors.
 func comparer(l, r Type) func(a, b Vec, i int) int {
 	switch {
-	case l == TInt && r == TInt, l == TTimestamp && r == TTimestamp:
+	case l == TInt && r == TInt, l == TTimestamp && r == TTimestamp, l == TDate && r == TDate:
 		return func(a, b Vec, i int) int { return cmp3(a.Int(i), b.Int(i)) }
+	case l == TInterval && r == TInterval:
+		return func(a, b Vec, i int) int { return CompareInterval(a.Interval(i), b.Interval(i)) }
 	case l.Numeric() && r.Numeric():
 		return func(a, b Vec, i int) int { return CompareFloat(a.Float(i), b.Float(i)) }
 	case l == TText && r == TText:
@@ -373,6 +368,9 @@ func builtinScalars() []*Scalar {
 		unaryBool("is_null", func(v Vec, i int) bool { return v.IsNull(i) }, true),
 		unaryBool("is_not_null", func(v Vec, i int) bool { return !v.IsNull(i) }, true),
 		{Name: "neg", Resolve: func(a []Type) (Type, Kernel, error) {
+			if len(a) == 1 && a[0] == TInterval {
+				return TInterval, negInterval, nil
+			}
 			if len(a) != 1 || !a[0].Numeric() {
 				return 0, nil, noOp("-", a)
 			}
@@ -398,6 +396,8 @@ func builtinScalars() []*Scalar {
 	out = append(out, distinctFrom("is_distinct_from", true), distinctFrom("is_not_distinct_from", false))
 	out = append(out, stringFuncs()...)
 	out = append(out, moreTimeFuncs()...)
+	out = append(out, intervalFuncs()...)
+	out = append(out, dateFuncs()...)
 	out = append(out, moreMathFuncs()...)
 	out = append(out, inList(), coalesce(), extremum("greatest", 1), extremum("least", -1))
 	return out

@@ -131,6 +131,11 @@ func ParseInterval(s string) (Interval, error) {
 }
 
 func parseClock(s string) (int64, bool) {
+	if rest, ok := strings.CutPrefix(s, "-"); ok {
+		d, ok := parseClock(rest)
+		return -d, ok
+	}
+	s = strings.TrimPrefix(s, "+")
 	parts := strings.Split(s, ":")
 	if len(parts) < 2 || len(parts) > 3 {
 		return 0, false
@@ -148,50 +153,89 @@ func parseClock(s string) (int64, bool) {
 	return int64(h)*3600e9 + int64(m)*60e9 + int64(math.Round(sec*1e9)), true
 }
 
-// AddInterval adds an interval to a timestamp (months by calendar, in UTC).
-func AddInterval(ns int64, iv Interval) int64 {
+// AddInterval adds an interval to a timestamp in UTC as PostgreSQL does:
+// months by calendar (the day of month clamped to the month's last day),
+// then days, then the rest.
+func AddInterval(ns int64, iv Interval) (int64, error) {
 	if iv.Months != 0 || iv.Days != 0 {
-		t := time.Unix(0, ns).UTC().AddDate(0, int(iv.Months), int(iv.Days))
+		t := time.Unix(0, ns).UTC()
+		y, mo, d := t.Date()
+		if iv.Months != 0 {
+			m := int(mo) - 1 + int(iv.Months)
+			y += m / 12
+			if m %= 12; m < 0 {
+				m += 12
+				y--
+			}
+			mo = time.Month(m + 1)
+			if last := time.Date(y, mo+1, 0, 0, 0, 0, 0, time.UTC).Day(); d > last {
+				d = last
+			}
+		}
+		t = time.Date(y, mo, d+int(iv.Days), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+		if t.Year() < 1678 || t.Year() > 2261 {
+			return 0, errTimestampRange
+		}
 		ns = t.UnixNano()
 	}
-	return ns + iv.Nanos
+	r := ns + iv.Nanos
+	if (r > ns) != (iv.Nanos > 0) {
+		return 0, errTimestampRange
+	}
+	return r, nil
 }
 
-// FormatInterval renders an interval as PostgreSQL does (postgres style).
+var errTimestampRange = errs.New(errs.ErrInvalidInput, "22008", "timestamp out of range")
+
+// FormatInterval renders an interval as PostgreSQL does (IntervalStyle
+// postgres): "1 year 2 mons -3 days +04:05:06.5".
 func FormatInterval(iv Interval) string {
-	var parts []string
-	if y := iv.Months / 12; y != 0 {
-		parts = append(parts, plural(int64(y), "year"))
-	}
-	if m := iv.Months % 12; m != 0 {
-		parts = append(parts, plural(int64(m), "mon"))
-	}
-	if iv.Days != 0 {
-		parts = append(parts, plural(int64(iv.Days), "day"))
-	}
-	if iv.Nanos != 0 || len(parts) == 0 {
-		ns := iv.Nanos
-		sign := ""
-		if ns < 0 {
-			sign, ns = "-", -ns
+	var b strings.Builder
+	isZero, isBefore := true, false
+	part := func(v int64, unit string) {
+		if v == 0 {
+			return
 		}
-		us := ns / 1e3
-		h, m, s, frac := us/3600e6, us/60e6%60, us/1e6%60, us%1e6
-		clock := sign + pad2(h) + ":" + pad2(m) + ":" + pad2(s)
-		if frac != 0 {
-			clock += "." + strings.TrimRight(strconv.FormatInt(1e6+frac, 10)[1:], "0")
+		if !isZero {
+			b.WriteByte(' ')
 		}
-		parts = append(parts, clock)
+		if isBefore && v > 0 {
+			b.WriteByte('+')
+		}
+		b.WriteString(strconv.FormatInt(v, 10))
+		b.WriteByte(' ')
+		b.WriteString(unit)
+		if v != 1 {
+			b.WriteByte('s')
+		}
+		isBefore, isZero = v < 0, false
 	}
-	return strings.Join(parts, " ")
-}
-
-func plural(n int64, unit string) string {
-	s := strconv.FormatInt(n, 10) + " " + unit
-	if n != 1 && n != -1 {
-		s += "s"
+	part(int64(iv.Months/12), "year")
+	part(int64(iv.Months%12), "mon")
+	part(int64(iv.Days), "day")
+	us := iv.Nanos / 1e3
+	if isZero || us != 0 {
+		if !isZero {
+			b.WriteByte(' ')
+		}
+		switch {
+		case us < 0:
+			b.WriteByte('-')
+			us = -us
+		case isBefore:
+			b.WriteByte('+')
+		}
+		b.WriteString(pad2(us / 3600e6))
+		b.WriteByte(':')
+		b.WriteString(pad2(us / 60e6 % 60))
+		b.WriteByte(':')
+		b.WriteString(pad2(us / 1e6 % 60))
+		if frac := us % 1e6; frac != 0 {
+			b.WriteByte('.')
+			b.WriteString(strings.TrimRight(strconv.FormatInt(1e6+frac, 10)[1:], "0"))
+		}
 	}
-	return s
+	return b.String()
 }
 
 func pad2(n int64) string {

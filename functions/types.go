@@ -16,7 +16,8 @@ const (
 	TFloat                 // double precision
 	TText                  // text
 	TTimestamp             // timestamp with time zone (ns since the epoch)
-	TInterval              // interval (constants only)
+	TInterval              // interval (months, days, ns; Arrow month_day_nano_interval)
+	TDate                  // date (days since 1970-01-01; Arrow date32)
 )
 
 // Name is the PostgreSQL name of the type.
@@ -34,6 +35,8 @@ func (t Type) Name() string {
 		return "timestamp with time zone"
 	case TInterval:
 		return "interval"
+	case TDate:
+		return "date"
 	}
 	return "unknown"
 }
@@ -54,6 +57,10 @@ func (t Type) Arrow() arrow.DataType {
 		return arrow.PrimitiveTypes.Float64
 	case TTimestamp:
 		return TimestampType
+	case TInterval:
+		return arrow.FixedWidthTypes.MonthDayNanoInterval
+	case TDate:
+		return arrow.FixedWidthTypes.Date32
 	default:
 		return arrow.BinaryTypes.String
 	}
@@ -72,6 +79,10 @@ func FromArrow(dt arrow.DataType) (Type, error) {
 		return TText, nil
 	case *arrow.TimestampType:
 		return TTimestamp, nil
+	case *arrow.MonthDayNanoIntervalType:
+		return TInterval, nil
+	case *arrow.Date32Type:
+		return TDate, nil
 	case *arrow.DictionaryType:
 		return FromArrow(dt.ValueType)
 	}
@@ -81,7 +92,7 @@ func FromArrow(dt arrow.DataType) (Type, error) {
 // Numeric reports whether t is int or float.
 func (t Type) Numeric() bool { return t == TInt || t == TFloat }
 
-// Interval is an interval constant. Months and days are kept apart as in
+// Interval is an interval value. Months and days are kept apart as in
 // PostgreSQL; Nanos holds the rest.
 type Interval struct {
 	Months int32
@@ -95,4 +106,27 @@ func (iv Interval) Fixed() (int64, bool) {
 		return 0, false
 	}
 	return int64(iv.Days)*86400e9 + iv.Nanos, true
+}
+
+// nsPerDay is the length of a day in an interval's comparison value.
+const nsPerDay = 86400e9
+
+// Span returns the interval's comparison value as PostgreSQL computes it
+// (a month is 30 days, a day 24 hours) in two parts: whole days and the
+// remaining ns in [0, 1 day). Intervals compare and group by it, so
+// '1 day' = '24 hours'.
+func (iv Interval) Span() (days, ns int64) {
+	days = int64(iv.Months)*30 + int64(iv.Days)
+	q := floorDiv(iv.Nanos, nsPerDay)
+	return days + q, iv.Nanos - q*nsPerDay
+}
+
+// CompareInterval orders intervals by their span.
+func CompareInterval(a, b Interval) int {
+	ad, an := a.Span()
+	bd, bn := b.Span()
+	if c := cmp3(ad, bd); c != 0 {
+		return c
+	}
+	return cmp3(an, bn)
 }

@@ -9,7 +9,7 @@ import (
 
 // Vec is a column of N values of type T: an Arrow array, or a constant
 // (Arr nil) repeated N times. Const holds nil (NULL), bool, int64 (TInt,
-// TTimestamp ns), float64, string or Interval.
+// TTimestamp ns, TDate days), float64, string or Interval.
 type Vec struct {
 	Arr   arrow.Array
 	Const any
@@ -67,8 +67,23 @@ func (v Vec) Int(i int) int64 {
 		return int64(a.Value(i))
 	case *array.Uint32:
 		return int64(a.Value(i))
+	case *array.Date32:
+		return int64(a.Value(i))
 	}
 	return 0
+}
+
+// Interval returns row i as an interval.
+func (v Vec) Interval(i int) Interval {
+	if v.Arr == nil {
+		c, _ := v.Const.(Interval)
+		return c
+	}
+	if a, ok := v.Arr.(*array.MonthDayNanoInterval); ok {
+		x := a.Value(i)
+		return Interval{Months: x.Months, Days: x.Days, Nanos: x.Nanoseconds}
+	}
+	return Interval{}
 }
 
 // Bool returns row i as bool.
@@ -125,8 +140,11 @@ func (v Vec) Materialize() arrow.Array {
 		for i := range x {
 			x[i] = c
 		}
-		if v.T == TTimestamp {
+		switch v.T {
+		case TTimestamp:
 			return NewTimestamp(x, nil)
+		case TDate:
+			return NewDate(x, nil)
 		}
 		return NewInt(x, nil)
 	case float64:
@@ -141,6 +159,12 @@ func (v Vec) Materialize() arrow.Array {
 			x[i] = c
 		}
 		return NewText(x, nil)
+	case Interval:
+		x := make([]Interval, n)
+		for i := range x {
+			x[i] = c
+		}
+		return NewInterval(x, nil)
 	}
 	return array.MakeArrayOfNull(memory.DefaultAllocator, v.T.Arrow(), n)
 }
@@ -202,6 +226,24 @@ func NewTimestamp(vals []int64, valid *Valid) arrow.Array {
 	return fromBuffers(TimestampType, len(vals), valid, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(vals)))
 }
 
+// NewDate builds a date32 array from days since 1970-01-01.
+func NewDate(days []int64, valid *Valid) arrow.Array {
+	d := make([]int32, len(days))
+	for i, x := range days {
+		d[i] = int32(x)
+	}
+	return fromBuffers(arrow.FixedWidthTypes.Date32, len(d), valid, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(d)))
+}
+
+// NewInterval builds a month_day_nano_interval array.
+func NewInterval(vals []Interval, valid *Valid) arrow.Array {
+	x := make([]arrow.MonthDayNanoInterval, len(vals))
+	for i, v := range vals {
+		x[i] = arrow.MonthDayNanoInterval{Months: v.Months, Days: v.Days, Nanoseconds: v.Nanos}
+	}
+	return fromBuffers(arrow.FixedWidthTypes.MonthDayNanoInterval, len(x), valid, memory.NewBufferBytes(arrow.MonthDayNanoIntervalTraits.CastToBytes(x)))
+}
+
 // NewBool builds a boolean array.
 func NewBool(vals []bool, valid *Valid) arrow.Array {
 	bm := make([]byte, bitutil.BytesForBits(int64(len(vals))))
@@ -244,15 +286,24 @@ func NewOf(t Type, vals []any) arrow.Array {
 			x[i], _ = v.(bool)
 		}
 		return NewBool(x, valid)
-	case TInt, TTimestamp:
+	case TInt, TTimestamp, TDate:
 		x := make([]int64, n)
 		for i, v := range vals {
 			x[i], _ = v.(int64)
 		}
-		if t == TTimestamp {
+		switch t {
+		case TTimestamp:
 			return NewTimestamp(x, valid)
+		case TDate:
+			return NewDate(x, valid)
 		}
 		return NewInt(x, valid)
+	case TInterval:
+		x := make([]Interval, n)
+		for i, v := range vals {
+			x[i], _ = v.(Interval)
+		}
+		return NewInterval(x, valid)
 	case TFloat:
 		x := make([]float64, n)
 		for i, v := range vals {
@@ -276,12 +327,14 @@ func (v Vec) Value(i int) any {
 	switch v.T {
 	case TBool:
 		return v.Bool(i)
-	case TInt, TTimestamp:
+	case TInt, TTimestamp, TDate:
 		return v.Int(i)
 	case TFloat:
 		return v.Float(i)
 	case TText:
 		return v.Str(i)
+	case TInterval:
+		return v.Interval(i)
 	}
 	if v.Arr == nil {
 		return v.Const

@@ -675,7 +675,7 @@ func Coerce(e Expr, t functions.Type) (Expr, error) {
 	if e.Type() == t || e.Type() == functions.TUnknown {
 		return castTo(e, t)
 	}
-	if e.Type().Numeric() && t.Numeric() || t == functions.TText {
+	if e.Type().Numeric() && t.Numeric() || t == functions.TText || e.Type() == functions.TDate && t == functions.TTimestamp {
 		return castTo(e, t)
 	}
 	return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "value of type %s cannot be assigned to a column of type %s", e.Type().Name(), t.Name())

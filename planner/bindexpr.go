@@ -144,6 +144,8 @@ func (q *query) expr(n *pg.Node, ctx exprCtx) (Expr, error) {
 		switch n.GetSqlvalueFunction().GetOp() {
 		case pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP, pg.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP:
 			return &Const{V: q.b.p.Now.UnixNano(), T: functions.TTimestamp}, nil
+		case pg.SQLValueFunctionOp_SVFOP_CURRENT_DATE:
+			return &Const{V: functions.TimestampToDate(q.b.p.Now.UnixNano()), T: functions.TDate}, nil
 		}
 		return nil, unsupported("%s", strings.ToLower(strings.TrimPrefix(n.GetSqlvalueFunction().GetOp().String(), "SVFOP_")))
 	case n.GetCaseExpr() != nil:
@@ -228,6 +230,8 @@ func typeOf(tn *pg.TypeName) (functions.Type, error) {
 		return functions.TBool, nil
 	case "timestamptz", "timestamp":
 		return functions.TTimestamp, nil
+	case "date":
+		return functions.TDate, nil
 	case "interval":
 		if len(tn.GetTypmods()) > 0 {
 			return 0, unsupported("interval field qualifiers")
@@ -278,10 +282,27 @@ func coerceTo(e Expr, t functions.Type, what string) (Expr, error) {
 		return e, nil
 	case e.Type() == functions.TUnknown:
 		return castTo(e, t)
-	case e.Type() == functions.TInt && t == functions.TFloat:
+	case e.Type() == functions.TInt && t == functions.TFloat, e.Type() == functions.TDate && t == functions.TTimestamp:
 		return castTo(e, t)
 	}
 	return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "%s must be type %s, not type %s", what, t.Name(), e.Type().Name())
+}
+
+// datesAsTimestamps casts the date arguments to timestamptz; false when
+// there are none.
+func datesAsTimestamps(args []Expr) ([]Expr, bool) {
+	out := append([]Expr(nil), args...)
+	found := false
+	for i, a := range out {
+		if a.Type() == functions.TDate {
+			c, err := castTo(a, functions.TTimestamp)
+			if err != nil {
+				return nil, false
+			}
+			out[i], found = c, true
+		}
+	}
+	return out, found
 }
 
 // unify coerces unknown literals to the type of the other operand.
@@ -314,6 +335,11 @@ func (q *query) call(name string, args []Expr) (Expr, error) {
 	}
 	t, kernel, err := fn.Resolve(types)
 	if err != nil {
+		// PostgreSQL casts date to timestamptz implicitly where a
+		// function or operator has no date form
+		if args, ok := datesAsTimestamps(args); ok {
+			return q.call(name, args)
+		}
 		return nil, err
 	}
 	c := &Call{Name: name, Args: args, T: t}
