@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/ugnos/ugnos"
 )
@@ -219,9 +222,21 @@ func TestServeHealthMetricsShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	addr := freeAddr(t)
-	s := startServe(t, cleanEnv(), "--data-dir", dataDir, "--http-addr", addr, "--sync", "interval")
+	addr, pgAddr := freeAddr(t), freeAddr(t)
+	s := startServe(t, cleanEnv(), "--data-dir", dataDir, "--http-addr", addr, "--pg-addr", pgAddr, "--sync", "interval")
 	s.waitHealthy(t, addr)
+
+	// the data answers over the PostgreSQL protocol, and a client
+	// connected at SIGTERM is told why it is disconnected
+	pc, err := pgx.Connect(context.Background(), "postgres://ugnos@"+pgAddr+"/acme?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close(context.Background())
+	var n int64
+	if err := pc.QueryRow(context.Background(), "SELECT count(*) FROM cpu WHERE host = $1", "a").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("pgwire count = %d, %v", n, err)
+	}
 
 	resp, body := get(t, "http://"+addr+"/health")
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
@@ -266,8 +281,11 @@ func TestServeHealthMetricsShutdown(t *testing.T) {
 	if code := s.wait(t, 10*time.Second); code != 0 {
 		t.Fatalf("exit code after SIGTERM = %d, want 0", code)
 	}
-	if log := s.stderr.String(); !strings.Contains(log, "database closed") || !strings.Contains(log, "not served yet") {
+	if log := s.stderr.String(); !strings.Contains(log, "database closed") || !strings.Contains(log, "pgwire listening") {
 		t.Errorf("stderr lacks the shutdown or pgwire lines:\n%s", log)
+	}
+	if err := pc.Ping(context.Background()); err == nil {
+		t.Error("a pgwire connection still works after shutdown")
 	}
 	// The data directory is unlocked and intact after the shutdown.
 	db, err = ugnos.Open(dataDir)
@@ -282,7 +300,7 @@ func TestServeHealthMetricsShutdown(t *testing.T) {
 
 func TestServeEnvHTTPAddrAndSIGINT(t *testing.T) {
 	addr := freeAddr(t)
-	s := startServe(t, cleanEnv("UGNOS_HTTP_ADDR="+addr, "UGNOS_DATA_DIR="+t.TempDir()))
+	s := startServe(t, cleanEnv("UGNOS_HTTP_ADDR="+addr, "UGNOS_DATA_DIR="+t.TempDir(), "UGNOS_PG_ADDR="+freeAddr(t)))
 	s.waitHealthy(t, addr)
 	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ugnos/ugnos"
+	"github.com/ugnos/ugnos/pgwire"
 )
 
 // shutdownTimeout bounds how long in-flight HTTP requests may run after a
@@ -43,7 +44,7 @@ type serveSetting struct {
 func (c *serveConfig) settings() []serveSetting {
 	return []serveSetting{
 		{"data-dir", "UGNOS_DATA_DIR", "./ugnos-data", "data directory", &c.dataDir},
-		{"pg-addr", "UGNOS_PG_ADDR", "127.0.0.1:5432", "PostgreSQL wire protocol address (not served yet)", &c.pgAddr},
+		{"pg-addr", "UGNOS_PG_ADDR", "127.0.0.1:5432", "PostgreSQL wire protocol address", &c.pgAddr},
 		{"http-addr", "UGNOS_HTTP_ADDR", "127.0.0.1:8086", "HTTP address (/health, /metrics)", &c.httpAddr},
 		{"sync", "UGNOS_SYNC", "always", "when writes are acknowledged: always (fsynced), interval or never", &c.sync},
 	}
@@ -165,10 +166,21 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 		log.Info("database closed")
 	}()
 
-	log.Warn("PostgreSQL wire protocol is not served yet; --pg-addr is validated but not listened on", "pg_addr", cfg.pgAddr)
+	pgSrv, err := pgwire.New(db, pgwire.Config{Version: version, Logger: log})
+	if err != nil {
+		return fmt.Errorf("pgwire: %w", err)
+	}
+	pgLn, err := net.Listen("tcp", cfg.pgAddr)
+	if err != nil {
+		return fmt.Errorf("listen pgwire: %w", err)
+	}
+	pgServed := make(chan error, 1)
+	go func() { pgServed <- pgSrv.Serve(pgLn) }()
+	log.Info("pgwire listening", "addr", pgLn.Addr().String())
 
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
+		pgLn.Close()
 		return fmt.Errorf("listen http: %w", err)
 	}
 	srv := &http.Server{
@@ -180,14 +192,30 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("http listening", "addr", ln.Addr().String())
 
+	var failed error
 	select {
 	case err := <-served:
-		return fmt.Errorf("http server: %w", err)
+		failed = fmt.Errorf("http server: %w", err)
+	case err := <-pgServed:
+		failed = fmt.Errorf("pgwire server: %w", err)
+		pgServed <- err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	// pgwire first: stop accepting, let running statements finish (or
+	// cancel them at the deadline), close the connections
+	if err := pgSrv.Shutdown(sctx); err != nil {
+		log.Warn("pgwire shutdown timed out; running statements cancelled", "err", err)
+	}
+	if err := <-pgServed; err != nil && !errors.Is(err, pgwire.ErrServerClosed) && failed == nil {
+		failed = fmt.Errorf("pgwire server: %w", err)
+	}
+	if failed != nil {
+		srv.Close()
+		return failed
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 		log.Warn("http shutdown timed out; connections closed", "err", err)
