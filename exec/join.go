@@ -32,7 +32,23 @@ type hashJoinOp struct {
 	done     bool
 	key      []byte
 	mem      *Budget
+	cur      *probeState // the left batch being probed
 }
+
+// joinChunk bounds the rows one probe step produces, so that a join
+// with many matches per row (a cross join) streams in batches instead of
+// building its whole output at once.
+const joinChunk = 1 << 16
+
+// probeState is the progress through one left batch.
+type probeState struct {
+	rec     arrow.RecordBatch
+	keys    []functions.Vec
+	i, j    int    // next left row, next match of it
+	matched []bool // left rows with a match (LEFT and FULL joins)
+}
+
+func (p *probeState) release() { p.rec.Release() }
 
 func newHashJoin(n *planner.Join, l, r Operator, env Env) *hashJoinOp {
 	op := &hashJoinOp{n: n, left: l, right: r, schema: SchemaOf(n.Out), mem: env.Mem,
@@ -52,6 +68,10 @@ func newHashJoin(n *planner.Join, l, r Operator, env Env) *hashJoinOp {
 func (h *hashJoinOp) Schema() *arrow.Schema { return h.schema }
 func (h *hashJoinOp) Close() error {
 	h.left.Close()
+	if h.cur != nil {
+		h.cur.release()
+		h.cur = nil
+	}
 	if h.rrec != nil {
 		h.rrec.Release()
 		h.rrec = nil
@@ -108,16 +128,30 @@ func (h *hashJoinOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return nil, err
 		}
 	}
-	for !h.done {
-		lrec, err := h.left.Next(ctx)
-		if err == io.EOF {
-			h.done = true
-			break
-		}
-		if err != nil {
+	for h.cur != nil || !h.done {
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		out, err := h.probe(plainRecord(lrec))
+		if h.cur == nil {
+			lrec, err := h.left.Next(ctx)
+			if err == io.EOF {
+				h.done = true
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			st := &probeState{rec: plainRecord(lrec)}
+			if st.keys, err = evalAll(h.lkeys, st.rec); err != nil {
+				st.release()
+				return nil, err
+			}
+			if h.n.Type == "left" || h.n.Type == "full" {
+				st.matched = make([]bool, st.rec.NumRows())
+			}
+			h.cur = st
+		}
+		out, err := h.probe(h.cur)
 		if err != nil {
 			return nil, err
 		}
@@ -141,26 +175,30 @@ func (h *hashJoinOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	return nil, io.EOF
 }
 
-// probe joins one left batch.
-func (h *hashJoinOp) probe(lrec arrow.RecordBatch) (arrow.RecordBatch, error) {
-	defer lrec.Release()
-	n := int(lrec.NumRows())
-	keys, err := evalAll(h.lkeys, lrec)
-	if err != nil {
-		return nil, err
-	}
+// probe joins the next chunk of the current left batch (at most
+// joinChunk pairs); when the batch is done it adds its unmatched rows for
+// LEFT and FULL joins and moves on. A nil result means no rows this step.
+func (h *hashJoinOp) probe(st *probeState) (arrow.RecordBatch, error) {
+	n := int(st.rec.NumRows())
 	var li, ri []int32
-	for i := 0; i < n; i++ {
-		k, ok := h.rowKey(keys, i)
-		if !ok {
-			continue
+	for st.i < n && len(li) < joinChunk {
+		k, ok := h.rowKey(st.keys, st.i)
+		var matches []int32
+		if ok {
+			matches = h.table[k]
 		}
-		for _, r := range h.table[k] {
-			li = append(li, int32(i))
+		take := min(len(matches)-st.j, joinChunk-len(li))
+		for _, r := range matches[st.j : st.j+take] {
+			li = append(li, int32(st.i))
 			ri = append(ri, r)
 		}
+		st.j += take
+		if st.j >= len(matches) {
+			st.i++
+			st.j = 0
+		}
 	}
-	pairs := h.combine(lrec, li, h.rrec, ri)
+	pairs := h.combine(st.rec, li, h.rrec, ri)
 	if h.residual != nil && len(li) > 0 {
 		v, err := h.residual(pairs)
 		if err != nil {
@@ -187,21 +225,25 @@ func (h *hashJoinOp) probe(lrec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	for _, r := range ri {
 		h.rmatched[r] = true
 	}
-	if h.n.Type == "left" || h.n.Type == "full" {
-		matched := make([]bool, n)
-		for _, l := range li {
-			matched[l] = true
+	for _, l := range li {
+		if st.matched != nil {
+			st.matched[l] = true
 		}
-		var un []int32
-		for i, m := range matched {
-			if !m {
-				un = append(un, int32(i))
+	}
+	if st.i >= n {
+		h.cur = nil
+		defer st.release()
+		if st.matched != nil {
+			var un []int32
+			for i, m := range st.matched {
+				if !m {
+					un = append(un, int32(i))
+				}
 			}
-		}
-		if len(un) > 0 {
-			pad := h.combine(lrec, un, nil, nil)
-			both := concat(h.schema, []arrow.RecordBatch{pairs, pad})
-			return both, nil
+			if len(un) > 0 {
+				pad := h.combine(st.rec, un, nil, nil)
+				return concat(h.schema, []arrow.RecordBatch{pairs, pad}), nil
+			}
 		}
 	}
 	if pairs.NumRows() == 0 {

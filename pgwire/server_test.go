@@ -303,6 +303,11 @@ func TestSetShow(t *testing.T) {
 
 // rawConn speaks the protocol directly for what drivers do not expose.
 func rawConn(t *testing.T, addr string) (*pgproto3.Frontend, net.Conn) {
+	fe, nc, _ := rawConnKey(t, addr)
+	return fe, nc
+}
+
+func rawConnKey(t *testing.T, addr string) (*pgproto3.Frontend, net.Conn, pgproto3.BackendKeyData) {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -314,13 +319,17 @@ func rawConn(t *testing.T, addr string) (*pgproto3.Frontend, net.Conn) {
 	if err := fe.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	var key pgproto3.BackendKeyData
 	for {
 		msg, err := fe.Receive()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
-			return fe, nc
+		switch m := msg.(type) {
+		case *pgproto3.BackendKeyData:
+			key = pgproto3.BackendKeyData{ProcessID: m.ProcessID, SecretKey: append([]byte(nil), m.SecretKey...)}
+		case *pgproto3.ReadyForQuery:
+			return fe, nc, key
 		}
 	}
 }
@@ -337,6 +346,9 @@ func until(t *testing.T, fe *pgproto3.Frontend) []string {
 		name := strings.TrimPrefix(fmt.Sprintf("%T", msg), "*pgproto3.")
 		if dr, ok := msg.(*pgproto3.DataRow); ok {
 			name = "DataRow(" + string(dr.Values[0]) + ")"
+		}
+		if er, ok := msg.(*pgproto3.ErrorResponse); ok {
+			name = "ErrorResponse(" + er.Code + ")"
 		}
 		if cc, ok := msg.(*pgproto3.CommandComplete); ok {
 			name = "CommandComplete(" + string(cc.CommandTag) + ")"
@@ -381,7 +393,7 @@ func TestPortalRowLimit(t *testing.T) {
 	fe.Send(&pgproto3.Sync{})
 	_ = fe.Flush()
 	got = strings.Join(until(t, fe), " ")
-	if want := "ErrorResponse ReadyForQuery"; got != want {
+	if want := "ErrorResponse(42703) ReadyForQuery"; got != want {
 		t.Fatalf("error:\n got %s\nwant %s", got, want)
 	}
 }
