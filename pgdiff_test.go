@@ -247,7 +247,8 @@ func (d *pgdData) loadUgnos(t *testing.T, db *ugnos.DB) {
 // ---- results and their comparison ----
 
 // pgdCell is one result value. kind: 0 NULL, 'i' integer, 'f' float,
-// 's' text, 'b' boolean, 't' timestamp (µs since the epoch).
+// 'n' numeric (s: its text, f: its value as a double), 's' text,
+// 'b' boolean, 't' timestamp (µs since the epoch).
 type pgdCell struct {
 	kind byte
 	i    int64
@@ -260,7 +261,7 @@ func (c pgdCell) String() string {
 	case 0:
 		return "NULL"
 	case 'n':
-		return strconv.FormatFloat(c.f, 'g', -1, 64) + "::numeric"
+		return c.s + "::numeric"
 	case 'i':
 		return strconv.FormatInt(c.i, 10)
 	case 'f':
@@ -291,6 +292,9 @@ func (c pgdCell) key() string {
 }
 
 func pgdCellEqual(a, b pgdCell) bool {
+	if a.kind == 'n' && b.kind == 'n' {
+		return a.s == b.s // numeric: the same digits and display scale
+	}
 	if a.kind == 'n' && (b.kind == 'i' || b.kind == 'f') {
 		if b.kind == 'i' {
 			b.f = float64(b.i)
@@ -525,9 +529,14 @@ func pgdRunPG(conn *pgx.Conn, q string) (*pgdResult, error) {
 				if err != nil {
 					return nil, err
 				}
-				// PostgreSQL's numeric (sum(bigint), extract, …) has no
-				// ugnos counterpart: it matches an integer or a double
-				row[i] = pgdCell{kind: 'n', f: f.Float64}
+				text, err := x.Value() // PostgreSQL's text form, display scale kept
+				if err != nil {
+					return nil, err
+				}
+				// compared as exact text with ugnos's numeric; where ugnos
+				// has no numeric (extract, …) it matches an integer or a
+				// double
+				row[i] = pgdCell{kind: 'n', f: f.Float64, s: text.(string)}
 			default:
 				row[i] = pgdCell{kind: '?', s: fmt.Sprintf("%T %v", v, v)}
 			}
@@ -547,7 +556,7 @@ func pgdRunUgnos(db *ugnos.DB, q string) (*pgdResult, error) {
 	types := make([]functions.Type, rd.Schema().NumFields())
 	for i, f := range rd.Schema().Fields() {
 		res.cols = append(res.cols, f.Name)
-		if types[i], err = functions.FromArrow(f.Type); err != nil {
+		if types[i], err = functions.FieldType(f); err != nil {
 			return nil, err
 		}
 	}
@@ -579,6 +588,8 @@ func pgdRunUgnos(db *ugnos.DB, q string) (*pgdResult, error) {
 					row[c] = pgdCell{kind: 's', s: x}
 				case bool:
 					row[c] = pgdCell{kind: 'b', i: map[bool]int64{false: 0, true: 1}[x]}
+				case functions.Decimal:
+					row[c] = pgdCell{kind: 'n', f: x.Float64(), s: x.String()}
 				default:
 					row[c] = pgdCell{kind: '?', s: fmt.Sprintf("%T %v", x, x)}
 				}

@@ -197,6 +197,8 @@ func compareAcross(a functions.Vec, i int, b functions.Vec, j int, desc, nullsFi
 		case x > y:
 			c = 1
 		}
+	case functions.TNumeric:
+		c = functions.CompareNumericText(a.Str(i), b.Str(j))
 	case functions.TBool:
 		x, y := a.Bool(i), b.Bool(j)
 		switch {

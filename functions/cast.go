@@ -24,6 +24,8 @@ func CanCast(from, to Type) bool {
 		return from == TText
 	case TInterval:
 		return from == TText
+	case TNumeric:
+		return from.Numeric() || from == TText
 	}
 	return false
 }
@@ -73,6 +75,8 @@ func ParseText(s string, t Type) (any, error) {
 		return ParseTimestamp(s)
 	case TInterval:
 		return ParseInterval(s)
+	case TNumeric:
+		return ParseDecimal(s)
 	}
 	return nil, badText(t, s)
 }
@@ -126,6 +130,8 @@ func FormatValue(v any, t Type) string {
 		return x
 	case Interval:
 		return FormatInterval(x)
+	case Decimal:
+		return x.String()
 	}
 	return ""
 }
@@ -147,6 +153,9 @@ func Cast(v Vec, to Type) (Vec, error) {
 			c, err := ParseText(v.Const.(string), to)
 			return ConstVec(c, to, n), err
 		}
+	}
+	if from == TNumeric || to == TNumeric {
+		return castNumeric(v, to)
 	}
 	switch to {
 	case TFloat:

@@ -221,6 +221,9 @@ func tsInterval(minus bool) Kernel {
 
 // compare returns -1, 0 or 1 for rows of two comparable vectors.
 func comparer(l, r Type) func(a, b Vec, i int) int {
+	if c, ok := numericComparer(l, r); ok {
+		return c
+	}
 	switch {
 	case l == TInt && r == TInt, l == TTimestamp && r == TTimestamp:
 		return func(a, b Vec, i int) int { return cmp3(a.Int(i), b.Int(i)) }

@@ -17,6 +17,7 @@ const (
 	TText                  // text
 	TTimestamp             // timestamp with time zone (ns since the epoch)
 	TInterval              // interval (constants only)
+	TNumeric               // numeric: Decimal constants; arrays hold each value's text
 )
 
 // Name is the PostgreSQL name of the type.
@@ -34,6 +35,8 @@ func (t Type) Name() string {
 		return "timestamp with time zone"
 	case TInterval:
 		return "interval"
+	case TNumeric:
+		return "numeric"
 	}
 	return "unknown"
 }
@@ -78,8 +81,8 @@ func FromArrow(dt arrow.DataType) (Type, error) {
 	return TUnknown, fmt.Errorf("unsupported Arrow type %s", dt)
 }
 
-// Numeric reports whether t is int or float.
-func (t Type) Numeric() bool { return t == TInt || t == TFloat }
+// Numeric reports whether t is bigint, double precision or numeric.
+func (t Type) Numeric() bool { return t == TInt || t == TFloat || t == TNumeric }
 
 // Interval is an interval constant. Months and days are kept apart as in
 // PostgreSQL; Nanos holds the rest.

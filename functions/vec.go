@@ -9,7 +9,8 @@ import (
 
 // Vec is a column of N values of type T: an Arrow array, or a constant
 // (Arr nil) repeated N times. Const holds nil (NULL), bool, int64 (TInt,
-// TTimestamp ns), float64, string or Interval.
+// TTimestamp ns), float64, string, Interval or Decimal (TNumeric). A
+// TNumeric array is a string array of each value's canonical text.
 type Vec struct {
 	Arr   arrow.Array
 	Const any
@@ -42,6 +43,8 @@ func (v Vec) Float(i int) float64 {
 			return c
 		case int64:
 			return float64(c)
+		case Decimal:
+			return c.Float64()
 		}
 		return 0
 	}
@@ -50,6 +53,10 @@ func (v Vec) Float(i int) float64 {
 		return a.Value(i)
 	case *array.Int64:
 		return float64(a.Value(i))
+	case *array.String:
+		if v.T == TNumeric {
+			return v.AsDecimal(i).Float64()
+		}
 	}
 	return 0
 }
@@ -83,8 +90,13 @@ func (v Vec) Bool(i int) bool {
 // Str returns row i as a string (dictionary arrays are looked through).
 func (v Vec) Str(i int) string {
 	if v.Arr == nil {
-		c, _ := v.Const.(string)
-		return c
+		switch c := v.Const.(type) {
+		case string:
+			return c
+		case Decimal:
+			return c.String()
+		}
+		return ""
 	}
 	switch a := v.Arr.(type) {
 	case *array.String:
@@ -135,10 +147,11 @@ func (v Vec) Materialize() arrow.Array {
 			x[i] = c
 		}
 		return NewFloat(x, nil)
-	case string:
+	case string, Decimal:
 		x := make([]string, n)
+		s := v.Str(0)
 		for i := range x {
-			x[i] = c
+			x[i] = s
 		}
 		return NewText(x, nil)
 	}
@@ -259,6 +272,17 @@ func NewOf(t Type, vals []any) arrow.Array {
 			x[i], _ = v.(float64)
 		}
 		return NewFloat(x, valid)
+	case TNumeric:
+		x := make([]string, n)
+		for i, v := range vals {
+			switch d := toDecimal(v).(type) {
+			case Decimal:
+				x[i] = d.String()
+			case string:
+				x[i] = d
+			}
+		}
+		return NewText(x, valid)
 	default:
 		x := make([]string, n)
 		for i, v := range vals {
@@ -282,6 +306,8 @@ func (v Vec) Value(i int) any {
 		return v.Float(i)
 	case TText:
 		return v.Str(i)
+	case TNumeric:
+		return v.AsDecimal(i)
 	}
 	if v.Arr == nil {
 		return v.Const
