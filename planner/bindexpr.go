@@ -394,6 +394,11 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 		default:
 			return nil, unsupported("operator %s", op)
 		}
+		if op == "||" { // unknown || anything: text concatenation
+			if l, r, err = unknownToText(l, r); err != nil {
+				return nil, err
+			}
+		}
 		if l, r, err = unify(l, r); err != nil {
 			return nil, err
 		}

@@ -158,3 +158,15 @@ func allInt4(items []*pg.Node) bool {
 	}
 	return some
 }
+
+// unknownToText types unknown literals as text (the operands of ||).
+func unknownToText(l, r Expr) (Expr, Expr, error) {
+	var err error
+	if l.Type() == functions.TUnknown && r.Type() != functions.TUnknown {
+		l, err = castTo(l, functions.TText)
+	}
+	if err == nil && r.Type() == functions.TUnknown && l.Type() != functions.TUnknown {
+		r, err = castTo(r, functions.TText)
+	}
+	return l, r, err
+}
