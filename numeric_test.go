@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/functions"
 )
 
@@ -54,5 +55,30 @@ func TestNumericResultSchema(t *testing.T) {
 	}
 	if got := rec.Column(3).ValueStr(0); got != "7" {
 		t.Errorf("p = %q, want 7", got)
+	}
+}
+
+// TestNumericLiteralPushdown: a decimal literal is numeric, but compared
+// with a double field it folds into a double constant, so the zone maps
+// still prune.
+func TestNumericLiteralPushdown(t *testing.T) {
+	db := openMem(t, ugnos.WithSealRows(64))
+	low := make([]ugnos.Point, 100) // values 0..99, one sealed batch
+	high := make([]ugnos.Point, 100)
+	for i := range low {
+		low[i] = ugnos.Point{Timestamp: int64(i) * sec, Value: float64(i), Tags: ugnos.TagSet{"h": "a"}}
+		high[i] = ugnos.Point{Timestamp: int64(1000+i) * sec, Value: float64(1000 + i), Tags: ugnos.TagSet{"h": "a"}}
+	}
+	must(t, db.InsertBatch("t", "m", low))
+	must(t, db.InsertBatch("t", "m", high))
+	got, err := sltRunArgs(db, "SELECT count(*), sum(value) FROM m WHERE value > 500.5")
+	must(t, err)
+	if strings.Join(got, "") != "100 104950" {
+		t.Fatalf("value > 500.5: %v", got)
+	}
+	plan, err := sltRunArgs(db, "EXPLAIN ANALYZE SELECT count(*) FROM m WHERE value > 500.5")
+	must(t, err)
+	if text := strings.Join(plan, "\n"); !strings.Contains(text, "prune value in [500.5, +Inf]") || !strings.Contains(text, "pruned=1") {
+		t.Fatalf("zone map not used:\n%s", text)
 	}
 }
