@@ -75,10 +75,11 @@ func (a *intSumAcc) UpdateOne(args []Vec) error {
 		}
 		return nil
 	}
-	vals := v.Arr.(interface{ Int64Values() []int64 }).Int64Values()
-	if v.Arr.NullN() > 0 {
+	ia, ok := v.Arr.(interface{ Int64Values() []int64 })
+	if !ok || v.Arr.NullN() > 0 {
 		return a.Update(make([]uint32, v.N), args)
 	}
+	vals := ia.Int64Values()
 	s := a.sum[0]
 	for _, x := range vals {
 		t := s + x

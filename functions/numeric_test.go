@@ -318,3 +318,20 @@ func TestNumericField(t *testing.T) {
 		t.Errorf("FieldType(text field) = %s", got)
 	}
 }
+
+// TestIntSumUpdateOne: the no-GROUP-BY fast path spills into big integers
+// instead of overflowing.
+func TestIntSumUpdateOne(t *testing.T) {
+	a := &intSumAcc{}
+	a.Grow(1)
+	arr := NewInt([]int64{math.MaxInt64, math.MaxInt64, 1, math.MinInt64, math.MaxInt64}, nil)
+	for range 2 {
+		if err := a.UpdateOne([]Vec{ArrVec(arr, TInt)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 2 * (3*(2^63-1) + 1 - 2^63) = 2 * 18446744073709551614
+	if got := ArrVec(a.Result(), TNumeric).Str(0); got != "36893488147419103228" {
+		t.Errorf("sum = %s", got)
+	}
+}
