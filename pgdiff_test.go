@@ -247,7 +247,8 @@ func (d *pgdData) loadUgnos(t *testing.T, db *ugnos.DB) {
 // ---- results and their comparison ----
 
 // pgdCell is one result value. kind: 0 NULL, 'i' integer, 'f' float,
-// 's' text, 'b' boolean, 't' timestamp (µs since the epoch).
+// 'n' numeric (s: its text, f: its value as a double), 's' text,
+// 'b' boolean, 't' timestamp (µs since the epoch).
 type pgdCell struct {
 	kind byte
 	i    int64
@@ -260,7 +261,7 @@ func (c pgdCell) String() string {
 	case 0:
 		return "NULL"
 	case 'n':
-		return strconv.FormatFloat(c.f, 'g', -1, 64) + "::numeric"
+		return c.s + "::numeric"
 	case 'i':
 		return strconv.FormatInt(c.i, 10)
 	case 'f':
@@ -295,6 +296,9 @@ func (c pgdCell) key() string {
 }
 
 func pgdCellEqual(a, b pgdCell) bool {
+	if a.kind == 'n' && b.kind == 'n' {
+		return a.s == b.s // numeric: the same digits and display scale
+	}
 	if a.kind == 'n' && (b.kind == 'i' || b.kind == 'f') {
 		if b.kind == 'i' {
 			b.f = float64(b.i)
@@ -506,6 +510,7 @@ func pgdRunPG(conn *pgx.Conn, q string) (*pgdResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		raw := rows.RawValues()
 		row := make([]pgdCell, len(vals))
 		for i, v := range vals {
 			switch x := v.(type) {
@@ -537,9 +542,14 @@ func pgdRunPG(conn *pgx.Conn, q string) (*pgdResult, error) {
 				if err != nil {
 					return nil, err
 				}
-				// PostgreSQL's numeric (sum(bigint), extract, …) has no
-				// ugnos counterpart: it matches an integer or a double
-				row[i] = pgdCell{kind: 'n', f: f.Float64}
+				text, err := pgdNumericText(x, raw[i], rows.FieldDescriptions()[i].Format)
+				if err != nil {
+					return nil, err
+				}
+				// compared as exact text with ugnos's numeric; where ugnos
+				// has no numeric (extract, …) it matches an integer or a
+				// double
+				row[i] = pgdCell{kind: 'n', f: f.Float64, s: text}
 			default:
 				row[i] = pgdCell{kind: '?', s: fmt.Sprintf("%T %v", v, v)}
 			}
@@ -547,6 +557,24 @@ func pgdRunPG(conn *pgx.Conn, q string) (*pgdResult, error) {
 		res.rows = append(res.rows, row)
 	}
 	return res, rows.Err()
+}
+
+// pgdNumericText is PostgreSQL's text form of a numeric, display scale
+// kept: pgx keeps it, except for zero in the binary format (0.00 decodes
+// as 0), whose scale is read from the wire value (ndigits, weight, sign,
+// dscale, digits).
+func pgdNumericText(x pgtype.Numeric, raw []byte, format int16) (string, error) {
+	v, err := x.Value()
+	if err != nil {
+		return "", err
+	}
+	s := v.(string)
+	if s == "0" && format == pgtype.BinaryFormatCode && len(raw) >= 8 {
+		if dscale := int(int16(raw[6])<<8 | int16(raw[7])); dscale > 0 {
+			s = "0." + strings.Repeat("0", dscale)
+		}
+	}
+	return s, nil
 }
 
 func pgdRunUgnos(db *ugnos.DB, q string) (*pgdResult, error) {
@@ -559,7 +587,7 @@ func pgdRunUgnos(db *ugnos.DB, q string) (*pgdResult, error) {
 	types := make([]functions.Type, rd.Schema().NumFields())
 	for i, f := range rd.Schema().Fields() {
 		res.cols = append(res.cols, f.Name)
-		if types[i], err = functions.FromArrow(f.Type); err != nil {
+		if types[i], err = functions.FieldType(f); err != nil {
 			return nil, err
 		}
 	}
@@ -595,6 +623,8 @@ func pgdRunUgnos(db *ugnos.DB, q string) (*pgdResult, error) {
 					row[c] = pgdCell{kind: 's', s: x}
 				case bool:
 					row[c] = pgdCell{kind: 'b', i: map[bool]int64{false: 0, true: 1}[x]}
+				case functions.Decimal:
+					row[c] = pgdCell{kind: 'n', f: x.Float64(), s: x.String()}
 				default:
 					row[c] = pgdCell{kind: '?', s: fmt.Sprintf("%T %v", x, x)}
 				}
@@ -713,6 +743,13 @@ func TestPGDiff(t *testing.T) {
 	})
 	t.Run("Types", func(t *testing.T) {
 		for _, q := range pgdTypes {
+			t.Run(q.name, func(t *testing.T) {
+				pgdCheck(t, conn, db, q.sql, q.ordered, 0, true)
+			})
+		}
+	})
+	t.Run("Numeric", func(t *testing.T) {
+		for _, q := range pgdNumeric {
 			t.Run(q.name, func(t *testing.T) {
 				pgdCheck(t, conn, db, q.sql, q.ordered, 0, true)
 			})
@@ -932,6 +969,25 @@ var pgdRegressions = []pgdQuery{
 	{"and-guards-division", `SELECT count(*) FROM cpu WHERE usage_system <> 0 AND usage_user / usage_system > 1`, true},
 }
 
+// pgdNumeric are fixed queries over numeric: exact digits and display
+// scales, compared as text.
+var pgdNumeric = []pgdQuery{
+	{"sum-avg-bigint", `SELECT hostname, sum(usage_user::bigint), avg(usage_user::bigint), avg(usage_idle::bigint) FROM cpu GROUP BY 1 ORDER BY 1`, true},
+	{"sum-avg-numeric", `SELECT region, sum(usage_user::numeric / 3), avg(usage_system::numeric(6,2) * 1.5), sum(usage_steal::numeric), avg(usage_guest::numeric) FROM cpu GROUP BY 1 ORDER BY 1`, true},
+	{"variance-bigint", `SELECT hostname, stddev(usage_user::bigint), variance(usage_idle::bigint), stddev_pop(usage_nice::bigint), var_samp(usage_user::numeric / 7) FROM cpu GROUP BY 1 ORDER BY 1`, true},
+	{"min-max-numeric", `SELECT os, min(usage_user::numeric / 7), max(usage_irq::bigint * 1.25) FROM cpu GROUP BY 1 ORDER BY 1`, true},
+	{"group-by-numeric", `SELECT round(usage_user::numeric / 10, 1) AS k, count(*), sum(usage_system::bigint) FROM cpu GROUP BY 1 ORDER BY 1`, true},
+	{"group-by-equal-scales", `SELECT usage_user::bigint / 4.0 AS k, count(*) FROM cpu WHERE hostname = 'host_1' GROUP BY 1 ORDER BY 1`, true},
+	{"distinct-numeric", `SELECT DISTINCT usage_nice::numeric / 8 AS x FROM cpu ORDER BY 1`, true},
+	{"order-by-numeric", `SELECT time, hostname, usage_user::numeric / 3 AS x FROM cpu WHERE time < '2016-01-01 00:05:00+00' ORDER BY x DESC, time, hostname`, true},
+	{"window-numeric", `SELECT time, sum(usage_user::bigint) OVER (ORDER BY time), avg(usage_user::bigint) OVER (ORDER BY time ROWS BETWEEN 2 PRECEDING AND CURRENT ROW), max(usage_user / 3.0) OVER () FROM cpu WHERE hostname = 'host_2' AND time < '2016-01-01 00:10:00+00' ORDER BY time`, true},
+	{"numeric-vs-double", `SELECT count(*) FROM cpu WHERE usage_user > 90.5 AND usage_user::numeric / 3 < 33.34 AND usage_system::bigint < 50.5`, true},
+	{"float-to-numeric", `SELECT (usage_user / 3)::numeric, (usage_user * 1e-7)::numeric, (usage_user * 1e20)::numeric FROM cpu WHERE hostname = 'host_3' ORDER BY time LIMIT 5`, true},
+	{"typmod-rounding", `SELECT (usage_user / 8)::numeric(8,2), round(usage_user::numeric / 8, 1), trunc(usage_user::numeric / 8, 1) FROM cpu WHERE hostname = 'host_4' ORDER BY time LIMIT 8`, true},
+	{"sqrt-numeric", `SELECT usage_user, sqrt(usage_user::numeric), sqrt(usage_user::numeric / 1000), sqrt(usage_user::numeric * 1e10) FROM cpu WHERE hostname = 'host_5' ORDER BY time LIMIT 10`, true},
+	{"count-case-is-bigint", `SELECT sum(CASE WHEN usage_user > 50 THEN 1 ELSE 0 END), sum(usage_user::bigint), avg(CASE WHEN usage_user > 50 THEN 1 ELSE 0 END) FROM cpu`, true},
+}
+
 // pgdErrors must fail in both, with the same SQLSTATE.
 var pgdErrors = []string{
 	`SELECT date '2016-02-30'`,
@@ -967,6 +1023,9 @@ var pgdErrors = []string{
 	`SELECT 1 FROM cpu LIMIT -1`,
 	`SELEC 1`,
 	`SELECT hostname + 1 FROM cpu`,
+	`SELECT 1 / 0.0`,
+	`SELECT usage_user::numeric(3,1) * 100 FROM cpu WHERE usage_user > 99`,
+	`SELECT sqrt(-usage_user::numeric) FROM cpu WHERE usage_user > 0`,
 }
 
 // ---- the random query generator ----
@@ -1161,6 +1220,8 @@ func (g *pgdGen) fieldPred() string {
 		return f + " + " + g.field() + g.pick(" > ", " <= ") + strconv.Itoa(g.n(200))
 	case 4:
 		return f + " = " + strconv.Itoa(g.n(101))
+	case 5:
+		return g.decExpr() + g.pick(" > ", " < ", " = ", " <> ") + g.pick(g.num(), "33.34", f)
 	}
 	return f + g.pick(" > ", " >= ", " < ", " <= ", " <> ") + g.num()
 }
@@ -1252,9 +1313,67 @@ func (g *pgdGen) numExpr(depth int) string {
 	return "(" + g.numExpr(depth-1) + ")" + g.pick(" - ", " * ") + strconv.Itoa(1+g.n(3))
 }
 
+// intField picks a field without NaN or infinities (usage_steal and
+// usage_guest have them), so that ::bigint never fails.
+func (g *pgdGen) intField() string {
+	for {
+		if f := g.field(); f != "usage_steal" && f != "usage_guest" {
+			return f
+		}
+	}
+}
+
+// decExpr is a numeric expression over fields: casts, literals with
+// scales, division (select_div_scale), rounding, sqrt, typmods; NaN and
+// Infinity come from usage_steal and usage_guest.
+func (g *pgdGen) decExpr() string {
+	f, i := g.field(), g.intField()
+	switch g.n(20) {
+	case 0:
+		return f + "::numeric / " + g.pick("3", "7", "0.3", "2.50", "1000")
+	case 1:
+		return "round(" + f + "::numeric / 7, " + g.pick("0", "2", "-1", "5") + ")"
+	case 2:
+		return "trunc(" + f + "::numeric * 1.05, " + g.pick("1", "0") + ")"
+	case 3:
+		return i + "::bigint * " + g.pick("1.5", "0.25", "-2.0", "100.001")
+	case 4:
+		return f + "::numeric(6,2) / " + g.pick("4", "3")
+	case 5:
+		return "(" + f + "::numeric + 0.5) * " + g.pick("2", "1.10")
+	case 6:
+		return f + "::numeric % " + g.pick("7.5", "3", "0.7")
+	case 7:
+		return "abs(" + f + "::numeric - 50.5)"
+	case 8:
+		return "sqrt(" + f + "::numeric" + g.pick("", " / 3", " * 100") + ")"
+	case 9:
+		return g.pick("ceil", "floor") + "(" + f + "::numeric / 3)"
+	case 10:
+		return "sign(" + f + "::numeric - 50)"
+	case 11:
+		return f + "::numeric / (" + g.field() + "::numeric + 1)"
+	case 12:
+		return "scale(" + f + "::numeric / " + g.pick("3", "30000", "0.001") + ")"
+	case 13:
+		return g.pick("greatest", "least") + "(" + f + "::numeric, " + g.pick("50.5", "20", g.field()+"::numeric / 2") + ")"
+	case 14:
+		return "coalesce(" + f + "::numeric / 4, " + g.pick("0.0", "-1") + ")"
+	case 15:
+		return "CASE WHEN " + g.fieldPred() + " THEN " + f + "::numeric / 2 ELSE 1.5 END"
+	case 16:
+		return i + "::bigint / " + g.pick("3.0", "7", "0.5")
+	case 17:
+		return "(" + f + " / 3)::numeric"
+	case 18:
+		return f + "::numeric(5,1) * 1.25 - " + i + "::bigint"
+	}
+	return i + "::bigint + " + g.pick("0.5", "1e2", "2.500")
+}
+
 // scalarItem is a select-list expression of a row-level query.
 func (g *pgdGen) scalarItem() string {
-	switch g.n(25) {
+	switch g.n(28) {
 	case 0, 1, 2:
 		return g.field()
 	case 3, 4:
@@ -1290,13 +1409,20 @@ func (g *pgdGen) scalarItem() string {
 		tg, tg2 := g.tag(), g.tag()
 		return g.pick("concat("+tg+", "+tg2+")", "substr("+tg+", 2, 3)", "replace("+tg+", '-', '_')", "left("+tg+", 2)",
 			"right("+tg+", 3)", "split_part(datacenter, '-', 2)", "reverse("+tg+")", "initcap("+tg+")", tg+" || '=' || "+g.field())
+	case 20:
+		return g.decExpr()
+	case 21:
+		if g.p(50) {
+			return "(" + g.decExpr() + ")::float8"
+		}
+		return g.decExpr() + g.pick(" > ", " = ", " <= ") + g.pick("50", "33.3", g.field())
 	case 19:
 		return g.pick("date_trunc('week', time)", "date_trunc('month', time)", "date_part('hour', time)", "date_part('minute', time)",
 			"date_part('epoch', time)", "time + interval '1 month'", "time - interval '1 year 2 months 3 days'",
 			"time_bucket('1 hour', time - interval '17 years')", "time_bucket('7 minutes', time - interval '30 years')",
 			"time_bucket('1 day', time)", "time_bucket('7 days', time)", "time_bucket('1 hour', time, interval '15 minutes')",
 			"time_bucket('1 hour', time, '2016-01-01 00:20:00+00')")
-	case 20:
+	case 22:
 		return g.pick("time - '2016-01-01 00:00:00+00'", "time - date_trunc('day', time)", "time::date",
 			"time::date + "+strconv.Itoa(g.n(40)), "time::date - date '2015-12-25'", "(time - time_bucket('1 hour', time)) * 2",
 			"extract(epoch from time - '2016-01-01 00:00:00+00')", "interval '1 minute' * "+g.field(), "justify_hours(time - '2015-12-30 00:00:00+00')")
@@ -1307,7 +1433,13 @@ func (g *pgdGen) scalarItem() string {
 // aggItem is an aggregate expression.
 func (g *pgdGen) aggItem() string {
 	var a string
-	switch g.n(19) {
+	switch g.n(22) {
+	case 19:
+		a = g.pick("sum", "avg", "sum", "avg", "min", "max") + "(" + g.intField() + "::bigint)"
+	case 20:
+		a = g.pick("sum", "avg", "min", "max") + "(" + g.decExpr() + ")"
+	case 21:
+		a = g.pick("stddev", "variance", "stddev_pop", "var_pop", "stddev_samp", "var_samp") + "(" + g.pick(g.intField()+"::bigint", g.field()+"::numeric / 3", g.field()+"::numeric(5,1)") + ")"
 	case 0, 1:
 		a = "count(*)"
 	case 2:
@@ -1376,7 +1508,8 @@ func (g *pgdGen) timeKey(window time.Duration) pgdKey {
 func (g *pgdGen) tagKey() pgdKey {
 	if g.p(12) { // a computed key
 		f := g.field()
-		return pgdKey{g.pick("floor("+f+" / 10)", "CASE WHEN "+f+" > 50 THEN 'hi' ELSE 'lo' END", f+" > 50", "upper(region)", "usage_steal"), false}
+		return pgdKey{g.pick("floor("+f+" / 10)", "CASE WHEN "+f+" > 50 THEN 'hi' ELSE 'lo' END", f+" > 50", "upper(region)", "usage_steal",
+			"round("+f+"::numeric / 10, 1)", g.intField()+"::bigint / 20.0"), false}
 	}
 	return pgdKey{g.pick("hostname", "hostname", "region", "region", "datacenter", "os", "arch", "team", "service_environment", "service_version", "rack"), false}
 }

@@ -27,7 +27,8 @@ import (
 //
 //	load <table> [tenant=<name>]          CSV: header "name:kind" (time, tag, float, int, bool, text), rows, blank line
 //	statement ok | statement error <SQLSTATE or regexp>
-//	query <types> [rowsort|nosort]         then the SQL, "----", expected rows (values joined by one space, NULL for null)
+//	query <types> [rowsort|nosort]         then the SQL, "----", expected rows (values joined by one space, NULL for null);
+//	                                       type letters (I, R, N numeric, T, B) document the columns and are not checked
 //	query error <SQLSTATE or regexp>
 func TestSLT(t *testing.T) {
 	files, err := filepath.Glob("testdata/sql/*.slt")
@@ -157,7 +158,7 @@ func sltRunArgs(db *ugnos.DB, q string, args ...any) ([]string, error) {
 		rec := rd.RecordBatch()
 		types := make([]functions.Type, rec.NumCols())
 		for c := range types {
-			types[c], _ = functions.FromArrow(rec.Schema().Field(c).Type)
+			types[c], _ = functions.FieldType(rec.Schema().Field(c))
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
 			cells := make([]string, rec.NumCols())

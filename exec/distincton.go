@@ -199,6 +199,8 @@ func compareAcross(a functions.Vec, i int, b functions.Vec, j int, desc, nullsFi
 		}
 	case functions.TInterval:
 		c = functions.CompareInterval(a.Interval(i), b.Interval(j))
+	case functions.TNumeric:
+		c = functions.CompareNumericText(a.Str(i), b.Str(j))
 	case functions.TBool:
 		x, y := a.Bool(i), b.Bool(j)
 		switch {

@@ -35,11 +35,12 @@ type Env struct {
 	Profile *Profile
 }
 
-// SchemaOf is the Arrow schema of a node's output.
+// SchemaOf is the Arrow schema of a node's output (numeric columns are
+// marked; see functions.FieldType).
 func SchemaOf(cols []planner.Column) *arrow.Schema {
 	fs := make([]arrow.Field, len(cols))
 	for i, c := range cols {
-		fs[i] = arrow.Field{Name: c.Name, Type: c.T.Arrow(), Nullable: true}
+		fs[i] = c.T.Field(c.Name)
 	}
 	return arrow.NewSchema(fs, nil)
 }

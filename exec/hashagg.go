@@ -353,6 +353,8 @@ func (a *aggTable) assignFixed(vecs []functions.Vec, gids []uint32) bool {
 	cks := make([]colKey, len(vecs))
 	for c, v := range vecs {
 		switch {
+		case v.T == functions.TNumeric: // keys by value, not text: appendKey
+			return false
 		case v.IsConst():
 			cks[c].v, cks[c].str = v, v.T == functions.TText
 		case v.T == functions.TInt || v.T == functions.TTimestamp:

@@ -151,7 +151,7 @@ func StorageFilters(t arrowstore.Table, tags []planner.TagFilter) ([]arrowstore.
 func scanSchema(n *planner.Scan) *arrow.Schema {
 	fs := make([]arrow.Field, len(n.Cols))
 	for i, c := range n.Cols {
-		fs[i] = arrow.Field{Name: c.Name, Type: c.T.Arrow(), Nullable: true}
+		fs[i] = c.T.Field(c.Name)
 		if c.Kind == planner.KindTag {
 			fs[i].Type = arrowstore.TagType
 		}
@@ -372,6 +372,9 @@ func appendKey(b []byte, v functions.Vec, i int) []byte {
 		return append(b, 0)
 	default:
 		s := v.Str(i)
+		if v.T == functions.TNumeric {
+			s = functions.NumericKey(s) // 1.5 and 1.50 are one key
+		}
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
 		return append(b, s...)
 	}

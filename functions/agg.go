@@ -29,13 +29,8 @@ func builtinAggregates() []*Aggregate {
 			}
 			return TInt, nil
 		}, New: func(a []Type) Acc { return &countAcc{star: len(a) == 0} }},
-		{Name: "sum", Resolve: numAgg("sum", false), New: func(a []Type) Acc {
-			if a[0] == TInt {
-				return &sumIntAcc{}
-			}
-			return &floatAcc{kind: aggSum}
-		}},
-		{Name: "avg", Resolve: numAgg("avg", true), New: func(a []Type) Acc { return &floatAcc{kind: aggAvg} }},
+		{Name: "sum", Resolve: numAgg("sum"), New: func(a []Type) Acc { return newSumAcc(a[0], false) }},
+		{Name: "avg", Resolve: numAgg("avg"), New: func(a []Type) Acc { return newSumAcc(a[0], true) }},
 		{Name: "min", Resolve: orderedAgg("min"), New: func(a []Type) Acc { return newExtAcc(a[0], -1) }},
 		{Name: "max", Resolve: orderedAgg("max"), New: func(a []Type) Acc { return newExtAcc(a[0], 1) }},
 		{Name: "first", Resolve: byTimeAgg("first"), New: func(a []Type) Acc { return &byTimeAcc{t: a[0], last: false, floatKey: a[1] == TFloat} }},
@@ -43,16 +38,31 @@ func builtinAggregates() []*Aggregate {
 	}
 }
 
-func numAgg(name string, toFloat bool) func(a []Type) (Type, error) {
+// numAgg resolves sum, avg and the variance family as PostgreSQL does:
+// numeric for bigint and numeric input, double precision for double.
+func numAgg(name string) func(a []Type) (Type, error) {
 	return func(a []Type) (Type, error) {
 		if len(a) != 1 || !a[0].Numeric() {
 			return 0, noFunc(name, a)
 		}
-		if toFloat {
+		if a[0] == TFloat {
 			return TFloat, nil
 		}
-		return a[0], nil
+		return TNumeric, nil
 	}
+}
+
+// newSumAcc is sum (avg false) or avg of values of type t.
+func newSumAcc(t Type, avg bool) Acc {
+	switch {
+	case t == TInt:
+		return &intSumAcc{avg: avg}
+	case t == TNumeric:
+		return &decSumAcc{avg: avg}
+	case avg:
+		return &floatAcc{kind: aggAvg}
+	}
+	return &floatAcc{kind: aggSum}
 }
 
 func orderedAgg(name string) func(a []Type) (Type, error) {
@@ -241,65 +251,6 @@ func (a *floatAcc) Result() arrow.Array {
 	return NewFloat(out, valid)
 }
 
-// sumIntAcc sums bigint; overflow is an error (PostgreSQL returns numeric).
-type sumIntAcc struct {
-	sum []int64
-	n   []int64
-}
-
-func (a *sumIntAcc) Grow(n int) {
-	for len(a.sum) < n {
-		a.sum = append(a.sum, 0)
-		a.n = append(a.n, 0)
-	}
-}
-
-func addInt(x, y int64) (int64, error) {
-	s := x + y
-	if (s > x) != (y > 0) {
-		return 0, errIntOver
-	}
-	return s, nil
-}
-
-func (a *sumIntAcc) Update(gids []uint32, args []Vec) error {
-	for i, g := range gids {
-		if args[0].IsNull(i) {
-			continue
-		}
-		s, err := addInt(a.sum[g], args[0].Int(i))
-		if err != nil {
-			return err
-		}
-		a.sum[g] = s
-		a.n[g]++
-	}
-	return nil
-}
-
-func (a *sumIntAcc) Merge(o Acc, into []uint32) error {
-	b := o.(*sumIntAcc)
-	for g := range b.sum {
-		s, err := addInt(a.sum[into[g]], b.sum[g])
-		if err != nil {
-			return err
-		}
-		a.sum[into[g]] = s
-		a.n[into[g]] += b.n[g]
-	}
-	return nil
-}
-
-func (a *sumIntAcc) Result() arrow.Array {
-	valid := NewValid(len(a.sum))
-	for g, n := range a.n {
-		if n == 0 {
-			valid.SetNull(g)
-		}
-	}
-	return NewInt(append([]int64(nil), a.sum...), valid)
-}
-
 // extAcc is min (sign -1) or max (sign 1) of an ordered type.
 type extAcc struct {
 	t    Type
@@ -312,7 +263,12 @@ type extAcc struct {
 	has  []bool
 }
 
-func newExtAcc(t Type, sign int) *extAcc { return &extAcc{t: t, sign: sign} }
+func newExtAcc(t Type, sign int) Acc {
+	if t == TNumeric {
+		return &decExtAcc{sign: sign}
+	}
+	return &extAcc{t: t, sign: sign}
+}
 
 func (a *extAcc) Grow(n int) {
 	for len(a.has) < n {

@@ -12,7 +12,12 @@ import (
 
 func moreAggregates() []*Aggregate {
 	variance := func(name string, samp, sqrt bool) *Aggregate {
-		return &Aggregate{Name: name, Resolve: numAgg(name, true), New: func([]Type) Acc { return &varAcc{samp: samp, sqrt: sqrt} }}
+		return &Aggregate{Name: name, Resolve: numAgg(name), New: func(a []Type) Acc {
+			if a[0] != TFloat {
+				return &decVarAcc{samp: samp, sqrt: sqrt}
+			}
+			return &varAcc{samp: samp, sqrt: sqrt}
+		}}
 	}
 	boolAgg := func(name string, and bool) *Aggregate {
 		return &Aggregate{Name: name, Resolve: func(a []Type) (Type, error) {
@@ -301,6 +306,8 @@ func CompareRows(v Vec, x, y int) int {
 		return CompareFloat(v.Float(x), v.Float(y))
 	case TInt, TTimestamp:
 		return cmp3(v.Int(x), v.Int(y))
+	case TNumeric:
+		return CompareNumericText(v.Str(x), v.Str(y))
 	case TBool:
 		bx, by := v.Bool(x), v.Bool(y)
 		switch {

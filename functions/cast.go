@@ -26,6 +26,8 @@ func CanCast(from, to Type) bool {
 		return from == TText
 	case TDate:
 		return from == TText || from == TTimestamp
+	case TNumeric:
+		return from.Numeric() || from == TText
 	}
 	return false
 }
@@ -77,6 +79,8 @@ func ParseText(s string, t Type) (any, error) {
 		return ParseInterval(s)
 	case TDate:
 		return ParseDate(s)
+	case TNumeric:
+		return ParseDecimal(s)
 	}
 	return nil, badText(t, s)
 }
@@ -133,6 +137,8 @@ func FormatValue(v any, t Type) string {
 		return x
 	case Interval:
 		return FormatInterval(x)
+	case Decimal:
+		return x.String()
 	}
 	return ""
 }
@@ -154,6 +160,9 @@ func Cast(v Vec, to Type) (Vec, error) {
 			c, err := ParseText(v.Const.(string), to)
 			return ConstVec(c, to, n), err
 		}
+	}
+	if from == TNumeric || to == TNumeric {
+		return castNumeric(v, to)
 	}
 	switch to {
 	case TFloat:

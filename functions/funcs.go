@@ -246,7 +246,8 @@ func inList() *Scalar {
 }
 
 // CommonType is the type values of ts are coerced to (for CASE, COALESCE,
-// IN, UNION): int and float give float; unknown literals take the other type.
+// IN, UNION): bigint, numeric and double precision give the widest of them
+// (in that order); unknown literals take the other type.
 func CommonType(ts []Type) (Type, bool) {
 	out := TUnknown
 	for _, t := range ts {
@@ -255,7 +256,7 @@ func CommonType(ts []Type) (Type, bool) {
 		case out == TUnknown:
 			out = t
 		case out.Numeric() && t.Numeric():
-			out = TFloat
+			out = numericCommon(out, t)
 		case out == TDate && t == TTimestamp, out == TTimestamp && t == TDate:
 			out = TTimestamp
 		default:
@@ -291,10 +292,16 @@ func coalesce() *Scalar {
 
 // convert converts a Go value to the representation of type t.
 func convert(v any, t Type) any {
-	if t == TFloat {
-		if x, ok := v.(int64); ok {
+	switch t {
+	case TFloat:
+		switch x := v.(type) {
+		case int64:
 			return float64(x)
+		case Decimal:
+			return x.Float64()
 		}
+	case TNumeric:
+		return toDecimal(v)
 	}
 	return v
 }

@@ -41,7 +41,10 @@ func NewRegistry() *Registry {
 	for _, s := range builtinScalars() {
 		r.scalars[s.Name] = s
 	}
-	for _, a := range append(builtinAggregates(), moreAggregates()...) {
+	for _, s := range append(numericScalars(r.scalars), numericTypmod()) {
+		r.scalars[s.Name] = s
+	}
+	for _, a := range append(append(builtinAggregates(), moreAggregates()...), int4SumAggregate()) {
 		r.aggs[a.Name] = a
 	}
 	return r

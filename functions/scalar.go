@@ -214,6 +214,9 @@ func floatArith(op string) Kernel {
 
 // compare returns -1, 0 or 1 for rows of two comparable vectors.
 func comparer(l, r Type) func(a, b Vec, i int) int {
+	if c, ok := numericComparer(l, r); ok {
+		return c
+	}
 	switch {
 	case l == TInt && r == TInt, l == TTimestamp && r == TTimestamp, l == TDate && r == TDate:
 		return func(a, b Vec, i int) int { return cmp3(a.Int(i), b.Int(i)) }

@@ -18,6 +18,7 @@ const (
 	TTimestamp             // timestamp with time zone (ns since the epoch)
 	TInterval              // interval (months, days, ns; Arrow month_day_nano_interval)
 	TDate                  // date (days since 1970-01-01; Arrow date32)
+	TNumeric               // numeric: Decimal constants; arrays hold each value's text
 )
 
 // Name is the PostgreSQL name of the type.
@@ -37,6 +38,8 @@ func (t Type) Name() string {
 		return "interval"
 	case TDate:
 		return "date"
+	case TNumeric:
+		return "numeric"
 	}
 	return "unknown"
 }
@@ -89,8 +92,8 @@ func FromArrow(dt arrow.DataType) (Type, error) {
 	return TUnknown, fmt.Errorf("unsupported Arrow type %s", dt)
 }
 
-// Numeric reports whether t is int or float.
-func (t Type) Numeric() bool { return t == TInt || t == TFloat }
+// Numeric reports whether t is bigint, double precision or numeric.
+func (t Type) Numeric() bool { return t == TInt || t == TFloat || t == TNumeric }
 
 // Interval is an interval value. Months and days are kept apart as in
 // PostgreSQL; Nanos holds the rest.

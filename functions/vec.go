@@ -9,7 +9,9 @@ import (
 
 // Vec is a column of N values of type T: an Arrow array, or a constant
 // (Arr nil) repeated N times. Const holds nil (NULL), bool, int64 (TInt,
-// TTimestamp ns, TDate days), float64, string or Interval.
+// TTimestamp ns, TDate days), float64, string, Interval or Decimal
+// (TNumeric). A TNumeric array is a string array of each value's
+// canonical text.
 type Vec struct {
 	Arr   arrow.Array
 	Const any
@@ -42,6 +44,8 @@ func (v Vec) Float(i int) float64 {
 			return c
 		case int64:
 			return float64(c)
+		case Decimal:
+			return c.Float64()
 		}
 		return 0
 	}
@@ -50,6 +54,10 @@ func (v Vec) Float(i int) float64 {
 		return a.Value(i)
 	case *array.Int64:
 		return float64(a.Value(i))
+	case *array.String:
+		if v.T == TNumeric {
+			return v.AsDecimal(i).Float64()
+		}
 	}
 	return 0
 }
@@ -98,8 +106,13 @@ func (v Vec) Bool(i int) bool {
 // Str returns row i as a string (dictionary arrays are looked through).
 func (v Vec) Str(i int) string {
 	if v.Arr == nil {
-		c, _ := v.Const.(string)
-		return c
+		switch c := v.Const.(type) {
+		case string:
+			return c
+		case Decimal:
+			return c.String()
+		}
+		return ""
 	}
 	switch a := v.Arr.(type) {
 	case *array.String:
@@ -153,10 +166,11 @@ func (v Vec) Materialize() arrow.Array {
 			x[i] = c
 		}
 		return NewFloat(x, nil)
-	case string:
+	case string, Decimal:
 		x := make([]string, n)
+		s := v.Str(0)
 		for i := range x {
-			x[i] = c
+			x[i] = s
 		}
 		return NewText(x, nil)
 	case Interval:
@@ -310,6 +324,17 @@ func NewOf(t Type, vals []any) arrow.Array {
 			x[i], _ = v.(float64)
 		}
 		return NewFloat(x, valid)
+	case TNumeric:
+		x := make([]string, n)
+		for i, v := range vals {
+			switch d := toDecimal(v).(type) {
+			case Decimal:
+				x[i] = d.String()
+			case string:
+				x[i] = d
+			}
+		}
+		return NewText(x, valid)
 	default:
 		x := make([]string, n)
 		for i, v := range vals {
@@ -335,6 +360,8 @@ func (v Vec) Value(i int) any {
 		return v.Str(i)
 	case TInterval:
 		return v.Interval(i)
+	case TNumeric:
+		return v.AsDecimal(i)
 	}
 	if v.Arr == nil {
 		return v.Const

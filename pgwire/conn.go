@@ -627,7 +627,7 @@ func (c *conn) run(p *portal, limit int, simple bool) error {
 // more reports rows left.
 func (c *conn) sendRows(p *portal, limit int) (more bool, err error) {
 	res := p.res
-	enc := c.sess.encoder()
+	enc := c.sess.encoder(c.types)
 	sent := 0
 	for {
 		if res.rec == nil {

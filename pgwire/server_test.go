@@ -435,3 +435,31 @@ func TestConcurrentClients(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestNumeric(t *testing.T) {
+	ts := startServer(t)
+	c := ts.connect(t, "postgres")
+	if _, err := c.Exec(ctx, setup); err != nil {
+		t.Fatal(err)
+	}
+	// avg(bigint) is numeric with PostgreSQL's scale: (1+2+3)/3
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		var n pgtype.Numeric
+		var f float64
+		if err := c.QueryRow(ctx, "SELECT avg(n), 1.50 * 2 FROM cpu", mode).Scan(&n, &f); err != nil {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		v, _ := n.Value()
+		if v != "2.0000000000000000" || f != 3 {
+			t.Errorf("%v: avg %v, product %v", mode, v, f)
+		}
+	}
+	rows, err := c.Query(ctx, "SELECT avg(n) FROM cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	if oid := rows.FieldDescriptions()[0].DataTypeOID; oid != pgtype.NumericOID {
+		t.Errorf("avg(bigint) sent as oid %d", oid)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/ugnos/ugnos/errs"
 )
 
@@ -246,8 +248,8 @@ func (s *session) all() [][3]string {
 }
 
 // encoder returns the value encoder for the current settings.
-func (s *session) encoder() *encoder {
-	e := &encoder{floatDigits: 1}
+func (s *session) encoder(types *pgtype.Map) *encoder {
+	e := &encoder{floatDigits: 1, types: types}
 	if loc, err := loadZone(s.values["timezone"]); err == nil && loc != time.UTC {
 		e.loc = loc
 	}

@@ -47,6 +47,8 @@ func typeOID(t functions.Type) uint32 {
 		return oidInterval
 	case functions.TDate:
 		return oidDate
+	case functions.TNumeric:
+		return oidNumeric
 	}
 	return oidText
 }
@@ -105,6 +107,7 @@ type column struct {
 type encoder struct {
 	loc         *time.Location // nil: UTC
 	floatDigits int            // extra_float_digits
+	types       *pgtype.Map    // binary numeric
 }
 
 // appendValue appends row i of c in its format; the caller has checked
@@ -131,6 +134,15 @@ func (e *encoder) appendValue(b []byte, c *column, i int) []byte {
 			b = binary.BigEndian.AppendUint64(b, uint64(iv.Nanos/1000))
 			b = binary.BigEndian.AppendUint32(b, uint32(iv.Days))
 			return binary.BigEndian.AppendUint32(b, uint32(iv.Months))
+		case functions.TNumeric:
+			var n pgtype.Numeric
+			if err := n.Scan(v.Str(i)); err == nil {
+				if out, err := e.types.Encode(oidNumeric, pgtype.BinaryFormatCode, n, b); err == nil {
+					return out
+				}
+			}
+			// every numeric text of the engine scans; keep the row well formed
+			return e.appendNumericNaN(b)
 		}
 		return append(b, v.Str(i)...)
 	}
@@ -150,6 +162,12 @@ func (e *encoder) appendValue(b []byte, c *column, i int) []byte {
 		return append(b, v.Str(i)...)
 	}
 	return append(b, functions.FormatValue(v.Value(i), c.t)...)
+}
+
+// appendNumericNaN is numeric NaN in binary (ndigits 0, weight 0, sign
+// NaN, dscale 0).
+func (e *encoder) appendNumericNaN(b []byte) []byte {
+	return append(b, 0, 0, 0, 0, 0xC0, 0, 0, 0)
 }
 
 func floorDiv(a, b int64) int64 {
@@ -210,7 +228,7 @@ func (e *encoder) appendTimestamp(b []byte, ns int64) []byte {
 
 // fieldType is the SQL type of a result column.
 func fieldType(f arrow.Field) (functions.Type, error) {
-	t, err := functions.FromArrow(f.Type)
+	t, err := functions.FieldType(f)
 	if err != nil {
 		return 0, errs.New(errs.ErrInternal, errs.CodeInternal, "column %q: %v", f.Name, err)
 	}

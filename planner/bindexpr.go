@@ -103,7 +103,7 @@ func (q *query) expr(n *pg.Node, ctx exprCtx) (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return castTo(e, t)
+		return q.castWithMod(e, t, tc.GetTypeName())
 	case n.GetAExpr() != nil:
 		return q.aexpr(n.GetAExpr(), ctx)
 	case n.GetBoolExpr() != nil:
@@ -200,10 +200,7 @@ func constOf(c *pg.A_Const) (Expr, error) {
 		if i, ok := sql.IntConst(n); ok {
 			return &Const{V: i, T: functions.TInt}, nil
 		}
-		if f, ok := sql.FloatConst(n); ok {
-			return &Const{V: f, T: functions.TFloat}, nil
-		}
-		return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidText, "invalid number %q", c.GetFval().GetFval())
+		return numericConst(c.GetFval().GetFval())
 	case c.GetBoolval() != nil:
 		return &Const{V: c.GetBoolval().GetBoolval(), T: functions.TBool}, nil
 	case c.GetSval() != nil:
@@ -222,8 +219,10 @@ func typeOf(tn *pg.TypeName) (functions.Type, error) {
 	switch name {
 	case "int8", "bigint", "int4", "integer", "int", "int2", "smallint":
 		return functions.TInt, nil
-	case "float8", "float4", "real", "double precision", "float", "numeric", "decimal":
+	case "float8", "float4", "real", "double precision", "float":
 		return functions.TFloat, nil
+	case "numeric", "decimal":
+		return functions.TNumeric, nil
 	case "text", "varchar", "char", "bpchar", "name", "character varying":
 		return functions.TText, nil
 	case "bool", "boolean":
@@ -284,6 +283,8 @@ func coerceTo(e Expr, t functions.Type, what string) (Expr, error) {
 		return castTo(e, t)
 	case e.Type() == functions.TInt && t == functions.TFloat, e.Type() == functions.TDate && t == functions.TTimestamp:
 		return castTo(e, t)
+	case e.Type() == functions.TInt && t == functions.TNumeric, e.Type() == functions.TNumeric && t == functions.TFloat:
+		return castTo(e, t)
 	}
 	return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "%s must be type %s, not type %s", what, t.Name(), e.Type().Name())
 }
@@ -319,7 +320,10 @@ func unify(l, r Expr) (Expr, Expr, error) {
 	case rt == functions.TUnknown:
 		r, err = castTo(r, lt)
 	}
-	return l, r, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return numericOperands(l, r)
 }
 
 // call resolves a scalar function and folds it when every argument is
@@ -416,6 +420,11 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 		default:
 			return nil, unsupported("operator %s", op)
 		}
+		if op == "||" { // unknown || anything: text concatenation
+			if l, r, err = unknownToText(l, r); err != nil {
+				return nil, err
+			}
+		}
 		if l, r, err = unify(l, r); err != nil {
 			return nil, err
 		}
@@ -442,7 +451,7 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 			return nil, errs.New(errs.ErrInvalidInput, errs.CodeDatatypeMismatch, "IN types %s cannot be matched", types[0].Name())
 		}
 		for i := range args {
-			if args[i].Type() == functions.TUnknown || (ct == functions.TFloat && args[i].Type() == functions.TInt) {
+			if args[i].Type() == functions.TUnknown || (ct.Numeric() && args[i].Type().Numeric() && args[i].Type() != ct) {
 				if args[i], err = castTo(args[i], ct); err != nil {
 					return nil, err
 				}
@@ -697,6 +706,7 @@ func (q *query) funcCall(fc *pg.FuncCall, ctx exprCtx) (Expr, error) {
 }
 
 func (q *query) aggregate(agg *functions.Aggregate, fc *pg.FuncCall, args []Expr) (Expr, error) {
+	agg = q.int4Sum(agg, fc)
 	name := agg.Name
 	if fc.GetAggStar() {
 		if name != "count" {
@@ -981,6 +991,8 @@ func (q *query) param(k int) (Expr, error) {
 		return &Const{V: int64(v), T: functions.TInt}, nil
 	case uint32:
 		return &Const{V: int64(v), T: functions.TInt}, nil
+	case functions.Decimal:
+		return &Const{V: v, T: functions.TNumeric}, nil
 	case float32:
 		return &Const{V: float64(v), T: functions.TFloat}, nil
 	case float64:
@@ -1080,6 +1092,8 @@ func (q *query) windowCall(name string, fc *pg.FuncCall, ctx exprCtx) (Expr, err
 		if !ok || name == "percentile_cont" || name == "percentile_disc" {
 			return nil, errs.New(errs.ErrNotFound, "42883", "window function %s does not exist", name)
 		}
+		agg = q.int4Sum(agg, fc)
+		call.Name = agg.Name
 		if fc.GetAggStar() {
 			call.Args, call.ArgTypes = nil, nil
 		}
@@ -1163,6 +1177,8 @@ func (q *query) frame(w *pg.WindowDef, orderKeys int) (Frame, error) {
 			v = float64(x)
 		case float64:
 			v = x
+		case functions.Decimal:
+			v = x.Float64()
 		case string:
 			if f.Rows {
 				return 0, errs.New(errs.ErrInvalidInput, "22013", "ROWS offset must be an integer")
