@@ -3,6 +3,7 @@ package functions
 import (
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -408,7 +409,90 @@ func moreTimeFuncs() []*Scalar {
 			}, nil
 		}}
 	}
-	return []*Scalar{part("date_part"), part("extract")}
+	return []*Scalar{part("date_part"), {Name: "extract", Resolve: resolveExtract}}
+}
+
+// resolveExtract: EXTRACT(field FROM x) returns numeric in PostgreSQL 15:
+// epoch and second with 6 decimals, milliseconds with 3, other fields
+// whole numbers; from a date, whole numbers only and no time fields.
+func resolveExtract(a []Type) (Type, Kernel, error) {
+	if len(a) != 2 || a[0] != TText || a[1] != TTimestamp && a[1] != TInterval && a[1] != TDate {
+		return 0, nil, noFunc("extract", a)
+	}
+	t := a[1]
+	return TNumeric, func(args []Vec, n int) (Vec, error) {
+		return outNumeric(args, n, func(i int) (Decimal, error) {
+			field := strings.ToLower(args[0].Str(i))
+			var f float64
+			var err error
+			switch t {
+			case TTimestamp:
+				ns := args[1].Int(i)
+				switch field {
+				case "epoch":
+					return fixedDecimal(floorDiv(ns, 1000), 6)
+				case "second":
+					return fixedDecimal(floorDiv(ns, 1000)-floorDiv(ns, 60e9)*60e6, 6)
+				case "milliseconds":
+					return fixedDecimal(floorDiv(ns, 1000)-floorDiv(ns, 60e9)*60e6, 3)
+				}
+				f, err = datePart(field, ns)
+			case TInterval:
+				iv := args[1].Interval(i)
+				us := iv.Nanos / 1000
+				switch field {
+				case "epoch":
+					// years as 365.25 days, months as 30, days as 24 h,
+					// counted in quarter days to stay integral
+					secs := (1461*int64(iv.Months/12) + 120*int64(iv.Months%12) + 4*int64(iv.Days)) * 21600
+					return fixedDecimal(secs*1e6+us, 6)
+				case "second", "seconds":
+					return fixedDecimal(us%60e6, 6)
+				case "milliseconds", "millisecond":
+					return fixedDecimal(us%60e6, 3)
+				}
+				f, err = IntervalPart(field, iv)
+			default: // date
+				d := args[1].Int(i)
+				switch field {
+				case "epoch":
+					return DecimalFromInt(d * 86400), nil
+				case "hour", "minute", "second", "milliseconds", "microseconds", "timezone", "timezone_hour", "timezone_minute":
+					return Decimal{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "unit %q not supported for type date", field)
+				}
+				f, err = datePart(field, d*nsPerDay)
+			}
+			if err != nil {
+				return Decimal{}, err
+			}
+			return DecimalFromInt(int64(f)), nil
+		})
+	}, nil
+}
+
+// fixedDecimal is units / 10^6 shown with scale decimals (units are µs;
+// scale 3 divides to ms first).
+func fixedDecimal(us int64, scale int) (Decimal, error) {
+	neg := us < 0
+	if neg {
+		us = -us
+	}
+	s := strconv.FormatInt(us, 10)
+	for len(s) < 7 {
+		s = "0" + s
+	}
+	txt := s[:len(s)-6] + "." + s[len(s)-6:]
+	if scale == 3 { // milliseconds: µs / 1000 with 3 decimals
+		s = strconv.FormatInt(us, 10)
+		for len(s) < 4 {
+			s = "0" + s
+		}
+		txt = s[:len(s)-3] + "." + s[len(s)-3:]
+	}
+	if neg {
+		txt = "-" + txt
+	}
+	return ParseDecimal(txt)
 }
 
 func moreMathFuncs() []*Scalar {

@@ -136,7 +136,7 @@ func pgInt4(n *pg.Node) bool {
 	case n.GetFuncCall() != nil:
 		names := n.GetFuncCall().GetFuncname()
 		switch names[len(names)-1].GetString_().GetSval() {
-		case "length", "char_length", "character_length", "octet_length", "strpos":
+		case "length", "char_length", "character_length", "octet_length", "bit_length", "strpos", "ascii", "scale":
 			return true
 		}
 	}
