@@ -147,6 +147,10 @@ func FormatValue(v any, t Type) string {
 // rounds half to even, out of range is 22003).
 func Cast(v Vec, to Type) (Vec, error) {
 	from := v.T
+	if from == TUnknown && !v.IsConst() {
+		// an untyped literal's column holds its text
+		from, v.T = TText, TText
+	}
 	if from == to {
 		return v, nil
 	}
