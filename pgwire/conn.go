@@ -775,6 +775,9 @@ func isTxEnd(n *pg.Node) bool {
 // exec runs a statement: session statements here, the rest in the engine.
 func (c *conn) exec(ctx context.Context, p *portal) (*result, error) {
 	st := p.stmt.stmt
+	if cp := st.Node.GetCopyStmt(); cp != nil {
+		return c.copyStmt(ctx, cp)
+	}
 	if r, ok, err := c.sessionStatement(st.Node); ok {
 		return r, err
 	}

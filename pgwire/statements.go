@@ -29,7 +29,7 @@ func sessionColumns(n *pg.Node) (cols []pgproto3.FieldDescription, ok bool) {
 		}
 		return []pgproto3.FieldDescription{textField(showName(name))}, true
 	case n.GetVariableSetStmt() != nil, n.GetTransactionStmt() != nil, n.GetDiscardStmt() != nil,
-		n.GetDeallocateStmt() != nil, n.GetListenStmt() != nil, n.GetUnlistenStmt() != nil:
+		n.GetDeallocateStmt() != nil, n.GetListenStmt() != nil, n.GetUnlistenStmt() != nil, n.GetCopyStmt() != nil:
 		return nil, true
 	}
 	return nil, false

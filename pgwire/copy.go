@@ -1,0 +1,1244 @@
+package pgwire
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgproto3"
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/functions"
+)
+
+// COPY … FROM STDIN is the bulk ingest path: rows arrive in CopyData
+// messages as text, CSV or binary, are parsed into Arrow columns of the
+// table's types and written with the record write path. The rows of one
+// COPY are buffered and written when CopyDone arrives, so a bad row
+// stores nothing; past copyBufferBytes of parsed data the buffer is
+// written early (a later error then leaves the earlier rows stored).
+
+const (
+	copyBatchRows   = 1 << 16
+	copyBufferBytes = 256 << 20
+)
+
+// copyOptions are COPY's WITH options.
+type copyOptions struct {
+	format    string // text, csv, binary
+	header    bool
+	delim     byte
+	null      string
+	quote     byte
+	escape    byte
+	hasNull   bool
+	forceNull map[string]bool
+}
+
+func parseCopyOptions(opts []*pg.Node) (copyOptions, error) {
+	o := copyOptions{format: "text"}
+	var delim, quote, escape *string
+	for _, n := range opts {
+		d := n.GetDefElem()
+		name := strings.ToLower(d.GetDefname())
+		val := ""
+		switch {
+		case d.GetArg() == nil:
+		case d.GetArg().GetString_() != nil:
+			val = d.GetArg().GetString_().GetSval()
+		case d.GetArg().GetBoolean() != nil:
+			val = strconv.FormatBool(d.GetArg().GetBoolean().GetBoolval())
+		case d.GetArg().GetInteger() != nil:
+			val = strconv.Itoa(int(d.GetArg().GetInteger().GetIval()))
+		case d.GetArg().GetList() != nil:
+			// FORCE_NULL (cols) / FORCE_NOT_NULL (cols)
+			if name == "force_null" {
+				o.forceNull = map[string]bool{}
+				for _, it := range d.GetArg().GetList().GetItems() {
+					o.forceNull[it.GetString_().GetSval()] = true
+				}
+				continue
+			}
+			if name == "force_not_null" || name == "force_quote" {
+				continue
+			}
+		}
+		switch name {
+		case "format":
+			o.format = strings.ToLower(val)
+			if o.format != "text" && o.format != "csv" && o.format != "binary" {
+				return o, errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "COPY format %q not recognized", val)
+			}
+		case "header":
+			switch strings.ToLower(val) {
+			case "", "true", "on", "1", "match":
+				o.header = true
+			case "false", "off", "0":
+			default:
+				return o, errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "header requires a Boolean value or \"match\"")
+			}
+		case "delimiter":
+			delim = &val
+		case "null":
+			o.null, o.hasNull = val, true
+		case "quote":
+			quote = &val
+		case "escape":
+			escape = &val
+		case "encoding":
+			if u := strings.ToUpper(strings.ReplaceAll(val, "-", "")); u != "UTF8" && u != "UNICODE" && u != "SQL_ASCII" {
+				return o, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "COPY encoding %q is not supported; ugnos reads UTF8", val)
+			}
+		case "freeze", "force_not_null", "force_quote", "force_null":
+		default:
+			return o, errs.New(errs.ErrInvalidInput, errs.CodeSyntaxError, "option %q not recognized", name)
+		}
+	}
+	single := func(s *string, what string, def byte) (byte, error) {
+		if s == nil {
+			return def, nil
+		}
+		if len(*s) != 1 {
+			return 0, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "COPY %s must be a single one-byte character", what)
+		}
+		return (*s)[0], nil
+	}
+	var err error
+	defDelim := byte('\t')
+	if o.format == "csv" {
+		defDelim = ','
+	}
+	if o.delim, err = single(delim, "delimiter", defDelim); err != nil {
+		return o, err
+	}
+	if o.quote, err = single(quote, "quote", '"'); err != nil {
+		return o, err
+	}
+	if o.escape, err = single(escape, "escape", o.quote); err != nil {
+		return o, err
+	}
+	if !o.hasNull {
+		if o.format == "csv" {
+			o.null = ""
+		} else {
+			o.null = `\N`
+		}
+	}
+	if o.format == "binary" && (delim != nil || o.hasNull || o.header) {
+		return o, errs.New(errs.ErrInvalidInput, errs.CodeSyntaxError, "cannot specify DELIMITER, NULL or HEADER in BINARY mode")
+	}
+	return o, nil
+}
+
+// copyStmt runs COPY: FROM STDIN or TO STDOUT.
+func (c *conn) copyStmt(ctx context.Context, st *pg.CopyStmt) (*result, error) {
+	if st.GetFilename() != "" || st.GetIsProgram() {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeInsufficientPriv, "COPY to or from a file or program is not allowed; use STDIN or STDOUT (psql's \\copy)")
+	}
+	opts, err := parseCopyOptions(st.GetOptions())
+	if err != nil {
+		return nil, err
+	}
+	if st.GetWhereClause() != nil {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "COPY FROM … WHERE is not supported")
+	}
+	var names []string
+	for _, a := range st.GetAttlist() {
+		names = append(names, a.GetString_().GetSval())
+	}
+	if st.GetIsFrom() {
+		return c.copyIn(ctx, st.GetRelation().GetRelname(), names, opts)
+	}
+	return c.copyOut(ctx, st, names, opts)
+}
+
+// copyTarget is one column COPY FROM fills.
+type copyTarget struct {
+	col   arrowstore.Column
+	t     functions.Type
+	force bool // FORCE_NULL: a quoted null string is NULL too
+}
+
+func (c *conn) copyIn(ctx context.Context, table string, names []string, opts copyOptions) (*result, error) {
+	cols, err := c.srv.db.Columns(c.tenant, table)
+	if err != nil {
+		return nil, err
+	}
+	var targets []copyTarget
+	if len(names) == 0 {
+		for _, col := range cols {
+			targets = append(targets, copyTarget{col: col, t: columnSQLType(col)})
+		}
+	} else {
+		byName := map[string]arrowstore.Column{}
+		for _, col := range cols {
+			byName[col.Name] = col
+		}
+		seen := map[string]bool{}
+		for _, n := range names {
+			col, ok := byName[n]
+			if !ok {
+				return nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedColumn, "column %q of relation %q does not exist", n, table)
+			}
+			if seen[n] {
+				return nil, errs.New(errs.ErrInvalidInput, "42701", "column %q specified more than once", n)
+			}
+			seen[n] = true
+			targets = append(targets, copyTarget{col: col, t: columnSQLType(col), force: opts.forceNull[n]})
+		}
+	}
+	hasTime := false
+	for _, t := range targets {
+		hasTime = hasTime || t.col.Kind == arrowstore.KindTime
+	}
+	if !hasTime {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeNullNotAllowed, "null value in column \"time\" of relation %q violates not-null constraint", table)
+	}
+	format := int16(0)
+	if opts.format == "binary" {
+		format = 1
+	}
+	colFormats := make([]uint16, len(targets))
+	for i := range colFormats {
+		colFormats[i] = uint16(format)
+	}
+	c.be.Send(&pgproto3.CopyInResponse{OverallFormat: byte(format), ColumnFormatCodes: colFormats})
+	if err := c.be.Flush(); err != nil {
+		return nil, err
+	}
+	in := &copyReader{conn: c, opts: opts, targets: targets, table: table, batch: newCopyBatch(targets)}
+	n, err := in.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &result{verb: "COPY " + strconv.FormatInt(n, 10)}, nil
+}
+
+func columnSQLType(col arrowstore.Column) functions.Type {
+	switch col.Kind {
+	case arrowstore.KindTime:
+		return functions.TTimestamp
+	case arrowstore.KindTag:
+		return functions.TText
+	}
+	switch col.Type {
+	case arrowstore.TypeFloat:
+		return functions.TFloat
+	case arrowstore.TypeInt:
+		return functions.TInt
+	case arrowstore.TypeBool:
+		return functions.TBool
+	}
+	return functions.TText
+}
+
+// copyReader consumes the CopyData stream of one COPY FROM STDIN.
+type copyReader struct {
+	conn    *conn
+	opts    copyOptions
+	targets []copyTarget
+	table   string
+	batch   *copyBatch
+	pending []arrow.RecordBatch
+	bytes   int64
+	rows    int64
+	written int64
+	line    int64 // input line (text, CSV) or tuple (binary), for errors
+	buf     []byte
+	fields  [][]byte
+	quoted  []bool
+	header  bool // the header line is still to skip
+	binHdr  bool // the binary header is read
+	ended   bool // binary trailer seen
+	failed  error
+}
+
+// errorf reports a bad row with PostgreSQL's context (table and line).
+func (r *copyReader) errorf(code, format string, args ...any) error {
+	return errs.New(errs.ErrInvalidInput, code, "%s (COPY %s, line %d)", fmt.Sprintf(format, args...), r.table, r.line)
+}
+
+// run reads messages until CopyDone or CopyFail; rows are written at the
+// end. A failed COPY drains the stream to CopyDone/CopyFail so the
+// connection stays in step.
+func (r *copyReader) run(ctx context.Context) (int64, error) {
+	defer r.release()
+	r.header = r.opts.header
+	for {
+		msg, err := r.conn.be.Receive()
+		if err != nil {
+			return 0, err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			if r.failed != nil {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				r.failed = err
+				continue
+			}
+			r.buf = append(r.buf, m.Data...)
+			if err := r.consume(ctx, false); err != nil {
+				r.failed = err
+			}
+		case *pgproto3.CopyDone:
+			if r.failed == nil {
+				r.failed = r.consume(ctx, true)
+			}
+			if r.failed == nil {
+				r.failed = r.finish(ctx)
+			}
+			if r.failed != nil {
+				return 0, r.failed
+			}
+			return r.rows, nil
+		case *pgproto3.CopyFail:
+			return 0, errs.New(errs.ErrInvalidInput, "57014", "COPY from stdin failed: %s", m.Message)
+		case *pgproto3.Flush, *pgproto3.Sync:
+			// allowed during COPY; nothing to do
+		default:
+			return 0, errs.New(errs.ErrInvalidInput, "08P01", "unexpected message type %T during COPY from stdin", msg)
+		}
+	}
+}
+
+func (r *copyReader) release() {
+	for _, rec := range r.pending {
+		rec.Release()
+	}
+	r.pending = nil
+	r.batch.reset()
+}
+
+// consume parses the complete rows in the buffer (all of it at the end).
+func (r *copyReader) consume(ctx context.Context, atEnd bool) error {
+	var used int
+	var err error
+	switch r.opts.format {
+	case "binary":
+		used, err = r.parseBinary(atEnd)
+	default:
+		used, err = r.parseLines(atEnd)
+	}
+	if err != nil {
+		return err
+	}
+	r.buf = append(r.buf[:0], r.buf[used:]...)
+	return nil
+}
+
+// parseLines parses text or CSV rows; it returns the bytes consumed.
+func (r *copyReader) parseLines(atEnd bool) (int, error) {
+	data := r.buf
+	pos := 0
+	for pos < len(data) {
+		var end, next int
+		if r.opts.format == "csv" {
+			end = csvRecordEnd(data[pos:], r.opts.quote, r.opts.escape)
+		} else {
+			end = bytes.IndexByte(data[pos:], '\n')
+		}
+		if end < 0 {
+			if !atEnd {
+				break
+			}
+			end = len(data) - pos
+			next = len(data)
+		} else {
+			next = pos + end + 1
+		}
+		line := data[pos : pos+end]
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		pos = next
+		r.line++
+		if r.header {
+			r.header = false
+			continue
+		}
+		if r.opts.format != "csv" && bytes.Equal(line, []byte(`\.`)) {
+			// end-of-data marker of old clients
+			pos = len(data)
+			break
+		}
+		if len(line) == 0 && r.opts.format == "csv" && len(r.targets) != 1 {
+			// PostgreSQL treats an empty CSV line as a row of one NULL
+			// field; with several columns that is an error
+			return 0, r.errorf("22P04", "missing data for column %q", r.targets[1].col.Name)
+		}
+		var err error
+		if r.opts.format == "csv" {
+			err = r.splitCSV(line)
+		} else {
+			err = r.splitText(line)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if err := r.addRow(); err != nil {
+			return 0, err
+		}
+	}
+	return pos, nil
+}
+
+// csvRecordEnd finds the newline ending a CSV record (outside quotes), or
+// -1 when the record is not complete.
+func csvRecordEnd(b []byte, quote, escape byte) int {
+	in := false
+	for i := 0; i < len(b); i++ {
+		ch := b[i]
+		switch {
+		case in && ch == escape && escape != quote && i+1 < len(b):
+			i++
+		case ch == quote:
+			if in && escape == quote && i+1 < len(b) && b[i+1] == quote {
+				i++
+				continue
+			}
+			in = !in
+		case ch == '\n' && !in:
+			return i
+		}
+	}
+	return -1
+}
+
+func (r *copyReader) splitText(line []byte) error {
+	r.fields, r.quoted = r.fields[:0], r.quoted[:0]
+	d := r.opts.delim
+	start := 0
+	for i := 0; i <= len(line); i++ {
+		if i < len(line) && line[i] != d {
+			if line[i] == '\\' {
+				i++
+			}
+			continue
+		}
+		f := line[start:min(i, len(line))]
+		null := string(f) == r.opts.null
+		if !null && bytes.IndexByte(f, '\\') >= 0 {
+			var err error
+			if f, err = unescapeText(f); err != nil {
+				return r.errorf("22P04", "%v", err)
+			}
+		}
+		if null {
+			f = nil
+		}
+		r.fields = append(r.fields, f)
+		r.quoted = append(r.quoted, false)
+		start = i + 1
+	}
+	return nil
+}
+
+// unescapeText decodes COPY text escapes (\t \n \\ \N handled by the
+// caller, octal \123, hex \x41).
+func unescapeText(f []byte) ([]byte, error) {
+	out := make([]byte, 0, len(f))
+	for i := 0; i < len(f); i++ {
+		if f[i] != '\\' || i+1 == len(f) {
+			out = append(out, f[i])
+			continue
+		}
+		i++
+		switch c := f[i]; c {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'v':
+			out = append(out, '\v')
+		case 'x':
+			v, n := 0, 0
+			for n < 2 && i+1 < len(f) && isHex(f[i+1]) {
+				i++
+				v = v*16 + hexVal(f[i])
+				n++
+			}
+			if n == 0 {
+				out = append(out, 'x')
+				continue
+			}
+			out = append(out, byte(v))
+		default:
+			if c >= '0' && c <= '7' {
+				v, n := 0, 0
+				i--
+				for n < 3 && i+1 < len(f) && f[i+1] >= '0' && f[i+1] <= '7' {
+					i++
+					v = v*8 + int(f[i]-'0')
+					n++
+				}
+				out = append(out, byte(v))
+				continue
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func hexVal(c byte) int {
+	switch {
+	case c >= 'a':
+		return int(c-'a') + 10
+	case c >= 'A':
+		return int(c-'A') + 10
+	}
+	return int(c - '0')
+}
+
+func (r *copyReader) splitCSV(line []byte) error {
+	r.fields, r.quoted = r.fields[:0], r.quoted[:0]
+	q, e, d := r.opts.quote, r.opts.escape, r.opts.delim
+	i := 0
+	for {
+		if i < len(line) && line[i] == q {
+			// quoted field
+			var f []byte
+			i++
+			for {
+				if i >= len(line) {
+					return r.errorf("22P04", "unterminated CSV quoted field")
+				}
+				ch := line[i]
+				if ch == e && i+1 < len(line) && (line[i+1] == q || e != q && line[i+1] == e) {
+					f = append(f, line[i+1])
+					i += 2
+					continue
+				}
+				if ch == q {
+					i++
+					break
+				}
+				f = append(f, ch)
+				i++
+			}
+			// text after the closing quote up to the delimiter is kept
+			for i < len(line) && line[i] != d {
+				f = append(f, line[i])
+				i++
+			}
+			if f == nil {
+				f = []byte{}
+			}
+			r.fields = append(r.fields, f)
+			r.quoted = append(r.quoted, true)
+		} else {
+			j := i
+			for j < len(line) && line[j] != d {
+				j++
+			}
+			f := line[i:j]
+			if string(f) == r.opts.null {
+				f = nil
+			}
+			r.fields = append(r.fields, f)
+			r.quoted = append(r.quoted, false)
+			i = j
+		}
+		if i >= len(line) {
+			return nil
+		}
+		i++ // the delimiter
+		if i == len(line) {
+			r.fields = append(r.fields, nilIfNull([]byte{}, r.opts.null))
+			r.quoted = append(r.quoted, false)
+			return nil
+		}
+	}
+}
+
+func nilIfNull(f []byte, null string) []byte {
+	if string(f) == null {
+		return nil
+	}
+	return f
+}
+
+// addRow appends the split fields as a row.
+func (r *copyReader) addRow() error {
+	if len(r.fields) < len(r.targets) {
+		return r.errorf("22P04", "missing data for column %q", r.targets[len(r.fields)].col.Name)
+	}
+	if len(r.fields) > len(r.targets) {
+		return r.errorf("22P04", "extra data after last expected column")
+	}
+	for i, f := range r.fields {
+		t := &r.targets[i]
+		if f != nil && t.force && r.quoted[i] && string(f) == r.opts.null {
+			f = nil
+		}
+		if err := r.batch.add(i, f); err != nil {
+			return r.errorf(errs.SQLState(err), "%s, column %s", err.Error(), t.col.Name)
+		}
+	}
+	r.batch.rows++
+	r.rows++
+	if r.batch.rows >= copyBatchRows {
+		return r.flushBatch(context.Background(), false)
+	}
+	return nil
+}
+
+// flushBatch turns the batch into a record; past the buffer limit (or
+// at the end) the buffered records are written.
+func (r *copyReader) flushBatch(ctx context.Context, final bool) error {
+	if r.batch.rows > 0 {
+		rec := r.batch.record()
+		r.bytes += recordBytes(rec)
+		r.pending = append(r.pending, rec)
+	}
+	if final || r.bytes >= copyBufferBytes {
+		for len(r.pending) > 0 {
+			rec := r.pending[0]
+			err := r.conn.srv.db.WriteRecord(ctx, r.conn.tenant, r.table, rec)
+			rec.Release()
+			r.pending = r.pending[1:]
+			if err != nil {
+				return err
+			}
+		}
+		r.bytes = 0
+	}
+	return nil
+}
+
+// finish writes the rows. The binary trailer is optional at the end of
+// the stream, as in PostgreSQL.
+func (r *copyReader) finish(ctx context.Context) error {
+	return r.flushBatch(ctx, true)
+}
+
+var binarySignature = []byte("PGCOPY\n\xff\r\n\x00")
+
+// parseBinary parses binary COPY tuples; it returns the bytes consumed.
+func (r *copyReader) parseBinary(atEnd bool) (int, error) {
+	b := r.buf
+	pos := 0
+	if !r.binHdr {
+		if len(b) < 19 {
+			if atEnd {
+				return 0, r.errorf("22P04", "COPY file signature not recognized")
+			}
+			return 0, nil
+		}
+		if !bytes.Equal(b[:11], binarySignature) {
+			return 0, r.errorf("22P04", "COPY file signature not recognized")
+		}
+		flags := binary.BigEndian.Uint32(b[11:])
+		if flags&(1<<16) != 0 {
+			return 0, r.errorf("22P04", "COPY binary with OIDs is not supported")
+		}
+		ext := int(binary.BigEndian.Uint32(b[15:]))
+		if ext < 0 || 19+ext > len(b) {
+			if atEnd || ext < 0 {
+				return 0, r.errorf("22P04", "invalid COPY file header (missing extension)")
+			}
+			return 0, nil
+		}
+		pos = 19 + ext
+		r.binHdr = true
+	}
+	for pos < len(b) {
+		if r.ended {
+			return 0, r.errorf("22P04", "data after the binary COPY trailer")
+		}
+		if len(b)-pos < 2 {
+			break
+		}
+		nf := int(int16(binary.BigEndian.Uint16(b[pos:])))
+		if nf == -1 {
+			r.ended = true
+			pos += 2
+			continue
+		}
+		if nf != len(r.targets) {
+			r.line++
+			return 0, r.errorf("22P04", "row field count is %d, expected %d", nf, len(r.targets))
+		}
+		p := pos + 2
+		r.fields = r.fields[:0]
+		complete := true
+		for k := 0; k < nf; k++ {
+			if len(b)-p < 4 {
+				complete = false
+				break
+			}
+			l := int(int32(binary.BigEndian.Uint32(b[p:])))
+			p += 4
+			if l == -1 {
+				r.fields = append(r.fields, nil)
+				continue
+			}
+			if l < 0 {
+				return 0, r.errorf("22P04", "invalid field size")
+			}
+			if len(b)-p < l {
+				complete = false
+				break
+			}
+			r.fields = append(r.fields, b[p:p+l:p+l])
+			p += l
+		}
+		if !complete {
+			break
+		}
+		r.line++
+		for i, f := range r.fields {
+			if err := r.batch.addBinary(i, f); err != nil {
+				return 0, r.errorf("22P03", "%s, column %s", err.Error(), r.targets[i].col.Name)
+			}
+		}
+		r.batch.rows++
+		r.rows++
+		pos = p
+		if r.batch.rows >= copyBatchRows {
+			if err := r.flushBatch(context.Background(), false); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if atEnd && pos < len(b) {
+		return 0, r.errorf("22P04", "unexpected end of binary COPY data")
+	}
+	return pos, nil
+}
+
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		for _, buf := range c.Data().Buffers() {
+			if buf != nil {
+				n += int64(buf.Len())
+			}
+		}
+	}
+	return n
+}
+
+// copyBatch builds the Arrow columns of up to copyBatchRows rows.
+type copyBatch struct {
+	targets []copyTarget
+	rows    int
+	times   []int64
+	floats  [][]float64
+	ints    [][]int64
+	bools   [][]bool
+	strs    [][]string
+	valid   []*functions.Valid
+	nulls   [][]int // row numbers of NULLs per column
+	dicts   []map[string]int32
+	codes   [][]int32
+	dictVal [][]string
+}
+
+func newCopyBatch(targets []copyTarget) *copyBatch {
+	n := len(targets)
+	b := &copyBatch{targets: targets, floats: make([][]float64, n), ints: make([][]int64, n), bools: make([][]bool, n),
+		strs: make([][]string, n), nulls: make([][]int, n), dicts: make([]map[string]int32, n), codes: make([][]int32, n), dictVal: make([][]string, n)}
+	b.reset()
+	return b
+}
+
+func (b *copyBatch) reset() {
+	b.rows = 0
+	b.times = b.times[:0]
+	for i := range b.targets {
+		b.floats[i], b.ints[i], b.bools[i], b.strs[i], b.nulls[i] = nil, nil, nil, nil, nil
+		b.dicts[i], b.codes[i], b.dictVal[i] = map[string]int32{}, nil, nil
+	}
+}
+
+// bstr views bytes as a string without copying (for parsing only).
+func bstr(f []byte) string { return unsafe.String(unsafe.SliceData(f), len(f)) }
+
+var errNullTime = errs.New(errs.ErrInvalidInput, errs.CodeNullNotAllowed, "null value in column \"time\" violates not-null constraint")
+
+// add appends a text field (nil: NULL) to column i.
+func (b *copyBatch) add(i int, f []byte) error {
+	t := &b.targets[i]
+	if f == nil {
+		if t.col.Kind == arrowstore.KindTime {
+			return errNullTime
+		}
+		b.nulls[i] = append(b.nulls[i], b.rows)
+		b.appendZero(i)
+		return nil
+	}
+	switch {
+	case t.col.Kind == arrowstore.KindTime:
+		ns, err := parseCopyTime(f)
+		if err != nil {
+			return err
+		}
+		b.times = append(b.times, ns)
+	case t.col.Kind == arrowstore.KindTag:
+		b.appendTag(i, f)
+	case t.t == functions.TFloat:
+		x, err := strconv.ParseFloat(bstr(f), 64)
+		if err != nil {
+			v, perr := functions.ParseText(string(f), functions.TFloat)
+			if perr != nil {
+				return perr
+			}
+			x = v.(float64)
+		}
+		b.floats[i] = append(b.floats[i], x)
+	case t.t == functions.TInt:
+		x, err := strconv.ParseInt(bstr(f), 10, 64)
+		if err != nil {
+			v, perr := functions.ParseText(string(f), functions.TInt)
+			if perr != nil {
+				return perr
+			}
+			x = v.(int64)
+		}
+		b.ints[i] = append(b.ints[i], x)
+	case t.t == functions.TBool:
+		v, err := functions.ParseText(bstr(f), functions.TBool)
+		if err != nil {
+			return err
+		}
+		b.bools[i] = append(b.bools[i], v.(bool))
+	default:
+		b.strs[i] = append(b.strs[i], string(f))
+	}
+	return nil
+}
+
+func (b *copyBatch) appendTag(i int, f []byte) {
+	code, ok := b.dicts[i][bstr(f)]
+	if !ok {
+		s := string(f)
+		code = int32(len(b.dictVal[i]))
+		b.dicts[i][s] = code
+		b.dictVal[i] = append(b.dictVal[i], s)
+	}
+	b.codes[i] = append(b.codes[i], code)
+}
+
+func (b *copyBatch) appendZero(i int) {
+	t := &b.targets[i]
+	switch {
+	case t.col.Kind == arrowstore.KindTag:
+		b.codes[i] = append(b.codes[i], 0)
+	case t.t == functions.TFloat:
+		b.floats[i] = append(b.floats[i], 0)
+	case t.t == functions.TInt:
+		b.ints[i] = append(b.ints[i], 0)
+	case t.t == functions.TBool:
+		b.bools[i] = append(b.bools[i], false)
+	default:
+		b.strs[i] = append(b.strs[i], "")
+	}
+}
+
+// addBinary appends a binary field (PostgreSQL's send format of the
+// column's type; nil: NULL).
+func (b *copyBatch) addBinary(i int, f []byte) error {
+	t := &b.targets[i]
+	if f == nil {
+		return b.add(i, nil)
+	}
+	bad := func(what string) error {
+		return errs.New(errs.ErrInvalidInput, "22P03", "incorrect binary data format (%d bytes for %s)", len(f), what)
+	}
+	switch {
+	case t.col.Kind == arrowstore.KindTime:
+		if len(f) != 8 {
+			return bad("timestamp with time zone")
+		}
+		us := int64(binary.BigEndian.Uint64(f)) + pgEpochUnixMicros
+		if us > math.MaxInt64/1000 || us < math.MinInt64/1000 {
+			return errs.New(errs.ErrInvalidInput, "22008", "timestamp out of range")
+		}
+		b.times = append(b.times, us*1000)
+	case t.col.Kind == arrowstore.KindTag:
+		b.appendTag(i, f)
+	case t.t == functions.TFloat:
+		switch len(f) {
+		case 8:
+			b.floats[i] = append(b.floats[i], math.Float64frombits(binary.BigEndian.Uint64(f)))
+		case 4:
+			b.floats[i] = append(b.floats[i], float64(math.Float32frombits(binary.BigEndian.Uint32(f))))
+		default:
+			return bad("double precision")
+		}
+	case t.t == functions.TInt:
+		switch len(f) {
+		case 8:
+			b.ints[i] = append(b.ints[i], int64(binary.BigEndian.Uint64(f)))
+		case 4:
+			b.ints[i] = append(b.ints[i], int64(int32(binary.BigEndian.Uint32(f))))
+		case 2:
+			b.ints[i] = append(b.ints[i], int64(int16(binary.BigEndian.Uint16(f))))
+		default:
+			return bad("bigint")
+		}
+	case t.t == functions.TBool:
+		if len(f) != 1 {
+			return bad("boolean")
+		}
+		b.bools[i] = append(b.bools[i], f[0] != 0)
+	default:
+		b.strs[i] = append(b.strs[i], string(f))
+	}
+	return nil
+}
+
+// record builds the batch's record and resets the batch.
+func (b *copyBatch) record() arrow.RecordBatch {
+	n := b.rows
+	fields := make([]arrow.Field, len(b.targets))
+	arrs := make([]arrow.Array, len(b.targets))
+	for i, t := range b.targets {
+		var valid *functions.Valid
+		if len(b.nulls[i]) > 0 {
+			valid = functions.NewValid(n)
+			for _, r := range b.nulls[i] {
+				valid.SetNull(r)
+			}
+		}
+		kind := t.col.Kind.String()
+		switch {
+		case t.col.Kind == arrowstore.KindTime:
+			arrs[i] = functions.NewTimestamp(b.times, nil)
+		case t.col.Kind == arrowstore.KindTag:
+			arrs[i] = dictArray(b.codes[i], b.dictVal[i], b.nulls[i])
+		case t.t == functions.TFloat:
+			arrs[i] = functions.NewFloat(b.floats[i], valid)
+		case t.t == functions.TInt:
+			arrs[i] = functions.NewInt(b.ints[i], valid)
+		case t.t == functions.TBool:
+			arrs[i] = functions.NewBool(b.bools[i], valid)
+		default:
+			arrs[i] = functions.NewText(b.strs[i], valid)
+		}
+		fields[i] = arrow.Field{Name: t.col.Name, Type: arrs[i].DataType(), Nullable: true,
+			Metadata: arrow.NewMetadata([]string{arrowstore.MetaKind}, []string{kind})}
+	}
+	rec := array.NewRecordBatch(arrow.NewSchema(fields, nil), arrs, int64(n))
+	for _, a := range arrs {
+		a.Release()
+	}
+	b.times = nil
+	b.reset()
+	return rec
+}
+
+// dictArray builds a dictionary<int32, string> array; nulls are the
+// NULL rows.
+func dictArray(codes []int32, values []string, nulls []int) arrow.Array {
+	if len(values) == 0 {
+		values = []string{""}
+	}
+	dict := functions.NewText(values, nil)
+	defer dict.Release()
+	ib := array.NewInt32Builder(memory.DefaultAllocator)
+	defer ib.Release()
+	var ok []bool
+	if len(nulls) > 0 {
+		ok = make([]bool, len(codes))
+		for i := range ok {
+			ok[i] = true
+		}
+		for _, r := range nulls {
+			ok[r] = false
+		}
+	}
+	ib.AppendValues(codes, ok)
+	indices := ib.NewArray()
+	defer indices.Release()
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	return array.NewDictionaryArray(dt, indices, dict)
+}
+
+// parseCopyTime parses a timestamptz field: RFC 3339 and PostgreSQL's
+// output form quickly, anything else through the SQL literal parser.
+func parseCopyTime(f []byte) (int64, error) {
+	if ns, ok := fastTime(f); ok {
+		return ns, nil
+	}
+	return functions.ParseTimestamp(string(f))
+}
+
+// fastTime parses YYYY-MM-DD[T ]HH:MM:SS[.frac](Z|±HH[:MM]).
+func fastTime(f []byte) (int64, bool) {
+	if len(f) < 20 || f[4] != '-' || f[7] != '-' || (f[10] != 'T' && f[10] != ' ') || f[13] != ':' || f[16] != ':' {
+		return 0, false
+	}
+	num := func(b []byte) (int, bool) {
+		v := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	y, ok1 := num(f[0:4])
+	mo, ok2 := num(f[5:7])
+	d, ok3 := num(f[8:10])
+	h, ok4 := num(f[11:13])
+	mi, ok5 := num(f[14:16])
+	s, ok6 := num(f[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59 || y < 1678 || y > 2261 {
+		return 0, false
+	}
+	p := 19
+	frac := 0
+	if p < len(f) && f[p] == '.' {
+		p++
+		digits := 0
+		for p < len(f) && f[p] >= '0' && f[p] <= '9' {
+			if digits < 9 {
+				frac = frac*10 + int(f[p]-'0')
+				digits++
+			}
+			p++
+		}
+		for ; digits < 9; digits++ {
+			frac *= 10
+		}
+	}
+	off := 0
+	switch {
+	case p < len(f) && f[p] == 'Z' && p+1 == len(f):
+	case p+3 <= len(f) && (f[p] == '+' || f[p] == '-'):
+		oh, ok := num(f[p+1 : p+3])
+		if !ok {
+			return 0, false
+		}
+		om := 0
+		rest := f[p+3:]
+		if len(rest) == 3 && rest[0] == ':' {
+			if om, ok = num(rest[1:]); !ok {
+				return 0, false
+			}
+		} else if len(rest) != 0 {
+			return 0, false
+		}
+		off = oh*3600 + om*60
+		if f[p] == '-' {
+			off = -off
+		}
+	default:
+		return 0, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, s, frac, time.UTC)
+	if t.Day() != d {
+		return 0, false // Feb 30 and the like: the slow path reports it
+	}
+	return t.UnixNano() - int64(off)*1e9, true
+}
+
+// parseTreeVersion is the parser's tree version, which Deparse checks.
+var parseTreeVersion = func() int32 {
+	r, err := pg.Parse("SELECT 1")
+	if err != nil {
+		return 0
+	}
+	return r.Version
+}()
+
+// copyOut runs COPY table/query TO STDOUT.
+func (c *conn) copyOut(ctx context.Context, st *pg.CopyStmt, names []string, opts copyOptions) (*result, error) {
+	var query string
+	switch {
+	case st.GetQuery() != nil:
+		q, err := pg.Deparse(&pg.ParseResult{Version: parseTreeVersion, Stmts: []*pg.RawStmt{{Stmt: st.GetQuery()}}})
+		if err != nil {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "COPY (query): %v", err)
+		}
+		query = q
+		if len(names) > 0 {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "COPY (query) with a column list")
+		}
+	default:
+		cols := "*"
+		if len(names) > 0 {
+			quoted := make([]string, len(names))
+			for i, n := range names {
+				quoted[i] = `"` + strings.ReplaceAll(n, `"`, `""`) + `"`
+			}
+			cols = strings.Join(quoted, ", ")
+		}
+		query = "SELECT " + cols + ` FROM "` + strings.ReplaceAll(st.GetRelation().GetRelname(), `"`, `""`) + `"`
+	}
+	res, err := c.srv.db.Exec(ctx, c.tenant, query)
+	if err != nil {
+		return nil, err
+	}
+	if res.Rows == nil {
+		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "COPY of a statement without rows")
+	}
+	rd := res.Rows
+	defer rd.Release()
+	schema := rd.Schema()
+	format := byte(0)
+	if opts.format == "binary" {
+		format = 1
+	}
+	colFormats := make([]uint16, schema.NumFields())
+	for i := range colFormats {
+		colFormats[i] = uint16(format)
+	}
+	c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: format, ColumnFormatCodes: colFormats})
+	enc := c.sess.encoder(c.types)
+	var buf []byte
+	if opts.format == "binary" {
+		buf = append(buf, binarySignature...)
+		buf = binary.BigEndian.AppendUint32(buf, 0)
+		buf = binary.BigEndian.AppendUint32(buf, 0)
+	}
+	if opts.header && opts.format == "csv" {
+		for i, f := range schema.Fields() {
+			if i > 0 {
+				buf = append(buf, opts.delim)
+			}
+			buf = appendCSV(buf, []byte(f.Name), opts)
+		}
+		buf = append(buf, '\n')
+	}
+	var n int64
+	var val []byte
+	for rd.Next() {
+		rec := rd.RecordBatch()
+		cols, err := columnsOf(rec, []int16{int16(format)})
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if opts.format == "binary" {
+				buf = binary.BigEndian.AppendUint16(buf, uint16(len(cols)))
+			}
+			for k := range cols {
+				null := cols[k].vec.IsNull(i)
+				switch opts.format {
+				case "binary":
+					if null {
+						buf = binary.BigEndian.AppendUint32(buf, math.MaxUint32)
+						continue
+					}
+					val = enc.appendValue(val[:0], &cols[k], i)
+					buf = binary.BigEndian.AppendUint32(buf, uint32(len(val)))
+					buf = append(buf, val...)
+				case "csv":
+					if k > 0 {
+						buf = append(buf, opts.delim)
+					}
+					if null {
+						buf = append(buf, opts.null...)
+						continue
+					}
+					val = enc.appendValue(val[:0], &cols[k], i)
+					buf = appendCSV(buf, val, opts)
+				default:
+					if k > 0 {
+						buf = append(buf, opts.delim)
+					}
+					if null {
+						buf = append(buf, opts.null...)
+						continue
+					}
+					val = enc.appendValue(val[:0], &cols[k], i)
+					buf = appendTextEscaped(buf, val, opts.delim)
+				}
+			}
+			if opts.format != "binary" {
+				buf = append(buf, '\n')
+			}
+			n++
+			if len(buf) >= 64<<10 {
+				c.be.Send(&pgproto3.CopyData{Data: buf})
+				buf = buf[:0]
+				if err := c.be.Flush(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if err := rd.Err(); err != nil {
+		return nil, err
+	}
+	if opts.format == "binary" {
+		buf = binary.BigEndian.AppendUint16(buf, math.MaxUint16)
+	}
+	if len(buf) > 0 {
+		c.be.Send(&pgproto3.CopyData{Data: buf})
+	}
+	c.be.Send(&pgproto3.CopyDone{})
+	return &result{verb: "COPY " + strconv.FormatInt(n, 10)}, nil
+}
+
+// appendCSV quotes a value when it holds the delimiter, quote, a line
+// break, equals the null string, or is empty (so that it is not NULL).
+func appendCSV(b, v []byte, o copyOptions) []byte {
+	need := len(v) == 0 || string(v) == o.null || bytes.IndexByte(v, o.delim) >= 0 || bytes.IndexByte(v, o.quote) >= 0 ||
+		bytes.IndexByte(v, '\n') >= 0 || bytes.IndexByte(v, '\r') >= 0
+	if !need {
+		return append(b, v...)
+	}
+	b = append(b, o.quote)
+	for _, ch := range v {
+		if ch == o.quote || ch == o.escape {
+			b = append(b, o.escape)
+		}
+		b = append(b, ch)
+	}
+	return append(b, o.quote)
+}
+
+// appendTextEscaped escapes backslash, the delimiter and line breaks for
+// COPY's text format.
+func appendTextEscaped(b, v []byte, delim byte) []byte {
+	for _, ch := range v {
+		switch ch {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			if delim == '\t' {
+				b = append(b, '\\', 't')
+			} else {
+				b = append(b, ch)
+			}
+		default:
+			if ch == delim {
+				b = append(b, '\\', ch)
+			} else {
+				b = append(b, ch)
+			}
+		}
+	}
+	return b
+}
