@@ -24,6 +24,7 @@ test:
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime 15s .
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./sql/
+	$(GO) test -run '^$$' -fuzz '^FuzzMessages$$' -fuzztime 10s ./pgwire/
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # bench runs the ingest benchmark, then the Go benchmarks of the main module.
@@ -41,6 +42,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./sql/
 	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz '^FuzzSQL$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzMessages$$' -fuzztime $(FUZZTIME) ./pgwire/
 
 # lint fails if any file needs gofmt, then runs go vet and staticcheck on
 # both modules.

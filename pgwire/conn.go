@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +82,13 @@ func (c *conn) serve() {
 	defer c.srv.dropConn(c)
 	defer c.nc.Close()
 	defer c.closePortals()
+	defer func() {
+		// a bug must cost one connection, not the server
+		if v := recover(); v != nil {
+			c.srv.log.Error("pgwire: panic serving a connection", "pid", c.pid, "panic", v, "stack", string(debug.Stack()))
+			c.sendFatal(errs.New(errs.ErrInternal, errs.CodeInternal, "internal error: %v", v))
+		}
+	}()
 	if !c.startup() {
 		return
 	}

@@ -28,7 +28,7 @@ type testServer struct {
 	done chan error
 }
 
-func startServer(t *testing.T) *testServer {
+func startServer(t testing.TB) *testServer {
 	t.Helper()
 	db, err := ugnos.Open(t.TempDir(), ugnos.WithSyncMode(ugnos.SyncNever))
 	if err != nil {
@@ -302,12 +302,12 @@ func TestSetShow(t *testing.T) {
 }
 
 // rawConn speaks the protocol directly for what drivers do not expose.
-func rawConn(t *testing.T, addr string) (*pgproto3.Frontend, net.Conn) {
+func rawConn(t testing.TB, addr string) (*pgproto3.Frontend, net.Conn) {
 	fe, nc, _ := rawConnKey(t, addr)
 	return fe, nc
 }
 
-func rawConnKey(t *testing.T, addr string) (*pgproto3.Frontend, net.Conn, pgproto3.BackendKeyData) {
+func rawConnKey(t testing.TB, addr string) (*pgproto3.Frontend, net.Conn, pgproto3.BackendKeyData) {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -335,7 +335,7 @@ func rawConnKey(t *testing.T, addr string) (*pgproto3.Frontend, net.Conn, pgprot
 }
 
 // until collects message type names up to ReadyForQuery.
-func until(t *testing.T, fe *pgproto3.Frontend) []string {
+func until(t testing.TB, fe *pgproto3.Frontend) []string {
 	t.Helper()
 	var out []string
 	for {
