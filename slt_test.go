@@ -3,6 +3,7 @@ package ugnos_test
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,11 +16,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/pgwire"
 )
 
 // TestSLT runs the sqllogictest files in testdata/sql against the embedded
@@ -36,7 +39,57 @@ func TestSLT(t *testing.T) {
 		t.Fatalf("no slt files: %v", err)
 	}
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) { runSLT(t, f) })
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			db := openMem(t)
+			must(t, db.CreateDatabase("t"))
+			runSLT(t, db, f, func(q string) ([]string, error) { return sltRun(db, q) })
+		})
+	}
+}
+
+// TestSLTPgwire runs the same files over the PostgreSQL protocol (simple
+// query, text format): every value must come out as the embedded engine
+// formats it.
+func TestSLTPgwire(t *testing.T) {
+	files, err := filepath.Glob("testdata/sql/*.slt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no slt files: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			db := openMem(t)
+			must(t, db.CreateDatabase("t"))
+			srv, err := pgwire.New(db, pgwire.Config{Version: "test"})
+			must(t, err)
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			must(t, err)
+			go srv.Serve(l)
+			defer srv.Shutdown(ctx)
+			conn, err := pgconn.Connect(ctx, "postgres://ugnos@"+l.Addr().String()+"/t?sslmode=disable")
+			must(t, err)
+			defer conn.Close(ctx)
+			runSLT(t, db, f, func(q string) ([]string, error) {
+				res, err := conn.Exec(ctx, q).ReadAll()
+				if err != nil {
+					return nil, err
+				}
+				var rows []string
+				for _, r := range res {
+					for _, row := range r.Rows {
+						cells := make([]string, len(row))
+						for i, v := range row {
+							if v == nil {
+								cells[i] = "NULL"
+							} else {
+								cells[i] = string(v)
+							}
+						}
+						rows = append(rows, strings.Join(cells, " "))
+					}
+				}
+				return rows, nil
+			})
+		})
 	}
 }
 
@@ -97,16 +150,14 @@ func parseSLT(t *testing.T, path string) []sltCase {
 	return cases
 }
 
-func runSLT(t *testing.T, path string) {
-	db := openMem(t)
-	must(t, db.CreateDatabase("t"))
+func runSLT(t *testing.T, db *ugnos.DB, path string, run func(q string) ([]string, error)) {
 	for _, c := range parseSLT(t, path) {
 		where := fmt.Sprintf("%s:%d", path, c.line)
 		switch c.kind {
 		case "load":
 			sltLoad(t, db, where, c)
 		case "statement", "query":
-			got, err := sltRun(db, c.sql)
+			got, err := run(c.sql)
 			if c.errWant != "" {
 				if err == nil {
 					t.Errorf("%s: want error %q, got rows %v", where, c.errWant, got)
