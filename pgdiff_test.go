@@ -39,7 +39,7 @@ import (
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
-	"github.com/ugnos/ugnos/internal/pgtest"
+	"github.com/ugnos/ugnos/pgtest"
 )
 
 const (

@@ -1,10 +1,11 @@
 //go:build linux
 
-// Package pgtest starts a throwaway PostgreSQL cluster for tests that compare
-// ugnos with the real thing. It needs the server binaries (Debian package
-// postgresql-15, or the directory in UGNOS_PG_BIN); when they are missing,
-// Start skips the test, except under CI=true, where it fails it: CI must run
-// the comparison.
+// Package pgtest starts a throwaway PostgreSQL cluster for tests and
+// benchmarks that compare ugnos with the real thing. It needs the server
+// binaries (Debian package postgresql-15, or the directory in
+// UGNOS_PG_BIN); when they are missing, Start skips the test, except under
+// CI=true, where it fails it: CI must run the comparison. Launch is the
+// same for programs (the bench module).
 package pgtest
 
 import (
@@ -75,6 +76,9 @@ func Start(t testing.TB) *Server {
 	})
 	return s
 }
+
+// Launch starts a cluster; the caller must Stop it.
+func Launch() (*Server, error) { return start(BinDir()) }
 
 // cred returns the credentials to run the server with: the postgres OS user
 // when running as root (initdb and postgres refuse root), else none.
