@@ -3,6 +3,8 @@
 //
 //	go run ./cmd/ugnosbench ingest                 # what `make bench` runs
 //	go run ./cmd/ugnosbench ingest -runs 7 -hosts 100 -duration 24h
+//	go run ./cmd/ugnosbench queries                # 15 TSBS queries vs DuckDB
+//	go run ./cmd/ugnosbench pgwire                 # COPY, SELECT *, clients vs PostgreSQL
 //
 // Each run writes the whole data set into a fresh data directory with the
 // WAL fsynced on every acknowledged write (the default). Modes alternate
@@ -39,6 +41,10 @@ func main() {
 	args := os.Args[1:]
 	if len(args) > 0 && args[0] == "queries" {
 		runQueries(args[1:])
+		return
+	}
+	if len(args) > 0 && args[0] == "pgwire" {
+		runWire(args[1:])
 		return
 	}
 	if len(args) > 0 && args[0] == "ingest" {
