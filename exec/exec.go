@@ -10,6 +10,7 @@ import (
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/pgcatalog"
 	"github.com/ugnos/ugnos/planner"
 )
 
@@ -40,6 +41,9 @@ func SchemaOf(cols []planner.Column) *arrow.Schema {
 	fs := make([]arrow.Field, len(cols))
 	for i, c := range cols {
 		fs[i] = arrow.Field{Name: c.Name, Type: c.T.Arrow(), Nullable: true}
+		if c.PGType != "" {
+			fs[i].Metadata = arrow.NewMetadata([]string{pgcatalog.MetaPGType}, []string{c.PGType})
+		}
 	}
 	return arrow.NewSchema(fs, nil)
 }

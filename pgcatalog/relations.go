@@ -241,10 +241,12 @@ func pgSettings(s *Snapshot, r *rowset) {
 	}
 }
 
-func pgProc(s *Snapshot, r *rowset) {
-	fns := append([]Function(nil), s.Functions...)
+func sortFunctions(fns []Function) {
 	sort.Slice(fns, func(i, j int) bool { return fns[i].Name < fns[j].Name })
-	for i, f := range fns {
+}
+
+func pgProc(s *Snapshot, r *rowset) {
+	for i, f := range s.procs() {
 		kind := f.Kind
 		if kind == "" {
 			kind = "f"
@@ -417,9 +419,7 @@ func isCheckConstraints(s *Snapshot, r *rowset) {
 }
 
 func isRoutines(s *Snapshot, r *rowset) {
-	fns := append([]Function(nil), s.Functions...)
-	sort.Slice(fns, func(i, j int) bool { return fns[i].Name < fns[j].Name })
-	for i, f := range fns {
+	for i, f := range s.procs() {
 		r.add("specific_catalog", s.Database, "specific_schema", "pg_catalog",
 			"specific_name", fmt.Sprintf("%s_%d", f.Name, 8000+i), "routine_catalog", s.Database,
 			"routine_schema", "pg_catalog", "routine_name", f.Name, "routine_type", "FUNCTION")
