@@ -82,7 +82,7 @@ func (c *catFunc) accepts(a []functions.Type) bool {
 			case argOID:
 				ok = ok && (t == functions.TInt || t == functions.TText)
 			case argInt:
-				ok = ok && t == functions.TInt
+				ok = ok && (t == functions.TInt || t == functions.TText) // text: a NULL literal
 			case argText:
 				ok = ok && t == functions.TText
 			case argBool:
@@ -137,6 +137,12 @@ var catFuncs = []catFunc{
 	}},
 	{name: "pg_backend_pid", ret: functions.TInt, sigs: [][]argKind{none}, f: func(s *Snapshot, _ []any) (any, error) { return s.BackendPID, nil }},
 	{name: "pg_postmaster_start_time", ret: functions.TTimestamp, sigs: [][]argKind{none}, f: func(s *Snapshot, _ []any) (any, error) { return s.StartTime, nil }},
+	{name: "json_build_object", ret: functions.TText, sigs: [][]argKind{none, sig(argAny, argAny), sig(argAny, argAny, argAny, argAny),
+		sig(argAny, argAny, argAny, argAny, argAny, argAny), sig(argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny),
+		sig(argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny),
+		sig(argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny),
+		sig(argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny, argAny)},
+		f: jsonBuildObject},
 	{name: "pg_is_in_recovery", ret: functions.TBool, sigs: [][]argKind{none}, f: constant(false)},
 	{name: "txid_current", ret: functions.TInt, sigs: [][]argKind{none}, volatile: true, f: constant(int64(1000))},
 	{name: "getdatabaseencoding", ret: functions.TText, sigs: [][]argKind{none}, f: constant("UTF8")},
@@ -161,6 +167,13 @@ var catFuncs = []catFunc{
 			return nil, err
 		}
 		mod, has := a[1].(int64)
+		if m, ok := a[1].(string); ok {
+			n, err := oidOf(m)
+			if err != nil {
+				return nil, err
+			}
+			mod, has = n, true
+		}
 		return FormatType(oid, mod, has), nil
 	}},
 	{name: "pg_get_expr", ret: functions.TText, sigs: [][]argKind{sig(argText, argOID), sig(argText, argOID, argBool)}, strict: true,
@@ -423,4 +436,31 @@ func (s *Snapshot) regprocOut(oid int64) string {
 		return fns[i].Name
 	}
 	return itoa(oid)
+}
+
+// jsonBuildObject is json_build_object(k1, v1, …) as json text (ugnos has
+// no json type; the result is text).
+func jsonBuildObject(_ *Snapshot, a []any) (any, error) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := 0; i+1 < len(a); i += 2 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if a[i] == nil {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "null value not allowed for object key")
+		}
+		b.WriteString(strconv.Quote(fmt.Sprint(a[i])))
+		b.WriteString(" : ")
+		switch v := a[i+1].(type) {
+		case nil:
+			b.WriteString("null")
+		case string:
+			b.WriteString(strconv.Quote(v))
+		default:
+			b.WriteString(fmt.Sprint(v))
+		}
+	}
+	b.WriteByte('}')
+	return b.String(), nil
 }

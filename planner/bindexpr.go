@@ -692,6 +692,9 @@ func (q *query) funcCall(fc *pg.FuncCall, ctx exprCtx) (Expr, error) {
 		return q.unified(name, args)
 	}
 	if _, ok := q.reg().Scalar(name); !ok {
+		if setReturning[name] {
+			return nil, unsupported("set-returning function %s", name)
+		}
 		types := make([]string, len(args))
 		for i, a := range args {
 			types[i] = a.Type().Name()

@@ -321,3 +321,8 @@ func (q *query) anyAllColumn(a *pg.A_Expr, op string, isAny bool, arr Expr, ctx 
 	}
 	return q.call("not", []Expr{e})
 }
+
+// setReturning are PostgreSQL's set-returning functions that catalog
+// queries use; ugnos has none yet (0A000 rather than 42883).
+var setReturning = map[string]bool{"unnest": true, "generate_series": true, "generate_subscripts": true,
+	"json_each": true, "jsonb_each": true, "regexp_split_to_table": true, "pg_get_keywords": true}

@@ -10,7 +10,7 @@ SELECT d.datname as "Name",
 FROM pg_catalog.pg_database d
 ORDER BY 1;
 
--- psql \dt (1)
+-- psql \dt (1) [diff]
 SELECT n.nspname as "Schema",
   c.relname as "Name",
   CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index' WHEN 'S' THEN 'sequence' WHEN 't' THEN 'TOAST table' WHEN 'f' THEN 'foreign table' WHEN 'p' THEN 'partitioned table' WHEN 'I' THEN 'partitioned index' END as "Type",
@@ -25,7 +25,7 @@ WHERE c.relkind IN ('r','p','')
   AND pg_catalog.pg_table_is_visible(c.oid)
 ORDER BY 1,2;
 
--- psql \d cpu (1)
+-- psql \d cpu (1) [diff]
 SELECT c.oid,
   n.nspname,
   c.relname
@@ -42,7 +42,7 @@ FROM pg_catalog.pg_class c
 LEFT JOIN pg_catalog.pg_am am ON (c.relam = am.oid)
 WHERE c.oid = '{{cpu}}';
 
--- psql \d cpu (3)
+-- psql \d cpu (3) [diff]
 SELECT a.attname,
   pg_catalog.format_type(a.atttypid, a.atttypmod),
   (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true)
@@ -57,7 +57,7 @@ FROM pg_catalog.pg_attribute a
 WHERE a.attrelid = '{{cpu}}' AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum;
 
--- psql \d cpu (4)
+-- psql \d cpu (4) [todo]
 SELECT pol.polname, pol.polpermissive,
   CASE WHEN pol.polroles = '{0}' THEN NULL ELSE pg_catalog.array_to_string(array(select rolname from pg_catalog.pg_roles where oid = any (pol.polroles) order by 1),',') END,
   pg_catalog.pg_get_expr(pol.polqual, pol.polrelid),
@@ -71,7 +71,7 @@ SELECT pol.polname, pol.polpermissive,
 FROM pg_catalog.pg_policy pol
 WHERE pol.polrelid = '{{cpu}}' ORDER BY 1;
 
--- psql \d cpu (5)
+-- psql \d cpu (5) [diff]
 SELECT oid, stxrelid::pg_catalog.regclass, stxnamespace::pg_catalog.regnamespace::pg_catalog.text AS nsp, stxname,
 pg_catalog.pg_get_statisticsobjdef_columns(oid) AS columns,
   'd' = any(stxkind) AS ndist_enabled,
@@ -82,7 +82,7 @@ FROM pg_catalog.pg_statistic_ext
 WHERE stxrelid = '{{cpu}}'
 ORDER BY nsp, stxname;
 
--- psql \d cpu (6)
+-- psql \d cpu (6) [todo]
 SELECT pubname
      , NULL
      , NULL
@@ -110,27 +110,27 @@ FROM pg_catalog.pg_publication p
 WHERE p.puballtables AND pg_catalog.pg_relation_is_publishable('{{cpu}}')
 ORDER BY 1;
 
--- psql \d cpu (7)
+-- psql \d cpu (7) [diff]
 SELECT c.oid::pg_catalog.regclass
 FROM pg_catalog.pg_class c, pg_catalog.pg_inherits i
 WHERE c.oid = i.inhparent AND i.inhrelid = '{{cpu}}'
   AND c.relkind != 'p' AND c.relkind != 'I'
 ORDER BY inhseqno;
 
--- psql \d cpu (8)
+-- psql \d cpu (8) [diff]
 SELECT c.oid::pg_catalog.regclass, c.relkind, inhdetachpending, pg_catalog.pg_get_expr(c.relpartbound, c.oid)
 FROM pg_catalog.pg_class c, pg_catalog.pg_inherits i
 WHERE c.oid = i.inhrelid AND i.inhparent = '{{cpu}}'
 ORDER BY pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.oid::pg_catalog.regclass::pg_catalog.text;
 
--- psql \dn (1)
+-- psql \dn (1) [diff]
 SELECT n.nspname AS "Name",
   pg_catalog.pg_get_userbyid(n.nspowner) AS "Owner"
 FROM pg_catalog.pg_namespace n
 WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
 ORDER BY 1;
 
--- psql \dv (1)
+-- psql \dv (1) [diff]
 SELECT n.nspname as "Schema",
   c.relname as "Name",
   CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index' WHEN 'S' THEN 'sequence' WHEN 't' THEN 'TOAST table' WHEN 'f' THEN 'foreign table' WHEN 'p' THEN 'partitioned table' WHEN 'I' THEN 'partitioned index' END as "Type",
@@ -144,7 +144,7 @@ WHERE c.relkind IN ('v','')
   AND pg_catalog.pg_table_is_visible(c.oid)
 ORDER BY 1,2;
 
--- psql \df (1)
+-- psql \df (1) [diff]
 SELECT n.nspname as "Schema",
   p.proname as "Name",
   pg_catalog.pg_get_function_result(p.oid) as "Result data type",
@@ -162,7 +162,7 @@ WHERE pg_catalog.pg_function_is_visible(p.oid)
       AND n.nspname <> 'information_schema'
 ORDER BY 1, 2, 4;
 
--- psql \du (1)
+-- psql \du (1) [todo]
 SELECT r.rolname, r.rolsuper, r.rolinherit,
   r.rolcreaterole, r.rolcreatedb, r.rolcanlogin,
   r.rolconnlimit, r.rolvaliduntil,
@@ -176,7 +176,7 @@ FROM pg_catalog.pg_roles r
 WHERE r.rolname !~ '^pg_'
 ORDER BY 1;
 
--- psql \d+ cpu (2)
+-- psql \d+ cpu (2) [todo]
 SELECT c.relchecks, c.relkind, c.relhasindex, c.relhasrules, c.relhastriggers, c.relrowsecurity, c.relforcerowsecurity, false AS relhasoids, c.relispartition, pg_catalog.array_to_string(c.reloptions || array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x), ', ')
 , c.reltablespace, CASE WHEN c.reloftype = 0 THEN '' ELSE c.reloftype::pg_catalog.regtype::pg_catalog.text END, c.relpersistence, c.relreplident, am.amname
 FROM pg_catalog.pg_class c
@@ -184,7 +184,7 @@ FROM pg_catalog.pg_class c
 LEFT JOIN pg_catalog.pg_am am ON (c.relam = am.oid)
 WHERE c.oid = '{{cpu}}';
 
--- psql \d+ cpu (3)
+-- psql \d+ cpu (3) [diff]
 SELECT a.attname,
   pg_catalog.format_type(a.atttypid, a.atttypmod),
   (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true)
@@ -203,7 +203,7 @@ FROM pg_catalog.pg_attribute a
 WHERE a.attrelid = '{{cpu}}' AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum;
 
--- psql \d (1)
+-- psql \d (1) [diff]
 SELECT n.nspname as "Schema",
   c.relname as "Name",
   CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index' WHEN 'S' THEN 'sequence' WHEN 't' THEN 'TOAST table' WHEN 'f' THEN 'foreign table' WHEN 'p' THEN 'partitioned table' WHEN 'I' THEN 'partitioned index' END as "Type",
@@ -218,7 +218,7 @@ WHERE c.relkind IN ('r','p','v','m','S','f','')
   AND pg_catalog.pg_table_is_visible(c.oid)
 ORDER BY 1,2;
 
--- psql \dT (1)
+-- psql \dT (1) [diff]
 SELECT n.nspname as "Schema",
   pg_catalog.format_type(t.oid, NULL) AS "Name",
   pg_catalog.obj_description(t.oid, 'pg_type') as "Description"
@@ -231,7 +231,7 @@ WHERE (t.typrelid = 0 OR (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHER
   AND pg_catalog.pg_type_is_visible(t.oid)
 ORDER BY 1, 2;
 
--- psql \d cpu_v (1)
+-- psql \d cpu_v (1) [diff]
 SELECT c.oid,
   n.nspname,
   c.relname
@@ -248,7 +248,7 @@ FROM pg_catalog.pg_class c
 LEFT JOIN pg_catalog.pg_am am ON (c.relam = am.oid)
 WHERE c.oid = '{{cpu_v}}';
 
--- psql \d cpu_v (3)
+-- psql \d cpu_v (3) [diff]
 SELECT a.attname,
   pg_catalog.format_type(a.atttypid, a.atttypmod),
   (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true)

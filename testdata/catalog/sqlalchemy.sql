@@ -1,4 +1,4 @@
--- sqlalchemy 1
+-- sqlalchemy 1 [diff]
 SELECT t.oid, typarray
 FROM pg_type t JOIN pg_namespace ns
     ON typnamespace = ns.oid
@@ -7,13 +7,13 @@ WHERE typname = 'hstore';
 -- sqlalchemy 2
 select pg_catalog.version();
 
--- sqlalchemy 3
+-- sqlalchemy 3 [diff]
 select current_schema();
 
--- sqlalchemy 4
+-- sqlalchemy 4 [diff]
 SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind in ('r', 'p');
 
--- sqlalchemy 5
+-- sqlalchemy 5 [diff]
 SELECT c.oid
             FROM pg_catalog.pg_class c
             LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -21,7 +21,7 @@ SELECT c.oid
             AND c.relname = 'cpu' AND c.relkind in
             ('r', 'v', 'm', 'f', 'p');
 
--- sqlalchemy 6
+-- sqlalchemy 6 [diff]
 SELECT a.attname,
               pg_catalog.format_type(a.atttypid, a.atttypmod),
               (
@@ -68,7 +68,7 @@ SELECT t.typname as "name",
                LEFT JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
             WHERE t.typtype = 'd';
 
--- sqlalchemy 8
+-- sqlalchemy 8 [diff]
 SELECT t.typname as "name",
                -- no enum defaults in 8.4 at least
                -- t.typdefault as "default",
@@ -81,7 +81,7 @@ SELECT t.typname as "name",
             WHERE t.typtype = 'e'
         ORDER BY "schema", "name", e.oid;
 
--- sqlalchemy 9
+-- sqlalchemy 9 [todo]
 SELECT a.attname
                 FROM pg_attribute a JOIN (
                     SELECT unnest(ix.indkey) attnum,
@@ -92,13 +92,13 @@ SELECT a.attname
                 WHERE a.attrelid = {{cpu}}
                 ORDER BY k.ord;
 
--- sqlalchemy 10
+-- sqlalchemy 10 [diff]
 SELECT conname
            FROM  pg_catalog.pg_constraint r
            WHERE r.conrelid = {{cpu}} AND r.contype = 'p'
            ORDER BY 1;
 
--- sqlalchemy 11
+-- sqlalchemy 11 [diff]
 SELECT r.conname,
                 pg_catalog.pg_get_constraintdef(r.oid, true) as condef,
                 n.nspname as conschema
@@ -112,7 +112,7 @@ SELECT r.conname,
                 n.oid = c.relnamespace
           ORDER BY 1;
 
--- sqlalchemy 12
+-- sqlalchemy 12 [diff]
 SELECT
                   i.relname as relname,
                   ix.indisunique, ix.indexprs,
@@ -143,16 +143,16 @@ SELECT
                   t.relname,
                   i.relname;
 
--- sqlalchemy 13
+-- sqlalchemy 13 [diff]
 select relname from pg_class c join pg_namespace n on n.oid=c.relnamespace where pg_catalog.pg_table_is_visible(c.oid) and relname='cpu';
 
--- sqlalchemy 14
+-- sqlalchemy 14 [diff]
 SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm');
 
--- sqlalchemy 15
+-- sqlalchemy 15 [diff]
 SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' ORDER BY nspname;
 
--- sqlalchemy 16
+-- sqlalchemy 16 [diff]
 SELECT
                 cons.conname as name,
                 cons.conkey as key,
