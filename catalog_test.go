@@ -14,6 +14,7 @@ import (
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
 	"github.com/ugnos/ugnos/internal/pgtest"
+	"github.com/ugnos/ugnos/pgcatalog"
 )
 
 // catalogFixture is one client statement of testdata/catalog/*.sql: a
@@ -203,5 +204,92 @@ func TestCatalogPG(t *testing.T) {
 		if g, w := norm(got, ug), norm(want, pg); g != w {
 			t.Errorf("%s %s:\nugnos:\n%s\npostgres:\n%s", f.file, f.name, g, w)
 		}
+	}
+}
+
+// TestCatalogFunctions checks the session and catalog functions, name
+// resolution and the announced PostgreSQL types by hand-written
+// expectations.
+func TestCatalogFunctions(t *testing.T) {
+	db := catalogDB(t)
+	cpu := oidOf(t, db, "cpu")
+	f := func(q, want string) {
+		t.Helper()
+		rows, err := catalogRun(db, q)
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			return
+		}
+		if got := strings.Join(rows, "\n"); got != want {
+			t.Errorf("%s:\n got %q\nwant %q", q, got, want)
+		}
+	}
+	fails := func(q, code string) {
+		t.Helper()
+		_, err := catalogRun(db, q)
+		if errs.SQLState(err) != code {
+			t.Errorf("%s: want SQLSTATE %s, got %v", q, code, err)
+		}
+	}
+	f("SELECT current_database(), current_user, session_user, user, current_schema(), current_schema", "postgres|ugnos|ugnos|ugnos|public|public")
+	f("SELECT current_schemas(true), current_schemas(false), array_to_string(current_schemas(true), ',')", "{pg_catalog,public}|{public}|pg_catalog,public")
+	f("SELECT 'public' = ANY(current_schemas(true)), 'x' = ANY(current_schemas(true)), 'x' <> ALL(current_schemas(false))", "t|f|t")
+	f("SELECT 2 = ANY(ARRAY[1,2,3]), 5 = ANY(ARRAY[1,2,3]), 5 <> ALL(ARRAY[1,2]), array_length(ARRAY['a','b'], 1)", "t|f|t|2")
+	f("SELECT 'cpu'::regclass::oid = "+cpu+", 'public.cpu'::regclass::oid = "+cpu+", "+cpu+"::regclass, 'cpu'::regclass::text", "t|t|cpu|"+cpu)
+	f("SELECT 'pg_class'::regclass::oid, 1259::regclass, 'pg_catalog.pg_type'::regclass::oid", "1259|pg_class|1247")
+	f("SELECT 23::regtype, 'integer'::regtype::oid, 'int4'::regtype::oid, format_type(1184, NULL), format_type(1043, 36)", "integer|23|23|timestamp with time zone|character varying(32)")
+	f("SELECT c.oid::regclass FROM pg_class c WHERE c.relname = 'cpu_v'", "cpu_v")
+	f("SELECT pg_get_userbyid(10), pg_encoding_to_char(6), quote_ident('time'), quote_ident('cpu'), pg_table_is_visible("+cpu+")", "ugnos|UTF8|\"time\"|cpu|t")
+	f("SELECT has_table_privilege('cpu', 'SELECT'), has_schema_privilege('public', 'USAGE'), has_database_privilege('postgres', 'CONNECT')", "t|t|t")
+	f("SELECT obj_description("+cpu+", 'pg_class'), col_description("+cpu+", 1), shobj_description(5, 'pg_database')", "NULL|NULL|NULL")
+	f("SELECT pg_is_in_recovery(), pg_relation_size("+cpu+"), pg_size_pretty(20480), current_setting('server_version_num')", "f|0|20 kB|150000")
+	f("SELECT pg_get_viewdef('cpu_v'::regclass) = (SELECT definition FROM pg_views WHERE viewname = 'cpu_v')", "t")
+	f("SELECT version() LIKE 'PostgreSQL 15.0 (ugnos)%'", "t")
+	f("SELECT count(*) > 0 FROM pg_catalog.pg_proc WHERE proname = 'time_bucket'", "t")
+	f("SELECT relname FROM pg_class WHERE relname OPERATOR(pg_catalog.~) '^(cpu)$' COLLATE pg_catalog.default", "cpu")
+	f(`SELECT relname FROM pg_class WHERE relname = 'cpu' COLLATE "C"`, "cpu")
+	f("SELECT count(*) FROM pg_catalog.pg_namespace WHERE oid IN (11, 2200)", "2")
+	f("SELECT datname FROM pg_database ORDER BY 1", "postgres")
+	fails("SELECT 'nope'::regclass", "42P01")
+	fails("SELECT * FROM pg_catalog.nope", "42P01")
+	fails("SELECT * FROM nosuchschema.cpu", "42P01")
+	fails("SELECT * FROM unnest(ARRAY[1])", "0A000")
+	fails("SELECT x COLLATE \"de_DE\" FROM (SELECT 'a' AS x) s", "0A000")
+
+	// a user table named like a catalog: public.x is the user's, x the catalog's
+	if _, err := db.Exec(ctx, "postgres", "CREATE TABLE pg_am (time timestamptz, v bigint)"); err != nil {
+		t.Fatal(err)
+	}
+	f("SELECT count(*) FROM public.pg_am", "0")
+	f("SELECT count(*) > 0 FROM pg_am", "t")
+
+	// OIDs are stable across a reopen
+	dir := t.TempDir()
+	d1, err := ugnos.Open(dir)
+	must(t, err)
+	_, err = d1.Exec(ctx, "postgres", "CREATE TABLE a (time timestamptz, v bigint)")
+	must(t, err)
+	_, err = d1.Exec(ctx, "postgres", "CREATE TABLE b (time timestamptz, v bigint)")
+	must(t, err)
+	before := oidOf(t, d1, "b")
+	must(t, d1.Close())
+	d2, err := ugnos.Open(dir)
+	must(t, err)
+	defer d2.Close()
+	if after := oidOf(t, d2, "b"); after != before {
+		t.Errorf("OID of b changed across reopen: %s, then %s", before, after)
+	}
+
+	// result columns announce their PostgreSQL types
+	rd, err := db.SQL(ctx, "postgres", "SELECT c.oid, c.relname, c.relkind, c.relnatts, c.oid::regclass, c.relname || '' AS plain FROM pg_class c WHERE relname = 'cpu'")
+	must(t, err)
+	defer rd.Release()
+	var types []string
+	for _, fl := range rd.Schema().Fields() {
+		v, _ := fl.Metadata.GetValue(pgcatalog.MetaPGType)
+		types = append(types, v)
+	}
+	if got := strings.Join(types, ","); got != "oid,name,char,int2,regclass," {
+		t.Errorf("announced types %q", got)
 	}
 }
