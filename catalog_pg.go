@@ -81,7 +81,7 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 			if _, ok := db.reg.Aggregate(name); ok {
 				kind = "a"
 			}
-			if strings.HasPrefix(name, "ugnos_") || !isIdentifier(name) {
+			if strings.HasPrefix(name, "ugnos_") || internalFuncs[name] || !isIdentifier(name) {
 				continue // operators and internal helpers
 			}
 			snap.Functions = append(snap.Functions, pgcatalog.Function{Name: name, Kind: kind})
@@ -90,6 +90,11 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 	})
 	return s.snap
 }
+
+// internalFuncs are registry entries that implement operators and
+// predicates, not callable functions.
+var internalFuncs = map[string]bool{"and": true, "or": true, "not": true, "neg": true, "in": true,
+	"is_null": true, "is_not_null": true, "is_distinct_from": true, "is_not_distinct_from": true}
 
 func isIdentifier(s string) bool {
 	for i := 0; i < len(s); i++ {
