@@ -3,7 +3,7 @@
 package ugnos_test
 
 // Differential tests: the same TSBS-cpu-only-shaped rows go into ugnos and
-// into a throwaway PostgreSQL 15 (internal/pgtest), and the same queries must
+// into a throwaway PostgreSQL 15 (pgtest), and the same queries must
 // give the same answers. PostgreSQL has no time_bucket; its TimescaleDB
 // semantics (origin 2000-01-03 00:00:00 UTC) are date_bin's, so
 // time_bucket('X', time) is sent to PostgreSQL as

@@ -21,6 +21,7 @@ import (
 type catalog struct {
 	db     *DB
 	tenant string
+	pg     *pgSession // system catalogs and session functions (catalog_pg.go)
 }
 
 func (c catalog) View(name string) (string, bool) { return c.db.eng.View(c.tenant, name) }
@@ -112,20 +113,21 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 			return nil, err
 		}
 	}
-	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant}, Reg: db.reg, Now: time.Now(), Params: args}
+	pgs := newPGSession(db, tenant)
+	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), Params: args}
 	switch {
 	case node.GetSelectStmt() != nil:
 		plan, err := p.PlanSelect(node.GetSelectStmt())
 		if err != nil {
 			return nil, err
 		}
-		rd, err := db.run(ctx, tenant, plan)
+		rd, err := db.run(ctx, pgs, plan)
 		if err != nil {
 			return nil, err
 		}
 		return &Result{Rows: rd, Tag: "SELECT"}, nil
 	case node.GetExplainStmt() != nil:
-		rd, err := db.explain(ctx, tenant, p, node.GetExplainStmt())
+		rd, err := db.explain(ctx, pgs, p, node.GetExplainStmt())
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +156,7 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 	return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "%s statements are not supported yet", stmtKind(node))
 }
 
-func (db *DB) explain(ctx context.Context, tenant string, p *planner.Planner, ex *pg.ExplainStmt) (array.RecordReader, error) {
+func (db *DB) explain(ctx context.Context, pgs *pgSession, p *planner.Planner, ex *pg.ExplainStmt) (array.RecordReader, error) {
 	analyze := false
 	for _, o := range ex.GetOptions() {
 		switch name := o.GetDefElem().GetDefname(); name {
@@ -178,8 +180,8 @@ func (db *DB) explain(ctx context.Context, tenant string, p *planner.Planner, ex
 		prof := exec.NewProfile()
 		start := time.Now()
 		op, err := exec.Build(plan, exec.Env{
-			Table:   func(name string) (arrowstore.Table, error) { return db.eng.Table(tenant, name) },
-			Reg:     db.reg,
+			Table:   pgs.table,
+			Reg:     pgs.reg,
 			Mem:     exec.NewBudget(db.queryMem),
 			Profile: prof,
 		})
@@ -219,12 +221,12 @@ func nodeTypeName(n *pg.Node) string {
 	return s
 }
 
-func (db *DB) run(ctx context.Context, tenant string, plan planner.Node) (array.RecordReader, error) {
+func (db *DB) run(ctx context.Context, pgs *pgSession, plan planner.Node) (array.RecordReader, error) {
 	start := time.Now()
 	var stats arrowstore.ScanStats
 	op, err := exec.Build(plan, exec.Env{
-		Table: func(name string) (arrowstore.Table, error) { return db.eng.Table(tenant, name) },
-		Reg:   db.reg,
+		Table: pgs.table,
+		Reg:   pgs.reg,
 		Stats: &stats,
 		Mem:   exec.NewBudget(db.queryMem),
 	})
@@ -280,7 +282,8 @@ func (db *DB) Describe(ctx context.Context, tenant, query string) (*Description,
 	if err != nil {
 		return nil, err
 	}
-	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant}, Reg: db.reg, Now: time.Now(), InferParams: true}
+	pgs := newPGSession(db, tenant)
+	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), InferParams: true}
 	d := &Description{}
 	switch {
 	case node.GetSelectStmt() != nil:

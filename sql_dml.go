@@ -181,9 +181,10 @@ func (db *DB) insert(ctx context.Context, tenant string, p *planner.Planner, st 
 	if len(plan.Columns()) != len(target) {
 		return nil, errs.New(errs.ErrInvalidInput, errs.CodeSyntaxError, "INSERT has %d expressions but %d target columns", len(plan.Columns()), len(target))
 	}
+	pgs := p.Cat.(catalog).session()
 	op, err := exec.Build(plan, exec.Env{
-		Table: func(name string) (arrowstore.Table, error) { return db.eng.Table(tenant, name) },
-		Reg:   db.reg,
+		Table: pgs.table,
+		Reg:   pgs.reg,
 	})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/pgcatalog"
 	"github.com/ugnos/ugnos/planner"
 )
 
@@ -41,6 +42,9 @@ func SchemaOf(cols []planner.Column) *arrow.Schema {
 	fs := make([]arrow.Field, len(cols))
 	for i, c := range cols {
 		fs[i] = c.T.Field(c.Name)
+		if c.PGType != "" {
+			fs[i].Metadata = arrow.NewMetadata(append(fs[i].Metadata.Keys(), pgcatalog.MetaPGType), append(fs[i].Metadata.Values(), c.PGType))
+		}
 	}
 	return arrow.NewSchema(fs, nil)
 }

@@ -33,12 +33,13 @@ type Aggregate struct {
 type Registry struct {
 	scalars map[string]*Scalar
 	aggs    map[string]*Aggregate
+	parent  *Registry // see With
 }
 
 // NewRegistry returns the registry of built-in functions.
 func NewRegistry() *Registry {
 	r := &Registry{scalars: map[string]*Scalar{}, aggs: map[string]*Aggregate{}}
-	for _, s := range builtinScalars() {
+	for _, s := range append(builtinScalars(), arrayScalars()...) {
 		r.scalars[s.Name] = s
 	}
 	for _, s := range append(numericScalars(r.scalars), numericTypmod()) {
@@ -53,11 +54,17 @@ func NewRegistry() *Registry {
 // Scalar returns a scalar function by (lower-case) name.
 func (r *Registry) Scalar(name string) (*Scalar, bool) {
 	s, ok := r.scalars[strings.ToLower(name)]
+	if !ok && r.parent != nil {
+		return r.parent.Scalar(name)
+	}
 	return s, ok
 }
 
 // Aggregate returns an aggregate by name.
 func (r *Registry) Aggregate(name string) (*Aggregate, bool) {
+	if r.parent != nil {
+		return r.parent.Aggregate(name)
+	}
 	a, ok := r.aggs[strings.ToLower(name)]
 	return a, ok
 }

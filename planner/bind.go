@@ -59,6 +59,7 @@ type scopeCol struct {
 	// hidden columns answer only qualified references and are left out
 	// of *: the inputs' copies of JOIN ... USING columns
 	hidden bool
+	pg     string // PostgreSQL type to announce (Column.PGType)
 }
 
 type scope struct {
@@ -208,6 +209,10 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 			name = defaultName(rt.GetVal())
 		}
 		names = append(names, name)
+	}
+	pgTypes := make([]string, len(targets))
+	for i, t := range targets {
+		pgTypes[i] = q.pgTypeOf(t)
 	}
 	// GROUP BY
 	var groups []Expr
@@ -365,7 +370,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 	exprs := append([]Expr(nil), targets...)
 	out := make([]Column, len(targets))
 	for i, t := range targets {
-		out[i] = Column{Name: names[i], T: t.Type()}
+		out[i] = Column{Name: names[i], T: t.Type(), PGType: pgTypes[i]}
 	}
 	visible := len(exprs)
 	place := func(it *sortItem) error {
@@ -506,13 +511,21 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 		if rv.GetSchemaname() == "" {
 			if c := e.lookup(rv.GetRelname()); c != nil {
 				for _, col := range c.node.Columns() {
-					sc.cols = append(sc.cols, scopeCol{name: col.Name, table: alias, t: col.T})
+					sc.cols = append(sc.cols, scopeCol{name: col.Name, table: alias, t: col.T, pg: col.PGType})
 				}
 				sc.used = make([]bool, len(sc.cols))
 				return c.node, sc, nil, nil
 			}
-		} else if s := rv.GetSchemaname(); s != "public" {
-			return nil, nil, nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedTable, "relation \"%s.%s\" does not exist", s, rv.GetRelname())
+		}
+		if scan, ok, err := b.systemRelation(rv); ok || err != nil {
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			for _, c := range scan.Cols {
+				sc.cols = append(sc.cols, scopeCol{name: c.Name, table: alias, t: c.T, pg: c.PGType})
+			}
+			sc.used = make([]bool, len(sc.cols))
+			return scan, sc, scan, nil
 		}
 		if q, ok := b.p.Cat.View(rv.GetRelname()); ok {
 			node, err := b.view(rv.GetRelname(), q)
@@ -520,7 +533,7 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 				return nil, nil, nil, err
 			}
 			for _, col := range node.Columns() {
-				sc.cols = append(sc.cols, scopeCol{name: col.Name, table: alias, t: col.T})
+				sc.cols = append(sc.cols, scopeCol{name: col.Name, table: alias, t: col.T, pg: col.PGType})
 			}
 			sc.used = make([]bool, len(sc.cols))
 			return node, sc, nil, nil
@@ -531,7 +544,7 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 		}
 		scan := &Scan{Table: rv.GetRelname(), Cols: cols, MinT: minTime, MaxT: maxTime}
 		for _, c := range cols {
-			sc.cols = append(sc.cols, scopeCol{name: c.Name, table: alias, t: c.T})
+			sc.cols = append(sc.cols, scopeCol{name: c.Name, table: alias, t: c.T, pg: c.PGType})
 		}
 		sc.used = make([]bool, len(sc.cols))
 		return scan, sc, scan, nil
@@ -557,7 +570,7 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 			if i < len(colnames) {
 				name = colnames[i].GetString_().GetSval()
 			}
-			sc.cols = append(sc.cols, scopeCol{name: name, table: alias, t: col.T})
+			sc.cols = append(sc.cols, scopeCol{name: name, table: alias, t: col.T, pg: col.PGType})
 		}
 		sc.used = make([]bool, len(sc.cols))
 		return node, sc, nil, nil

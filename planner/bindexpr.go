@@ -95,6 +95,9 @@ func (q *query) expr(n *pg.Node, ctx exprCtx) (Expr, error) {
 		return constOf(n.GetAConst())
 	case n.GetTypeCast() != nil:
 		tc := n.GetTypeCast()
+		if e, ok, err := q.catalogCast(tc, ctx); ok {
+			return e, err
+		}
 		t, err := typeOf(tc.GetTypeName())
 		if err != nil {
 			return nil, err
@@ -147,7 +150,7 @@ func (q *query) expr(n *pg.Node, ctx exprCtx) (Expr, error) {
 		case pg.SQLValueFunctionOp_SVFOP_CURRENT_DATE:
 			return &Const{V: functions.TimestampToDate(q.b.p.Now.UnixNano()), T: functions.TDate}, nil
 		}
-		return nil, unsupported("%s", strings.ToLower(strings.TrimPrefix(n.GetSqlvalueFunction().GetOp().String(), "SVFOP_")))
+		return q.sqlValueFunction(n.GetSqlvalueFunction())
 	case n.GetCaseExpr() != nil:
 		return q.caseExpr(n.GetCaseExpr(), ctx)
 	case n.GetParamRef() != nil:
@@ -179,7 +182,7 @@ func (q *query) expr(n *pg.Node, ctx exprCtx) (Expr, error) {
 		}
 		return q.unified("least", args)
 	}
-	return nil, unsupported("expression %s", nodeKind(n))
+	return q.exprMore(n, ctx)
 }
 
 // nodeKind names a parse node for error messages.
@@ -566,6 +569,8 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 			return both, err
 		}
 		return q.call("not", []Expr{both})
+	case pg.A_Expr_Kind_AEXPR_OP_ANY, pg.A_Expr_Kind_AEXPR_OP_ALL:
+		return q.anyAll(a, ctx)
 	}
 	return nil, unsupported("%s expressions", strings.TrimPrefix(a.GetKind().String(), "AEXPR_"))
 }
@@ -696,6 +701,9 @@ func (q *query) funcCall(fc *pg.FuncCall, ctx exprCtx) (Expr, error) {
 		return q.unified(name, args)
 	}
 	if _, ok := q.reg().Scalar(name); !ok {
+		if setReturning[name] {
+			return nil, unsupported("set-returning function %s", name)
+		}
 		types := make([]string, len(args))
 		for i, a := range args {
 			types[i] = a.Type().Name()

@@ -11,6 +11,10 @@ import (
 type Column struct {
 	Name string
 	T    functions.Type
+	// PGType is the PostgreSQL type (pg_type.typname) the column is sent
+	// as when T is wider or plainer ("oid", "name", "int4", …); "" if T
+	// says it. See SystemCatalog.
+	PGType string
 }
 
 // Node is a plan node.
@@ -39,9 +43,10 @@ type TagFilter struct {
 
 // ScanColumn is a stored column read by a Scan.
 type ScanColumn struct {
-	Name string
-	Kind ColumnKind
-	T    functions.Type
+	Name   string
+	Kind   ColumnKind
+	T      functions.Type
+	PGType string // as in Column
 }
 
 // Scan reads a table with pushed-down time range and tag predicates.
@@ -183,7 +188,7 @@ type Limit struct {
 func (n *Scan) Columns() []Column {
 	out := make([]Column, len(n.Cols))
 	for i, c := range n.Cols {
-		out[i] = Column{Name: c.Name, T: c.T}
+		out[i] = Column{Name: c.Name, T: c.T, PGType: c.PGType}
 	}
 	return out
 }

@@ -226,6 +226,9 @@ func pruneScan(scan *Scan, sc *scope, top Node) {
 				used[i] = true
 			}
 		}
+		if len(used) > 0 && scan.Cols[0].Kind != KindTime {
+			used[0] = true // a system relation: no time column; keep one for the row count
+		}
 	}
 	remap := make([]int, len(scan.Cols))
 	var cols []ScanColumn
