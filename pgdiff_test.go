@@ -946,6 +946,12 @@ var pgdTypes = []pgdQuery{
 	{"date-compare-timestamp", `SELECT count(*) FROM cpu WHERE time >= date '2016-01-01' AND time < date '2016-01-01' + 1`, true},
 	{"date-functions", `SELECT make_date(2016, 2, 29) AS a, date_trunc('month', date '2016-02-17') AS b, extract(year from date '2016-02-17') AS c, date_part('dow', date '2016-02-17') AS d, greatest(date '2016-01-01', date '2015-01-01') AS e, coalesce(NULL, date '2016-01-01') AS f`, true},
 	{"date-min-max", `SELECT hostname, min(time::date) AS a, max(time::date) AS b FROM cpu GROUP BY hostname ORDER BY hostname LIMIT 3`, true},
+	{"series-int", `SELECT * FROM generate_series(1, 10, 3)`, true},
+	{"series-int-down", `SELECT s, s * 2 AS d FROM generate_series(5, 1, -2) AS s`, true},
+	{"series-empty", `SELECT count(*) FROM generate_series(5, 1)`, true},
+	{"series-alias-column", `SELECT x FROM generate_series(1, 3) AS g(x) ORDER BY x DESC`, true},
+	{"series-time-gapfill", `SELECT g.t, count(c.time) FROM generate_series('2016-01-01 00:00:00+00'::timestamptz, '2016-01-01 03:00:00+00'::timestamptz, interval '30 minutes') AS g(t) LEFT JOIN cpu c ON time_bucket('30 minutes', c.time) = g.t AND c.hostname = 'host_1' GROUP BY g.t ORDER BY g.t`, true},
+	{"series-months", `SELECT * FROM generate_series(timestamptz '2016-01-31 00:00:00+00', timestamptz '2016-06-30 00:00:00+00', interval '1 month')`, true},
 	{"date-text", `SELECT '2016-02-03'::date::text AS a, '2016-02-03 12:34:56'::date AS b, (timestamptz '2016-02-03 23:59:59+00')::date AS c, date '2016-02-03' = '2016-02-03' AS d`, true},
 }
 
@@ -990,6 +996,8 @@ var pgdNumeric = []pgdQuery{
 
 // pgdErrors must fail in both, with the same SQLSTATE.
 var pgdErrors = []string{
+	`SELECT * FROM generate_series(1, 5, 0)`,
+	`SELECT * FROM generate_series(timestamptz '2016-01-01 00:00:00+00', timestamptz '2016-01-02 00:00:00+00')`,
 	`SELECT date '2016-02-30'`,
 	`SELECT date 'yesterday-ish'`,
 	`SELECT interval 'abc'`,

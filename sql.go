@@ -268,7 +268,10 @@ type Description struct {
 // ColumnDescription is a result column.
 type ColumnDescription struct {
 	Name string
-	Type string // PostgreSQL type name
+	Type string // PostgreSQL type name of the values
+	// PGType is the pg_type.typname a catalog column is announced as where
+	// it is narrower than Type (oid, int4, name, …); "" otherwise.
+	PGType string
 }
 
 // Describe plans a statement without parameter values and reports the
@@ -296,7 +299,7 @@ func (db *DB) Describe(ctx context.Context, tenant, query string) (*Description,
 			if t == functions.TUnknown {
 				t = functions.TText
 			}
-			d.Columns = append(d.Columns, ColumnDescription{Name: c.Name, Type: t.Name()})
+			d.Columns = append(d.Columns, ColumnDescription{Name: c.Name, Type: t.Name(), PGType: c.PGType})
 		}
 	case node.GetInsertStmt() != nil:
 		if err := db.describeInsert(tenant, p, node.GetInsertStmt()); err != nil {

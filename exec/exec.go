@@ -64,6 +64,8 @@ func build(n planner.Node, env Env) (Operator, error) {
 		return newScan(n, env)
 	case *planner.Values:
 		return &valuesOp{n: n, schema: SchemaOf(n.Out)}, nil
+	case *planner.Series:
+		return &seriesOp{n: n, schema: SchemaOf(n.Out), next: n.Start}, nil
 	case *planner.Filter:
 		in, err := Build(n.Input, env)
 		if err != nil {

@@ -208,6 +208,77 @@ func (v *valuesOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	return array.NewRecordBatch(v.schema, cols, int64(n)), nil
 }
 
+// seriesOp produces generate_series values in batches.
+type seriesOp struct {
+	n      *planner.Series
+	schema *arrow.Schema
+	next   int64
+	done   bool
+}
+
+func (s *seriesOp) Schema() *arrow.Schema { return s.schema }
+func (s *seriesOp) Close() error          { return nil }
+
+// past reports whether x is beyond the series' end in its direction.
+func (s *seriesOp) past(x int64) bool {
+	up := s.n.StepInt > 0
+	if s.n.Out[0].T == functions.TTimestamp {
+		if d, ok := s.n.StepIv.Fixed(); ok {
+			up = d > 0
+		} else {
+			up = s.n.StepIv.Months > 0 || s.n.StepIv.Months == 0 && s.n.StepIv.Days > 0
+		}
+	}
+	if up {
+		return x > s.n.Stop
+	}
+	return x < s.n.Stop
+}
+
+func (s *seriesOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if s.done {
+		return nil, io.EOF
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	vals := make([]int64, 0, 4096)
+	for len(vals) < cap(vals) {
+		x := s.next
+		if s.past(x) {
+			s.done = true
+			break
+		}
+		vals = append(vals, x)
+		var nx int64
+		if s.n.Out[0].T == functions.TTimestamp {
+			var err error
+			if nx, err = functions.AddInterval(x, s.n.StepIv); err != nil {
+				s.done = true
+				break
+			}
+		} else {
+			nx = x + s.n.StepInt
+			if (nx > x) != (s.n.StepInt > 0) { // overflow: the end
+				s.done = true
+				break
+			}
+		}
+		s.next = nx
+	}
+	if len(vals) == 0 {
+		return nil, io.EOF
+	}
+	var col arrow.Array
+	if s.n.Out[0].T == functions.TTimestamp {
+		col = functions.NewTimestamp(vals, nil)
+	} else {
+		col = functions.NewInt(vals, nil)
+	}
+	defer col.Release()
+	return array.NewRecordBatch(s.schema, []arrow.Array{col}, int64(len(vals))), nil
+}
+
 type filterOp struct {
 	in   Operator
 	pred evaluator

@@ -17,6 +17,7 @@ type subResult struct {
 	exists  bool
 	set     map[string]struct{}
 	hasNull bool
+	elems   []*string // ARRAY(subquery)
 }
 
 // runSubquery runs a subquery plan to the end.
@@ -52,6 +53,13 @@ func runSubquery(s *planner.Subquery, plan planner.Node, env Env) (*subResult, e
 				if str, ok := res.scalar.(string); ok {
 					res.scalar = string([]byte(str))
 				}
+			case "array":
+				if v.IsNull(i) {
+					res.elems = append(res.elems, nil)
+					continue
+				}
+				e := functions.FormatValue(v.Value(i), t[0].T)
+				res.elems = append(res.elems, &e)
 			case "in":
 				if v.IsNull(i) {
 					res.hasNull = true
@@ -63,6 +71,9 @@ func runSubquery(s *planner.Subquery, plan planner.Node, env Env) (*subResult, e
 		}
 	}
 	res.exists = rows > 0
+	if s.Kind == "array" {
+		res.scalar = functions.FormatArrayText(res.elems)
+	}
 	if s.Kind == "scalar" && rows > 1 {
 		return nil, errs.New(errs.ErrInvalidInput, "21000", "more than one row returned by a subquery used as an expression")
 	}
@@ -127,7 +138,7 @@ func compileCorrelated(s *planner.Subquery, env Env) evaluator {
 			switch s.Kind {
 			case "exists":
 				vals[i] = res.exists
-			case "scalar":
+			case "scalar", "array":
 				vals[i] = res.scalar
 			default: // in
 				if av.IsNull(i) {
@@ -166,7 +177,7 @@ func compileSubquery(s *planner.Subquery, env Env) evaluator {
 		switch s.Kind {
 		case "exists":
 			return functions.ConstVec(res.exists, functions.TBool, n), nil
-		case "scalar":
+		case "scalar", "array":
 			return functions.ConstVec(res.scalar, s.T, n), nil
 		}
 		a, err := arg(rec)

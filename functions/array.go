@@ -186,6 +186,55 @@ func textArgs(name string, a []Type, min, max int) error {
 }
 
 func arrayScalars() []*Scalar {
+	return append(arrayScalarsBase(), arraySubscript(), stringToArray(), arrayConcat("array_cat", true, true),
+		arrayConcat("array_append", true, false), arrayConcat("array_prepend", false, true))
+}
+
+// arrayConcat is array || array (array_cat), array || element
+// (array_append) and element || array (array_prepend) over arrays in text
+// form. A NULL array counts as empty; a NULL element is appended as NULL.
+func arrayConcat(name string, leftArr, rightArr bool) *Scalar {
+	return &Scalar{Name: name, Resolve: func(a []Type) (Type, Kernel, error) {
+		if len(a) != 2 || a[0] != TText || a[1] != TText {
+			return 0, nil, noFunc(name, a)
+		}
+		return TText, func(args []Vec, n int) (Vec, error) {
+			vals := make([]any, n)
+			for i := 0; i < n; i++ {
+				var out []*string
+				nulls := 0
+				for k, isArr := range []bool{leftArr, rightArr} {
+					v := args[k]
+					switch {
+					case isArr && v.IsNull(i):
+						nulls++
+					case isArr:
+						elems, err := arrayArg(v, i)
+						if err != nil {
+							return Vec{}, err
+						}
+						out = append(out, elems...)
+					case v.IsNull(i):
+						out = append(out, nil)
+					default:
+						s := v.Str(i)
+						out = append(out, &s)
+					}
+				}
+				if nulls == 2 {
+					continue // NULL || NULL; one NULL array counts as empty
+				}
+				vals[i] = FormatArrayText(out)
+			}
+			if allConst(args) {
+				return ConstVec(vals[0], TText, n), nil
+			}
+			return ArrVec(NewOf(TText, vals), TText), nil
+		}, nil
+	}}
+}
+
+func arrayScalarsBase() []*Scalar {
 	dim := func(name string, f func(n int) any) *Scalar {
 		return &Scalar{Name: name, Resolve: func(a []Type) (Type, Kernel, error) {
 			if len(a) != 2 || a[0] != TText || a[1] != TInt {
@@ -266,4 +315,87 @@ func arrayScalars() []*Scalar {
 		dim("array_lower", func(n int) any { return int64(1) }),
 		dim("cardinality", func(n int) any { return int64(n) }),
 	}
+}
+
+// arraySubscript is arr[i] over an array in text form (1-based; NULL out
+// of bounds). The element has no type of its own (ugnos holds arrays as
+// text), so it comes out untyped, like a quoted literal, and takes the
+// type of what it is compared with or cast to.
+func arraySubscript() *Scalar {
+	return &Scalar{Name: "array_subscript", Resolve: func(a []Type) (Type, Kernel, error) {
+		if len(a) != 2 || (a[0] != TText && a[0] != TUnknown) || a[1] != TInt {
+			return 0, nil, noFunc("array_subscript", a)
+		}
+		return TUnknown, func(args []Vec, n int) (Vec, error) {
+			vals := make([]any, n)
+			for i := 0; i < n; i++ {
+				if args[0].IsNull(i) || args[1].IsNull(i) {
+					continue
+				}
+				elems, err := arrayArg(args[0], i)
+				if err != nil {
+					return Vec{}, err
+				}
+				k := args[1].Int(i)
+				if k >= 1 && k <= int64(len(elems)) && elems[k-1] != nil {
+					vals[i] = *elems[k-1]
+				}
+			}
+			if allConst(args) {
+				return ConstVec(vals[0], TUnknown, n), nil
+			}
+			v := ArrVec(NewOf(TText, vals), TUnknown)
+			return v, nil
+		}, nil
+	}}
+}
+
+// stringToArray is string_to_array(text, delimiter [, null string]): a
+// NULL delimiter splits into characters, an empty one gives the whole
+// string, an empty input an empty array.
+func stringToArray() *Scalar {
+	return &Scalar{Name: "string_to_array", Resolve: func(a []Type) (Type, Kernel, error) {
+		if len(a) < 2 || len(a) > 3 {
+			return 0, nil, noFunc("string_to_array", a)
+		}
+		for _, t := range a {
+			if t != TText && t != TUnknown {
+				return 0, nil, noFunc("string_to_array", a)
+			}
+		}
+		return TText, func(args []Vec, n int) (Vec, error) {
+			vals := make([]any, n)
+			for i := 0; i < n; i++ {
+				if args[0].IsNull(i) {
+					continue
+				}
+				s := args[0].Str(i)
+				var parts []string
+				switch {
+				case s == "":
+				case args[1].IsNull(i):
+					for _, r := range s {
+						parts = append(parts, string(r))
+					}
+				case args[1].Str(i) == "":
+					parts = []string{s}
+				default:
+					parts = strings.Split(s, args[1].Str(i))
+				}
+				elems := make([]*string, len(parts))
+				for k := range parts {
+					p := parts[k]
+					if len(args) == 3 && !args[2].IsNull(i) && p == args[2].Str(i) {
+						continue
+					}
+					elems[k] = &p
+				}
+				vals[i] = FormatArrayText(elems)
+			}
+			if allConst(args) {
+				return ConstVec(vals[0], TText, n), nil
+			}
+			return ArrVec(NewOf(TText, vals), TText), nil
+		}, nil
+	}}
 }

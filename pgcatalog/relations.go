@@ -163,8 +163,8 @@ func pgDatabase(s *Snapshot, r *rowset) {
 
 func pgRoles(s *Snapshot, r *rowset) {
 	r.add("rolname", s.user(), "rolsuper", true, "rolinherit", true, "rolcreaterole", true,
-		"rolcreatedb", true, "rolcanlogin", true, "rolconnlimit", -1, "rolpassword", "********",
-		"oid", OIDSuperuser)
+		"rolcreatedb", true, "rolcanlogin", true, "rolreplication", true, "rolbypassrls", true,
+		"rolconnlimit", -1, "rolpassword", "********", "oid", OIDSuperuser)
 }
 
 func pgUser(s *Snapshot, r *rowset) {

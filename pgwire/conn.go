@@ -444,6 +444,9 @@ func (c *conn) describeStatement(ps *prepared) error {
 	}
 	for _, col := range d.Columns {
 		oid := oidByName(col.Type)
+		if col.PGType != "" {
+			oid = announced(sqlTypeByName(col.Type), col.PGType)
+		}
 		ps.cols = append(ps.cols, pgproto3.FieldDescription{Name: []byte(col.Name), DataTypeOID: oid, DataTypeSize: typeSize(oid), TypeModifier: -1})
 	}
 	ps.rows = node.GetSelectStmt() != nil || node.GetExplainStmt() != nil
@@ -762,7 +765,7 @@ func (r *result) fields(formats []int16) []pgproto3.FieldDescription {
 		t, err := fieldType(f)
 		oid := uint32(oidText)
 		if err == nil {
-			oid = typeOID(t)
+			oid = wireType(f, t)
 		}
 		out[i] = pgproto3.FieldDescription{Name: []byte(f.Name), DataTypeOID: oid, DataTypeSize: typeSize(oid), TypeModifier: -1, Format: formatOf(formats, i)}
 	}

@@ -463,3 +463,40 @@ func TestNumeric(t *testing.T) {
 		t.Errorf("avg(bigint) sent as oid %d", oid)
 	}
 }
+
+func TestCatalogTypesOnTheWire(t *testing.T) {
+	ts := startServer(t)
+	c := ts.connect(t, "postgres")
+	if _, err := c.Exec(ctx, setup); err != nil {
+		t.Fatal(err)
+	}
+	// prepared (binary) and simple (text) agree; oid and name columns are
+	// announced as PostgreSQL does
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		rows, err := c.Query(ctx, "SELECT c.oid, c.relname, c.relkind, c.relnatts FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = $1", mode, "cpu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			v, err := rows.Values()
+			if err != nil {
+				t.Fatalf("%v: %v", mode, err)
+			}
+			got = append(got, fmt.Sprint(v...))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		fds := rows.FieldDescriptions()
+		want := []uint32{pgtype.OIDOID, pgtype.NameOID, pgtype.QCharOID, pgtype.Int2OID}
+		for i, fd := range fds {
+			if fd.DataTypeOID != want[i] {
+				t.Errorf("%v: %s announced as %d, want %d", mode, fd.Name, fd.DataTypeOID, want[i])
+			}
+		}
+		if len(got) != 1 || !strings.Contains(got[0], "cpu") {
+			t.Errorf("%v: rows %q", mode, got)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/pgcatalog"
 )
 
 // PostgreSQL type OIDs of the values ugnos serves.
@@ -60,10 +61,16 @@ func typeSize(oid uint32) int16 {
 		return 1
 	case oidInt8, oidFloat8, oidTimestamptz:
 		return 8
-	case oidDate:
+	case oidDate, oidInt4, oidFloat4, pgtype.OIDOID, pgtype.XIDOID, pgtype.CIDOID, 2205, 2206, 24, 4089, 4096:
 		return 4
 	case oidInterval:
 		return 16
+	case oidInt2:
+		return 2
+	case pgtype.QCharOID:
+		return 1
+	case pgtype.NameOID:
+		return 64
 	}
 	return -1
 }
@@ -89,6 +96,19 @@ func oidByName(name string) uint32 {
 	return oidText
 }
 
+// sqlTypeByName is the SQL type DB.Describe names.
+func sqlTypeByName(name string) functions.Type {
+	switch name {
+	case "bigint":
+		return functions.TInt
+	case "double precision":
+		return functions.TFloat
+	case "boolean":
+		return functions.TBool
+	}
+	return functions.TText
+}
+
 // pgEpochUnixMicros is 2000-01-01 00:00:00 UTC, the zero of PostgreSQL's
 // binary timestamps, in µs since the Unix epoch.
 const pgEpochUnixMicros = 946684800 * 1000000
@@ -100,8 +120,48 @@ const pgEpochDays = 10957
 type column struct {
 	vec    functions.Vec
 	t      functions.Type
+	oid    uint32 // the type announced
 	binary bool
 }
+
+// wireType is the type OID a result field is announced as: its SQL type's,
+// or the narrower PostgreSQL type a catalog column records in its
+// metadata (oid, int4, name, "char", …) where the value fits that type's
+// encodings. Types ugnos cannot encode in binary (arrays, aclitem,
+// pg_node_tree, …) are announced as text.
+func wireType(f arrow.Field, t functions.Type) uint32 {
+	name, _ := f.Metadata.GetValue(pgcatalog.MetaPGType)
+	return announced(t, name)
+}
+
+// announced is the OID of a column of type t recorded as PostgreSQL type
+// name ("" for none).
+func announced(t functions.Type, name string) uint32 {
+	switch {
+	case t == functions.TInt && name == "int2":
+		return oidInt2
+	case t == functions.TInt && name == "int4":
+		return oidInt4
+	case t == functions.TInt:
+		if oid, ok := int4Like[name]; ok {
+			return oid
+		}
+	case t == functions.TText:
+		if oid, ok := textLike[name]; ok {
+			return oid
+		}
+	case t == functions.TFloat && name == "float4":
+		return oidFloat4
+	}
+	return typeOID(t)
+}
+
+// int4Like are 4-byte integer types (binary: int32).
+var int4Like = map[string]uint32{"oid": pgtype.OIDOID, "xid": pgtype.XIDOID, "cid": pgtype.CIDOID,
+	"regclass": 2205, "regtype": 2206, "regproc": 24, "regnamespace": 4089, "regrole": 4096}
+
+// textLike are types whose binary form is their text.
+var textLike = map[string]uint32{"name": pgtype.NameOID, "char": pgtype.QCharOID, "bpchar": pgtype.BPCharOID, "varchar": pgtype.VarcharOID}
 
 // encoder renders values for a session (time zone, float digits).
 type encoder struct {
@@ -122,8 +182,17 @@ func (e *encoder) appendValue(b []byte, c *column, i int) []byte {
 			}
 			return append(b, 0)
 		case functions.TInt:
+			switch typeSize(c.oid) {
+			case 4:
+				return binary.BigEndian.AppendUint32(b, uint32(v.Int(i)))
+			case 2:
+				return binary.BigEndian.AppendUint16(b, uint16(v.Int(i)))
+			}
 			return binary.BigEndian.AppendUint64(b, uint64(v.Int(i)))
 		case functions.TFloat:
+			if c.oid == oidFloat4 {
+				return binary.BigEndian.AppendUint32(b, math.Float32bits(float32(v.Float(i))))
+			}
 			return binary.BigEndian.AppendUint64(b, math.Float64bits(v.Float(i)))
 		case functions.TTimestamp:
 			return binary.BigEndian.AppendUint64(b, uint64(floorDiv(v.Int(i), 1000)-pgEpochUnixMicros))
@@ -328,11 +397,12 @@ func decodeParam(m *pgtype.Map, oid uint32, format int16, raw []byte) (any, erro
 func columnsOf(rec arrow.RecordBatch, formats []int16) ([]column, error) {
 	cols := make([]column, rec.NumCols())
 	for c := range cols {
-		t, err := fieldType(rec.Schema().Field(c))
+		f := rec.Schema().Field(c)
+		t, err := fieldType(f)
 		if err != nil {
 			return nil, err
 		}
-		cols[c] = column{vec: functions.ArrVec(rec.Column(c), t), t: t, binary: formatOf(formats, c) == 1}
+		cols[c] = column{vec: functions.ArrVec(rec.Column(c), t), t: t, oid: wireType(f, t), binary: formatOf(formats, c) == 1}
 	}
 	return cols, nil
 }

@@ -578,9 +578,256 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 		node, sc, err := b.join(it.GetJoinExpr(), e)
 		return node, sc, nil, err
 	case it.GetRangeFunction() != nil:
-		return nil, nil, nil, unsupported("functions in FROM")
+		node, out, err := b.rangeFunction(it.GetRangeFunction(), e)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		rf := it.GetRangeFunction()
+		name := out[0].Name
+		alias := ""
+		if a := rf.GetAlias(); a != nil {
+			alias, name = a.GetAliasname(), a.GetAliasname()
+			if cn := a.GetColnames(); len(cn) > 1 {
+				return nil, nil, nil, errs.New(errs.ErrInvalidInput, "42601", "too many column aliases specified for function %s", out[0].Name)
+			} else if len(cn) == 1 {
+				name = cn[0].GetString_().GetSval()
+			}
+		}
+		out[0].Name = name
+		sc.cols = append(sc.cols, scopeCol{name: name, table: alias, t: out[0].T})
+		sc.used = make([]bool, len(sc.cols))
+		return node, sc, nil, nil
 	}
 	return nil, nil, nil, unsupported("this FROM item")
+}
+
+// maxSeriesRows bounds generate_series so that a typo cannot build
+// billions of rows.
+const maxSeriesRows = 100_000_000
+
+// rangeFunction binds a function in FROM: generate_series(start, stop[,
+// step]) over bigint or timestamptz, or unnest(array), with constant
+// arguments (or values of an enclosing query). out is the node's column
+// list, to be named by the caller.
+func (b *binder) rangeFunction(rf *pg.RangeFunction, e *env) (Node, []Column, error) {
+	if len(rf.GetFunctions()) == 1 {
+		if fc := rf.GetFunctions()[0].GetList().GetItems()[0].GetFuncCall(); fc != nil {
+			names := fc.GetFuncname()
+			if strings.EqualFold(names[len(names)-1].GetString_().GetSval(), "unnest") {
+				v, err := b.unnest(fc, e)
+				if err != nil {
+					return nil, nil, err
+				}
+				return v, v.Out, nil
+			}
+		}
+	}
+	if len(rf.GetFunctions()) == 1 && !rf.GetOrdinality() && !rf.GetLateral() {
+		if fc := rf.GetFunctions()[0].GetList().GetItems()[0].GetFuncCall(); fc != nil {
+			names := fc.GetFuncname()
+			if fn := strings.ToLower(names[len(names)-1].GetString_().GetSval()); fn != "generate_series" && !setReturning[fn] {
+				return b.scalarInFrom(fc, fn, e)
+			}
+		}
+	}
+	s, err := b.series(rf, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s.Out, nil
+}
+
+// scalarInFrom is a scalar function in FROM: one row holding its value.
+func (b *binder) scalarInFrom(fc *pg.FuncCall, name string, e *env) (Node, []Column, error) {
+	q := &query{b: b, sc: &scope{}, env: e}
+	x, err := q.expr(&pg.Node{Node: &pg.Node_FuncCall{FuncCall: fc}}, ctxWhere)
+	if err != nil {
+		return nil, nil, err
+	}
+	if x.Type() == functions.TUnknown {
+		if x, err = castTo(x, functions.TText); err != nil {
+			return nil, nil, err
+		}
+	}
+	v := &Values{Out: []Column{{Name: name, T: x.Type()}}}
+	if !hasOuterMarker(x) {
+		if _, ok := x.(*Const); !ok {
+			return nil, nil, unsupported("function %s in FROM with non-constant arguments", name)
+		}
+		v.Rows = [][]Expr{{x}}
+	}
+	return v, v.Out, nil
+}
+
+// unnest(array) in FROM: the elements as rows of text.
+func (b *binder) unnest(fc *pg.FuncCall, e *env) (*Values, error) {
+	out := &Values{Out: []Column{{Name: "unnest", T: functions.TText}}}
+	if len(fc.GetArgs()) != 1 {
+		return nil, unsupported("unnest with several arrays")
+	}
+	q := &query{b: b, sc: &scope{}, env: e}
+	a, err := q.expr(fc.GetArgs()[0], ctxWhere)
+	if err != nil {
+		return nil, err
+	}
+	if a.Type() == functions.TUnknown {
+		if a, err = castTo(a, functions.TText); err != nil {
+			return nil, err
+		}
+	}
+	k, ok := a.(*Const)
+	if hasOuterMarker(a) {
+		return out, nil // typed placeholder; replanned with the outer values
+	}
+	if !ok || isParam(k) || a.Type() != functions.TText {
+		return nil, unsupported("unnest of a non-constant array")
+	}
+	if k.V == nil {
+		return out, nil
+	}
+	elems, err := functions.ParseArrayText(k.V.(string))
+	if err != nil {
+		return nil, err
+	}
+	for _, el := range elems {
+		var v any
+		if el != nil {
+			v = *el
+		}
+		out.Rows = append(out.Rows, []Expr{&Const{V: v, T: functions.TText}})
+	}
+	return out, nil
+}
+
+// series binds generate_series in FROM.
+func (b *binder) series(rf *pg.RangeFunction, e *env) (*Series, error) {
+	if rf.GetLateral() || rf.GetOrdinality() || rf.GetIsRowsfrom() || len(rf.GetFunctions()) != 1 {
+		return nil, unsupported("this function in FROM (LATERAL, WITH ORDINALITY, ROWS FROM)")
+	}
+	items := rf.GetFunctions()[0].GetList().GetItems()
+	fc := items[0].GetFuncCall()
+	if fc == nil {
+		return nil, unsupported("this function in FROM")
+	}
+	names := fc.GetFuncname()
+	name := strings.ToLower(names[len(names)-1].GetString_().GetSval())
+	if name != "generate_series" {
+		return nil, unsupported("function %s in FROM", name)
+	}
+	q := &query{b: b, sc: &scope{}, env: e}
+	var args []Expr
+	for _, a := range fc.GetArgs() {
+		x, err := q.expr(a, ctxWhere)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, x)
+	}
+	if len(args) < 2 || len(args) > 3 {
+		return nil, errs.New(errs.ErrNotFound, "42883", "function generate_series with %d arguments does not exist", len(args))
+	}
+	t := functions.TInt
+	if args[0].Type() == functions.TTimestamp || args[1].Type() == functions.TTimestamp ||
+		args[0].Type() == functions.TDate || args[1].Type() == functions.TDate {
+		t = functions.TTimestamp
+	}
+	var vals []any
+	for i, a := range args {
+		want := t
+		if i == 2 && t == functions.TTimestamp {
+			want = functions.TInterval
+		}
+		if a.Type() == functions.TUnknown || a.Type() == functions.TDate && want == functions.TTimestamp {
+			var err error
+			if a, err = castTo(a, want); err != nil {
+				return nil, err
+			}
+		}
+		k, ok := a.(*Const)
+		if hasOuterMarker(a) {
+			// arguments from an enclosing query: this plan only types the
+			// subquery; it is replanned with the outer values, which are
+			// constants then
+			return &Series{Out: []Column{{Name: "generate_series", T: t}}, Start: 1, Stop: 0, StepInt: 1}, nil
+		}
+		if !ok || isParam(k) {
+			return nil, unsupported("generate_series with non-constant arguments")
+		}
+		if a.Type() != want {
+			return nil, errs.New(errs.ErrNotFound, "42883", "function generate_series(%s) does not exist", argTypes(args))
+		}
+		vals = append(vals, k.V)
+	}
+	n := &Series{Out: []Column{{Name: "generate_series", T: t}}}
+	for _, v := range vals[:2] {
+		if v == nil {
+			n.Start, n.Stop, n.StepInt = 1, 0, 1 // NULL argument: no rows
+			return n, nil
+		}
+	}
+	n.Start, n.Stop = vals[0].(int64), vals[1].(int64)
+	if t == functions.TInt {
+		n.StepInt = 1
+		if len(vals) == 3 {
+			if vals[2] == nil {
+				n.Start, n.Stop = 1, 0
+				return n, nil
+			}
+			n.StepInt = vals[2].(int64)
+		}
+		if n.StepInt == 0 {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "step size cannot equal zero")
+		}
+		if rows := (n.Stop-n.Start)/n.StepInt + 1; rows > maxSeriesRows {
+			return nil, errs.New(errs.ErrInvalidInput, "54000", "generate_series would produce %d rows; ugnos allows %d", rows, maxSeriesRows)
+		}
+		return n, nil
+	}
+	if len(vals) != 3 {
+		return nil, errs.New(errs.ErrNotFound, "42883", "function generate_series(timestamp with time zone, timestamp with time zone) does not exist")
+	}
+	if vals[2] == nil {
+		n.Start, n.Stop, n.StepInt = 1, 0, 1
+		return n, nil
+	}
+	n.StepIv = vals[2].(functions.Interval)
+	if d, ok := n.StepIv.Fixed(); ok {
+		if d == 0 {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "step size cannot equal zero")
+		}
+		if rows := (n.Stop-n.Start)/d + 1; rows > maxSeriesRows {
+			return nil, errs.New(errs.ErrInvalidInput, "54000", "generate_series would produce %d rows; ugnos allows %d", rows, maxSeriesRows)
+		}
+	}
+	return n, nil
+}
+
+// isOuterMarker reports whether k stands for a column of an enclosing
+// query while a correlated subquery is typed (before it is replanned with
+// the values).
+func isOuterMarker(k *Const) bool {
+	_, ok := k.V.(outerMarker)
+	return ok
+}
+
+// hasOuterMarker reports whether e reads a column of an enclosing query
+// (see isOuterMarker).
+func hasOuterMarker(e Expr) bool {
+	found := false
+	visit(e, func(x Expr) {
+		if k, ok := x.(*Const); ok && isOuterMarker(k) {
+			found = true
+		}
+	})
+	return found
+}
+
+func argTypes(args []Expr) string {
+	ts := make([]string, len(args))
+	for i, a := range args {
+		ts[i] = a.Type().Name()
+	}
+	return strings.Join(ts, ", ")
 }
 
 // defaultName is PostgreSQL's column name for an unnamed target

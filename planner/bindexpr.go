@@ -155,6 +155,28 @@ func (q *query) expr(n *pg.Node, ctx exprCtx) (Expr, error) {
 		return q.caseExpr(n.GetCaseExpr(), ctx)
 	case n.GetParamRef() != nil:
 		return q.param(int(n.GetParamRef().GetNumber()))
+	case n.GetAIndirection() != nil:
+		ind := n.GetAIndirection()
+		arr, err := q.expr(ind.GetArg(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(ind.GetIndirection()) != 1 || ind.GetIndirection()[0].GetAIndices() == nil || ind.GetIndirection()[0].GetAIndices().GetIsSlice() {
+			return nil, unsupported("array slices, field selection and multiple subscripts")
+		}
+		idx, err := q.expr(ind.GetIndirection()[0].GetAIndices().GetUidx(), ctx)
+		if err != nil {
+			return nil, err
+		}
+		if idx.Type() == functions.TUnknown {
+			if idx, err = castTo(idx, functions.TInt); err != nil {
+				return nil, err
+			}
+		}
+		if arr.Type() != functions.TText {
+			return nil, errs.New(errs.ErrInvalidInput, "42804", "cannot subscript type %s because it does not support subscripting", arr.Type().Name())
+		}
+		return q.call("array_subscript", []Expr{arr, idx})
 	case n.GetSubLink() != nil:
 		return q.subLink(n.GetSubLink(), ctx)
 	case n.GetCoalesceExpr() != nil:
@@ -386,6 +408,49 @@ func (q *query) unified(name string, args []Expr) (Expr, error) {
 
 var opNames = map[string]string{"!=": "<>"}
 
+// arrayFuncs return arrays (held as their text form).
+var arrayFuncs = map[string]bool{"current_schemas": true, "array_append": true, "array_prepend": true, "array_cat": true,
+	"string_to_array": true, "array_agg": true, "array_remove": true, "array_replace": true}
+
+// isArrayOperand reports whether an operand is an array: ugnos holds
+// arrays as their text, so this is decided from the syntax and the
+// PostgreSQL type an expression records (isArray).
+func (q *query) isArrayOperand(n *pg.Node, e Expr) bool {
+	switch {
+	case n.GetAArrayExpr() != nil:
+		return true
+	case n.GetSubLink() != nil:
+		return n.GetSubLink().GetSubLinkType() == pg.SubLinkType_ARRAY_SUBLINK
+	case n.GetTypeCast() != nil:
+		return len(n.GetTypeCast().GetTypeName().GetArrayBounds()) > 0
+	case n.GetFuncCall() != nil:
+		names := n.GetFuncCall().GetFuncname()
+		return arrayFuncs[strings.ToLower(names[len(names)-1].GetString_().GetSval())]
+	}
+	return q.isArray(e)
+}
+
+// arrayConcat binds || with an array operand: array || array, array ||
+// element, element || array.
+func (q *query) arrayConcat(l, r Expr, la, ra bool) (Expr, error) {
+	var err error
+	for _, side := range []*Expr{&l, &r} {
+		if t := (*side).Type(); t != functions.TText {
+			if *side, err = castTo(*side, functions.TText); err != nil {
+				return nil, err
+			}
+		}
+	}
+	name := "array_cat"
+	switch {
+	case la && !ra:
+		name = "array_append"
+	case ra && !la:
+		name = "array_prepend"
+	}
+	return q.call(name, []Expr{l, r})
+}
+
 func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 	op := ""
 	if ns := a.GetName(); len(ns) > 0 {
@@ -423,7 +488,12 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 		default:
 			return nil, unsupported("operator %s", op)
 		}
-		if op == "||" { // unknown || anything: text concatenation
+		if op == "||" {
+			la, ra := q.isArrayOperand(a.GetLexpr(), l), q.isArrayOperand(a.GetRexpr(), r)
+			if la || ra {
+				return q.arrayConcat(l, r, la, ra)
+			}
+			// unknown || anything: text concatenation
 			if l, r, err = unknownToText(l, r); err != nil {
 				return nil, err
 			}
@@ -1327,6 +1397,13 @@ func (q *query) finishSubLink(sl *pg.SubLink, plan Node, outer []Expr, replan fu
 			return nil, errs.New(errs.ErrInvalidInput, "42601", "subquery must return only one column")
 		}
 		return &Subquery{Kind: "scalar", Plan: plan, T: cols[0].T, Outer: outer, Replan: replan}, nil
+	case pg.SubLinkType_ARRAY_SUBLINK:
+		// ARRAY(SELECT …): the rows' values as an array, in PostgreSQL's
+		// array text form (how ugnos holds arrays)
+		if len(cols) != 1 {
+			return nil, errs.New(errs.ErrInvalidInput, "42601", "subquery must return only one column")
+		}
+		return &Subquery{Kind: "array", Plan: plan, T: functions.TText, Outer: outer, Replan: replan}, nil
 	case pg.SubLinkType_ANY_SUBLINK:
 		op := "="
 		if ns := sl.GetOperName(); len(ns) > 0 {

@@ -71,6 +71,16 @@ type Values struct {
 	Out  []Column
 }
 
+// Series is generate_series(Start, Stop, Step) in FROM: bigint (Step in
+// StepInt) or timestamptz (Step an interval) values from Start while not
+// past Stop.
+type Series struct {
+	Start, Stop int64
+	StepInt     int64
+	StepIv      functions.Interval
+	Out         []Column // one column: bigint or timestamptz
+}
+
 // Filter keeps rows where Pred is true.
 type Filter struct {
 	Input Node
@@ -193,6 +203,7 @@ func (n *Scan) Columns() []Column {
 	return out
 }
 func (n *Values) Columns() []Column    { return n.Out }
+func (n *Series) Columns() []Column    { return n.Out }
 func (n *Filter) Columns() []Column    { return n.Input.Columns() }
 func (n *Project) Columns() []Column   { return n.Out }
 func (n *Aggregate) Columns() []Column { return n.Out }
@@ -235,6 +246,7 @@ func (n *SetOp) Describe() string {
 
 func (n *Scan) Children() []Node      { return nil }
 func (n *Values) Children() []Node    { return nil }
+func (n *Series) Children() []Node    { return nil }
 func (n *Filter) Children() []Node    { return []Node{n.Input} }
 func (n *Project) Children() []Node   { return []Node{n.Input} }
 func (n *Aggregate) Children() []Node { return []Node{n.Input} }
@@ -274,6 +286,12 @@ func fmtTime(t int64) string {
 }
 
 func (n *Values) Describe() string { return fmt.Sprintf("Values rows=%d", len(n.Rows)) }
+func (n *Series) Describe() string {
+	if n.Out[0].T == functions.TTimestamp {
+		return fmt.Sprintf("Series %s .. %s step %s", functions.FormatTimestamp(n.Start), functions.FormatTimestamp(n.Stop), functions.FormatInterval(n.StepIv))
+	}
+	return fmt.Sprintf("Series %d .. %d step %d", n.Start, n.Stop, n.StepInt)
+}
 func (n *Filter) Describe() string { return "Filter " + n.Pred.String() }
 func (n *Project) Describe() string {
 	parts := make([]string, len(n.Exprs))

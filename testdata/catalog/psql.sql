@@ -57,7 +57,7 @@ FROM pg_catalog.pg_attribute a
 WHERE a.attrelid = '{{cpu}}' AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum;
 
--- psql \d cpu (4) [todo]
+-- psql \d cpu (4) [diff]
 SELECT pol.polname, pol.polpermissive,
   CASE WHEN pol.polroles = '{0}' THEN NULL ELSE pg_catalog.array_to_string(array(select rolname from pg_catalog.pg_roles where oid = any (pol.polroles) order by 1),',') END,
   pg_catalog.pg_get_expr(pol.polqual, pol.polrelid),
@@ -82,7 +82,7 @@ FROM pg_catalog.pg_statistic_ext
 WHERE stxrelid = '{{cpu}}'
 ORDER BY nsp, stxname;
 
--- psql \d cpu (6) [todo]
+-- psql \d cpu (6) [diff]
 SELECT pubname
      , NULL
      , NULL
@@ -162,7 +162,7 @@ WHERE pg_catalog.pg_function_is_visible(p.oid)
       AND n.nspname <> 'information_schema'
 ORDER BY 1, 2, 4;
 
--- psql \du (1) [todo]
+-- psql \du (1) [diff]
 SELECT r.rolname, r.rolsuper, r.rolinherit,
   r.rolcreaterole, r.rolcreatedb, r.rolcanlogin,
   r.rolconnlimit, r.rolvaliduntil,
@@ -176,7 +176,7 @@ FROM pg_catalog.pg_roles r
 WHERE r.rolname !~ '^pg_'
 ORDER BY 1;
 
--- psql \d+ cpu (2) [todo]
+-- psql \d+ cpu (2) [diff]
 SELECT c.relchecks, c.relkind, c.relhasindex, c.relhasrules, c.relhastriggers, c.relrowsecurity, c.relforcerowsecurity, false AS relhasoids, c.relispartition, pg_catalog.array_to_string(c.reloptions || array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x), ', ')
 , c.reltablespace, CASE WHEN c.reloftype = 0 THEN '' ELSE c.reloftype::pg_catalog.regtype::pg_catalog.text END, c.relpersistence, c.relreplident, am.amname
 FROM pg_catalog.pg_class c
