@@ -30,8 +30,10 @@ func runQueries(args []string) {
 	only := fs.String("only", "", "run only queries whose name contains this")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the query runs here")
 	peer := fs.Bool("duckdb", true, "also run every query on DuckDB (same data, same threads) and print ratios")
+	each := fs.Bool("each", false, "print every timed run's latency (to see the first runs after the load)")
 	fs.Parse(args)
 	warmupRuns = *warmup
+	printEach = *each
 	cfg := tsbs.Config{Hosts: *hosts, Start: tsbs.DefaultStart, End: tsbs.DefaultStart.Add(*dur), Seed: tsbs.DefaultSeed}
 	db, err := ugnos.Open("")
 	check(err)
@@ -157,6 +159,9 @@ func ugnosQuery(db *ugnos.DB, q string) (int, error) {
 // warmupRuns is how many untimed runs timeIt makes first.
 var warmupRuns = 5
 
+// printEach makes timeIt print the latency of every timed run.
+var printEach bool
+
 // timeIt runs f warmupRuns times untimed, then runs times, and returns the
 // median time in ms.
 func timeIt(runs int, f func() (int, error)) (float64, int, error) {
@@ -168,6 +173,7 @@ func timeIt(runs int, f func() (int, error)) (float64, int, error) {
 	var times []float64
 	rows := 0
 	for r := 0; r < runs; r++ {
+		faults := minorFaults()
 		start := time.Now()
 		n, err := f()
 		if err != nil {
@@ -175,6 +181,10 @@ func timeIt(runs int, f func() (int, error)) (float64, int, error) {
 		}
 		rows = n
 		times = append(times, float64(time.Since(start).Nanoseconds())/1e6)
+		if printEach {
+			// to stderr as it happens, so that GODEBUG=gctrace=1 lines interleave
+			fmt.Fprintf(os.Stderr, "run %d: %.2f ms, %d minor page faults\n", r+1, times[r], minorFaults()-faults)
+		}
 	}
 	return median(times), rows, nil
 }
