@@ -160,10 +160,16 @@ func (r *reader) Next() bool {
 			p.Time.Retain()
 			arrs[i] = p.Time
 		case arrowstore.KindTag:
-			arrs[i] = r.tagArray(c.slot, p.SID)
+			arrs[i] = r.tagArray(c.slot, p.Runs, p.N)
 		case kindSeriesID:
+			sids := make([]uint32, 0, p.N)
+			for _, run := range p.Runs {
+				for range run.N {
+					sids = append(sids, run.SID)
+				}
+			}
 			arrs[i] = array.NewUint32Data(array.NewData(arrow.PrimitiveTypes.Uint32, p.N,
-				[]*memory.Buffer{nil, memory.NewBufferBytes(asBytes(p.SID))}, nil, 0, 0))
+				[]*memory.Buffer{nil, memory.NewBufferBytes(asBytes(sids))}, nil, 0, 0))
 		default:
 			p.Fields[c.part].Retain()
 			arrs[i] = p.Fields[c.part]
@@ -176,10 +182,9 @@ func (r *reader) Next() bool {
 	return true
 }
 
-// tagArray builds a dictionary array of one tag for rows of the given
-// series.
-func (r *reader) tagArray(slot int, sids []uint32) arrow.Array {
-	n := len(sids)
+// tagArray builds a dictionary array of one tag for n rows of the given
+// series runs.
+func (r *reader) tagArray(slot int, runs []membuf.SeriesRun, n int) arrow.Array {
 	idx := make([]int32, n)
 	var valid []byte // allocated at the first NULL (absent tag)
 	nulls := 0
@@ -187,12 +192,10 @@ func (r *reader) tagArray(slot int, sids []uint32) arrow.Array {
 	pos := map[string]int32{}
 	c := &r.t.cat
 	c.mu.RLock()
-	for k := 0; k < n; {
-		sid := sids[k]
-		e := k + 1
-		for e < n && sids[e] == sid {
-			e++
-		}
+	k := 0
+	for _, run := range runs {
+		sid := run.SID
+		e := k + int(run.N)
 		code := int32(-1)
 		if v := c.tag(sid, slot); v != "" {
 			i, ok := pos[v]

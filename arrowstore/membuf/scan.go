@@ -19,7 +19,7 @@ type ScanSpec struct {
 	Slots      []int    // field slots to return, in order
 	Types      []arrowstore.FieldType
 	Stats      *arrowstore.ScanStats // may be nil
-	NoSID      bool                  // Part.SID is not needed (left nil)
+	NoSID      bool                  // Part.Runs is not needed (left nil)
 	Ranges     []SlotRange           // zone-map hints
 }
 
@@ -65,8 +65,14 @@ func excluded(bt *Batch, rs []SlotRange) bool {
 type Part struct {
 	N      int
 	Time   arrow.Array // timestamp[ns, UTC]
-	SID    []uint32    // series of each row
+	Runs   []SeriesRun // the series of the rows, in row order
 	Fields []arrow.Array
+}
+
+// SeriesRun is a run of consecutive rows of one series.
+type SeriesRun struct {
+	SID uint32
+	N   int32
 }
 
 // Release releases the part's arrays.
@@ -218,11 +224,9 @@ func (c *Cursor) scanBatch(bt *Batch) (Part, bool) {
 	st.RowsReturned.Add(int64(n))
 	p := Part{N: n, Fields: make([]arrow.Array, len(c.spec.Slots))}
 	if !c.spec.NoSID {
-		p.SID = make([]uint32, 0, n)
-		for _, r := range rs {
-			for k := r.lo; k < r.hi; k++ {
-				p.SID = append(p.SID, r.sid)
-			}
+		p.Runs = make([]SeriesRun, len(rs))
+		for i, r := range rs {
+			p.Runs[i] = SeriesRun{SID: r.sid, N: r.hi - r.lo}
 		}
 	}
 	if contiguous {
@@ -312,11 +316,18 @@ func (c *Cursor) scanChunk(cv *chunkView) (Part, bool) {
 	}
 	n := len(sel)
 	st.RowsReturned.Add(int64(n))
-	p := Part{N: n, SID: make([]uint32, n), Fields: make([]arrow.Array, len(c.spec.Slots))}
+	p := Part{N: n, Fields: make([]arrow.Array, len(c.spec.Slots))}
 	ts := make([]int64, n)
 	for k, i := range sel {
 		ts[k] = cv.ts[i]
-		p.SID[k] = cv.sid[i]
+		if c.spec.NoSID {
+			continue
+		}
+		if s := cv.sid[i]; len(p.Runs) > 0 && p.Runs[len(p.Runs)-1].SID == s {
+			p.Runs[len(p.Runs)-1].N++
+		} else {
+			p.Runs = append(p.Runs, SeriesRun{SID: s, N: 1})
+		}
 	}
 	p.Time = timeArray(ts)
 	for i, slot := range c.spec.Slots {
