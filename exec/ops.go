@@ -29,7 +29,7 @@ type scanOp struct {
 }
 
 func newScan(n *planner.Scan, env Env) (Operator, error) {
-	ops, err := newScanParts(n, env, 1)
+	ops, err := newScanParts(n, env, 1, false)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,11 @@ func newScan(n *planner.Scan, env Env) (Operator, error) {
 
 // newScanParts returns parts scan operators that together read the table
 // once and may run concurrently (one reader when the table cannot split).
-func newScanParts(n *planner.Scan, env Env, parts int) ([]Operator, error) {
+// reuse asks split scans to write each batch over the buffers of the one
+// before (arrowstore.ScanRequest.Reuse): only for a caller that reads each
+// part from one goroutine, retains no batch and is done with a batch before
+// it asks for the next.
+func newScanParts(n *planner.Scan, env Env, parts int, reuse bool) ([]Operator, error) {
 	schema := scanSchema(n)
 	if n.Empty {
 		return []Operator{&scanOp{n: n, schema: schema, env: env}}, nil
@@ -66,7 +70,11 @@ func newScanParts(n *planner.Scan, env Env, parts int) ([]Operator, error) {
 	}
 	var rds []array.RecordReader
 	if ps, ok := t.(arrowstore.PartitionedScanner); ok && parts > 1 {
+		req.Reuse = reuse
 		rds, err = ps.ScanPartitions(context.Background(), req, parts)
+		if err == nil && len(rds) != parts {
+			return nil, errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: %d scan partitions asked, %d returned", parts, len(rds))
+		}
 	} else {
 		var rd array.RecordReader
 		rd, err = t.Scan(context.Background(), req)

@@ -73,7 +73,9 @@ func newParallelAggregate(n *planner.Aggregate, env Env) (Operator, bool, error)
 		}
 		op.src = &sharedSource{in: &profiledOp{Operator: in, s: env.Profile.Get(scan)}}
 	} else {
-		parts, err := newScanParts(scan, env, workers)
+		// each worker reads its own part and is done with a batch (its
+		// keys and values are copied into the hash table) before the next
+		parts, err := newScanParts(scan, env, workers, true)
 		if err != nil {
 			return nil, false, err
 		}

@@ -3,6 +3,7 @@ package membuf
 import (
 	"math"
 	"sort"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -21,6 +22,9 @@ type ScanSpec struct {
 	Stats      *arrowstore.ScanStats // may be nil
 	NoSID      bool                  // Part.Runs is not needed (left nil)
 	Ranges     []SlotRange           // zone-map hints
+	// Reuse: each part's gathered fixed-width columns may be written over
+	// the previous part's (see arrowstore.ScanRequest.Reuse).
+	Reuse bool
 }
 
 // SlotRange is a zone-map hint on a field slot (see arrowstore.FieldRange).
@@ -96,6 +100,25 @@ type Cursor struct {
 	st    arrowstore.ScanStats
 	part  int // this cursor takes batches and chunks i with i % parts == part
 	parts int
+
+	rs      []rng      // scratch of scanBatch
+	sel     []int32    // scratch of scanBatch
+	scratch [][]uint64 // spec.Reuse: the gathered columns (time first)
+}
+
+// words returns n 8-byte words for gathered column i of a part: the
+// cursor's own buffer under spec.Reuse, else a fresh one.
+func (c *Cursor) words(i, n int) []uint64 {
+	if !c.spec.Reuse {
+		return make([]uint64, n)
+	}
+	for len(c.scratch) <= i {
+		c.scratch = append(c.scratch, nil)
+	}
+	if cap(c.scratch[i]) < n {
+		c.scratch[i] = make([]uint64, n)
+	}
+	return c.scratch[i][:n]
 }
 
 // Scan returns a cursor over the view.
@@ -207,7 +230,8 @@ func (c *Cursor) scanBatch(bt *Batch) (Part, bool) {
 		st.BatchesPruned.Add(1)
 		return Part{}, false
 	}
-	rs := matchRanges(bt, c.spec.MinT, c.spec.MaxT, c.spec.SIDs, nil)
+	rs := matchRanges(bt, c.spec.MinT, c.spec.MaxT, c.spec.SIDs, c.rs[:0])
+	c.rs = rs
 	if len(rs) == 0 {
 		st.BatchesPruned.Add(1)
 		return Part{}, false
@@ -241,20 +265,24 @@ func (c *Cursor) scanBatch(bt *Batch) (Part, bool) {
 		}
 		return p, true
 	}
-	sel := make([]int32, 0, n)
+	if cap(c.sel) < n {
+		c.sel = make([]int32, 0, n)
+	}
+	sel := c.sel[:0]
 	for _, r := range rs {
 		for k := r.lo; k < r.hi; k++ {
 			sel = append(sel, k)
 		}
 	}
-	ts := make([]int64, n)
+	c.sel = sel
+	ts := asInt64s(c.words(0, n))
 	for k, i := range sel {
 		ts[k] = bt.Time[i]
 	}
 	p.Time = timeArray(ts)
 	for i, slot := range c.spec.Slots {
 		if a := bt.Col(slot); a != nil {
-			p.Fields[i] = takeArray(a, sel)
+			p.Fields[i] = takeArray(a, sel, func(n int) []uint64 { return c.words(1+i, n) })
 		} else {
 			p.Fields[i] = nullArray(c.spec.Types[i], n)
 		}
@@ -344,8 +372,9 @@ func nullArray(t arrowstore.FieldType, n int) arrow.Array {
 	return array.MakeArrayOfNull(memory.DefaultAllocator, t.ArrowType(), n)
 }
 
-// takeArray gathers rows sel of a (a sealed column) into a new array.
-func takeArray(a arrow.Array, sel []int32) arrow.Array {
+// takeArray gathers rows sel of a (a sealed column) into a new array;
+// words gives the buffer of fixed-width values (n 8-byte words).
+func takeArray(a arrow.Array, sel []int32, words func(n int) []uint64) arrow.Array {
 	n := len(sel)
 	var bm []byte
 	nulls := 0
@@ -363,20 +392,22 @@ func takeArray(a arrow.Array, sel []int32) arrow.Array {
 	switch a := a.(type) {
 	case *array.Float64:
 		src := a.Float64Values()
-		vals := make([]float64, n)
+		vals := unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(words(n)))), n)
 		for k, i := range sel {
 			vals[k] = src[i]
 		}
 		data = array.NewData(a.DataType(), n, []*memory.Buffer{bufOrNil(bm), memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(vals))}, nil, nulls, 0)
 	case *array.Int64:
 		src := a.Int64Values()
-		vals := make([]int64, n)
+		vals := asInt64s(words(n))
 		for k, i := range sel {
 			vals[k] = src[i]
 		}
 		data = array.NewData(a.DataType(), n, []*memory.Buffer{bufOrNil(bm), memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(vals))}, nil, nulls, 0)
 	case *array.Boolean:
-		vals := make([]byte, bitutil.BytesForBits(int64(n)))
+		w := words(int(bitutil.BytesForBits(int64(n))+7) / 8)
+		vals := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(w))), 8*len(w))[:bitutil.BytesForBits(int64(n))]
+		clear(vals)
 		for k, i := range sel {
 			if a.Value(int(i)) {
 				bitutil.SetBit(vals, k)
@@ -396,6 +427,12 @@ func takeArray(a arrow.Array, sel []int32) arrow.Array {
 	}
 	defer data.Release()
 	return array.MakeFromData(data)
+}
+
+func freshWords(n int) []uint64 { return make([]uint64, n) }
+
+func asInt64s(w []uint64) []int64 {
+	return unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(w))), len(w))
 }
 
 func hasSID(sids []uint32, s uint32) bool {
