@@ -154,16 +154,24 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			}
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	for _, t := range p.tables {
+		t.putScratch()
+	}
+	if err != nil {
 		return nil, err
 	}
 	for _, t := range p.tables[1:] {
-		if err := p.tables[0].merge(t); err != nil {
+		err := p.tables[0].merge(t)
+		t.putMaps()
+		if err != nil {
 			return nil, err
 		}
 	}
 	if err := p.tables[0].finish(); err != nil {
 		return nil, err
 	}
-	return p.tables[0].result(p.schema), nil
+	out := p.tables[0].result(p.schema)
+	p.tables[0].putMaps()
+	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/arrowstore/membuf"
 	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/internal/bufpool"
 )
 
 // kindSeriesID marks the SeriesIDColumn among output columns.
@@ -135,7 +136,7 @@ func (r *reader) Release() {
 		r.rec.Release()
 		r.rec = nil
 	}
-	r.releaseDicts()
+	r.end()
 }
 func (r *reader) Schema() *arrow.Schema          { return r.schema }
 func (r *reader) RecordBatch() arrow.RecordBatch { return r.rec }
@@ -157,7 +158,7 @@ func (r *reader) Next() bool {
 	p, ok := r.cur.Next()
 	if !ok {
 		r.cur = nil
-		r.releaseDicts()
+		r.end()
 		return false
 	}
 	defer p.Release()
@@ -201,9 +202,26 @@ func (r *reader) indices(i, n int) []int32 {
 		r.idx = make([][]int32, len(r.cols))
 	}
 	if cap(r.idx[i]) < n {
-		r.idx[i] = make([]int32, n)
+		bufpool.Put(r.idx[i])
+		r.idx[i] = bufpool.Get[int32](n)
 	}
 	return r.idx[i][:n]
+}
+
+// end drops what the reader holds once its caller is done: the tag
+// dictionaries (batches handed out keep their own references) and, under
+// reuse, where the caller holds no batch any more, the index buffers.
+func (r *reader) end() {
+	for i := range r.dicts {
+		if r.dicts[i].data != nil {
+			r.dicts[i].data.Release()
+		}
+	}
+	r.dicts = nil
+	for _, b := range r.idx {
+		bufpool.Put(b)
+	}
+	r.idx = nil
 }
 
 // tagDict is a reader's dictionary of one tag column: the dictionary of the
@@ -308,17 +326,6 @@ func stringData(vals []string) arrow.ArrayData {
 	}
 	return array.NewData(arrow.BinaryTypes.String, len(vals),
 		[]*memory.Buffer{nil, memory.NewBufferBytes(asBytes(offs)), memory.NewBufferBytes(buf)}, nil, 0, 0)
-}
-
-// releaseDicts drops the reader's tag dictionaries (batches handed out keep
-// their own references).
-func (r *reader) releaseDicts() {
-	for i := range r.dicts {
-		if r.dicts[i].data != nil {
-			r.dicts[i].data.Release()
-		}
-	}
-	r.dicts = nil
 }
 
 // Delete removes rows of a table in [minT, maxT] matching the tag filters

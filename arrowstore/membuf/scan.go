@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/internal/bufpool"
 )
 
 // ScanSpec selects rows and field slots from a View.
@@ -102,8 +103,8 @@ type Cursor struct {
 	parts int
 
 	rs      []rng      // scratch of scanBatch
-	sel     []int32    // scratch of scanBatch
-	scratch [][]uint64 // spec.Reuse: the gathered columns (time first)
+	sel     []int32    // scratch of scanBatch (from bufpool)
+	scratch [][]uint64 // spec.Reuse: the gathered columns, time first (from bufpool)
 }
 
 // words returns n 8-byte words for gathered column i of a part: the
@@ -116,9 +117,21 @@ func (c *Cursor) words(i, n int) []uint64 {
 		c.scratch = append(c.scratch, nil)
 	}
 	if cap(c.scratch[i]) < n {
-		c.scratch[i] = make([]uint64, n)
+		bufpool.Put(c.scratch[i])
+		c.scratch[i] = bufpool.Get[uint64](n)
 	}
 	return c.scratch[i][:n]
+}
+
+// putScratch gives the cursor's scratch buffers back to the pool: at the
+// end, when under spec.Reuse the caller is done with every part.
+func (c *Cursor) putScratch() {
+	bufpool.Put(c.sel)
+	c.sel = nil
+	for _, w := range c.scratch {
+		bufpool.Put(w)
+	}
+	c.scratch = nil
 }
 
 // Scan returns a cursor over the view.
@@ -138,7 +151,8 @@ type rng struct {
 	sid    uint32
 }
 
-// Next returns the next non-empty part, or false at the end.
+// Next returns the next non-empty part, or false at the end. Under
+// spec.Reuse a part's gathered columns are valid until the next call.
 func (c *Cursor) Next() (Part, bool) {
 	for c.bi < len(c.v.sealed) {
 		bt := c.v.sealed[c.bi]
@@ -154,6 +168,7 @@ func (c *Cursor) Next() (Part, bool) {
 			return p, true
 		}
 	}
+	c.putScratch()
 	return Part{}, false
 }
 
@@ -266,7 +281,8 @@ func (c *Cursor) scanBatch(bt *Batch) (Part, bool) {
 		return p, true
 	}
 	if cap(c.sel) < n {
-		c.sel = make([]int32, 0, n)
+		bufpool.Put(c.sel)
+		c.sel = bufpool.Get[int32](n)
 	}
 	sel := c.sel[:0]
 	for _, r := range rs {
