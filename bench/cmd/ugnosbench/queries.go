@@ -174,6 +174,10 @@ func timeIt(runs int, f func() (int, error)) (float64, int, error) {
 	rows := 0
 	for r := 0; r < runs; r++ {
 		faults := minorFaults()
+		var ms0 runtime.MemStats
+		if printEach {
+			runtime.ReadMemStats(&ms0)
+		}
 		start := time.Now()
 		n, err := f()
 		if err != nil {
@@ -183,7 +187,10 @@ func timeIt(runs int, f func() (int, error)) (float64, int, error) {
 		times = append(times, float64(time.Since(start).Nanoseconds())/1e6)
 		if printEach {
 			// to stderr as it happens, so that GODEBUG=gctrace=1 lines interleave
-			fmt.Fprintf(os.Stderr, "run %d: %.2f ms, %d minor page faults\n", r+1, times[r], minorFaults()-faults)
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(os.Stderr, "run %d: %.2f ms, %d minor page faults, %.2f MB allocated\n",
+				r+1, times[r], minorFaults()-faults, float64(ms.TotalAlloc-ms0.TotalAlloc)/1e6)
 		}
 	}
 	return median(times), rows, nil
