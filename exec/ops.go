@@ -15,6 +15,7 @@ import (
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/internal/bufpool"
 	"github.com/ugnos/ugnos/planner"
 )
 
@@ -219,17 +220,22 @@ func (v *valuesOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 type filterOp struct {
 	in   Operator
 	pred evaluator
+	sel  []int32 // selection vector, from bufpool
 }
 
 func (f *filterOp) Schema() *arrow.Schema { return f.in.Schema() }
-func (f *filterOp) Close() error          { return f.in.Close() }
+func (f *filterOp) Close() error {
+	bufpool.Put(f.sel)
+	f.sel = nil
+	return f.in.Close()
+}
 func (f *filterOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	for {
 		rec, err := f.in.Next(ctx)
 		if err != nil {
 			return nil, err
 		}
-		out, err := applyFilter(f.pred, rec)
+		out, err := applyFilter(f.pred, rec, &f.sel)
 		if err != nil || out != nil {
 			return out, err
 		}
@@ -237,15 +243,20 @@ func (f *filterOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 }
 
 // applyFilter keeps the rows of rec where pred is true. It consumes rec and
-// returns nil when no row passes.
-func applyFilter(pred evaluator, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+// returns nil when no row passes. selBuf is the caller's buffer for the
+// selection vector (grown from bufpool; the result never refers to it).
+func applyFilter(pred evaluator, rec arrow.RecordBatch, selBuf *[]int32) (arrow.RecordBatch, error) {
 	v, err := pred(rec)
 	if err != nil {
 		rec.Release()
 		return nil, err
 	}
 	n := int(rec.NumRows())
-	var sel []int32
+	if cap(*selBuf) < n {
+		bufpool.Put(*selBuf)
+		*selBuf = bufpool.Get[int32](n)
+	}
+	sel := (*selBuf)[:0]
 	if v.IsConst() {
 		if v.Const == true {
 			return rec, nil

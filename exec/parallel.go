@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ugnos/ugnos/internal/bufpool"
 	"github.com/ugnos/ugnos/planner"
 )
 
@@ -127,6 +128,8 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range p.tables {
 		g.Go(func() error {
+			var sel []int32 // the filters' selection vector
+			defer func() { bufpool.Put(sel) }()
 			for {
 				rec, err := p.next(gctx, w)
 				if err == io.EOF {
@@ -136,7 +139,7 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 					return err
 				}
 				for _, f := range p.filters[w] {
-					if rec, err = applyFilter(f, rec); err != nil || rec == nil {
+					if rec, err = applyFilter(f, rec, &sel); err != nil || rec == nil {
 						break
 					}
 				}
