@@ -133,12 +133,17 @@ func (a *aggTable) compileKey(e planner.Expr, env Env) evaluator {
 	}
 }
 
-// putMaps gives the group maps back to their pools once no more rows are
-// assigned to groups (after the table's result, or its merge into another).
-func (a *aggTable) putMaps() {
+// release gives the group maps and the accumulators' memory back to their
+// pools once the table is done: after its result, or its merge into another.
+func (a *aggTable) release() {
 	intMaps.put(a.byInt)
 	fixedMaps.put(a.byFixed)
 	a.byInt, a.byFixed = nil, nil
+	for _, s := range a.aggs {
+		if r, ok := s.acc.(interface{ Release() }); ok {
+			r.Release()
+		}
+	}
 }
 
 // putScratch gives the per-batch buffers back to the pool once the table
@@ -247,7 +252,7 @@ func (a *aggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, err
 	}
 	out := a.t.result(a.schema)
-	a.t.putMaps()
+	a.t.release()
 	return out, nil
 }
 

@@ -166,7 +166,7 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	}
 	for _, t := range p.tables[1:] {
 		err := p.tables[0].merge(t)
-		t.putMaps()
+		t.release()
 		if err != nil {
 			return nil, err
 		}
@@ -175,6 +175,6 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, err
 	}
 	out := p.tables[0].result(p.schema)
-	p.tables[0].putMaps()
+	p.tables[0].release()
 	return out, nil
 }
