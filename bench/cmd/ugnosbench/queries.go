@@ -29,6 +29,7 @@ func runQueries(args []string) {
 	warmup := fs.Int("warmup", 5, "untimed runs per query first (hot runs are what is compared)")
 	only := fs.String("only", "", "run only queries whose name contains this")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the query runs here")
+	memprof := fs.String("memprofile", "", "write an allocation profile of the query runs here (every allocation sampled)")
 	peer := fs.Bool("duckdb", true, "also run every query on DuckDB (same data, same threads) and print ratios")
 	each := fs.Bool("each", false, "print every timed run's latency (to see the first runs after the load)")
 	fs.Parse(args)
@@ -47,6 +48,15 @@ func runQueries(args []string) {
 		check(fmt.Errorf("no query files in %s", *dir))
 	}
 	sort.Strings(files)
+	if *memprof != "" {
+		runtime.MemProfileRate = 512
+		defer func() {
+			f, err := os.Create(*memprof)
+			check(err)
+			check(pprof.Lookup("allocs").WriteTo(f, 0))
+			check(f.Close())
+		}()
+	}
 	if *cpuprof != "" {
 		f, err := os.Create(*cpuprof)
 		check(err)
