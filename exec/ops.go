@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/ugnos/ugnos/arrowstore"
@@ -176,20 +177,43 @@ func (s *scanOp) Close() error {
 	return nil
 }
 
-// decodeDict turns a dictionary<int32, utf8> array into plain text.
+// decodeDict turns a dictionary<int32, utf8> array into plain text, built
+// directly as offsets and bytes (no string per row in between).
 func decodeDict(d *array.Dictionary) arrow.Array {
 	n := d.Len()
 	dict := d.Dictionary().(*array.String)
-	vals := make([]string, n)
-	valid := functions.NewValid(n)
+	size := 0
 	for i := 0; i < n; i++ {
-		if d.IsNull(i) {
-			valid.SetNull(i)
-			continue
+		if d.IsValid(i) {
+			size += dict.ValueLen(d.GetValueIndex(i))
 		}
-		vals[i] = dict.Value(d.GetValueIndex(i))
 	}
-	return functions.NewText(vals, valid)
+	offs := make([]int32, n+1)
+	buf := make([]byte, 0, size)
+	var bm []byte
+	nulls := 0
+	if d.NullN() > 0 {
+		bm = make([]byte, bitutil.BytesForBits(int64(n)))
+	}
+	for i := 0; i < n; i++ {
+		if d.IsValid(i) {
+			buf = append(buf, dict.Value(d.GetValueIndex(i))...)
+			if bm != nil {
+				bitutil.SetBit(bm, i)
+			}
+		} else {
+			nulls++
+		}
+		offs[i+1] = int32(len(buf))
+	}
+	var vb *memory.Buffer
+	if bm != nil {
+		vb = memory.NewBufferBytes(bm)
+	}
+	data := array.NewData(arrow.BinaryTypes.String, n,
+		[]*memory.Buffer{vb, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offs)), memory.NewBufferBytes(buf)}, nil, nulls, 0)
+	defer data.Release()
+	return array.MakeFromData(data)
 }
 
 type valuesOp struct {
