@@ -8,6 +8,7 @@ package ugnos_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +109,67 @@ func BenchmarkQueryOneHostHour(b *testing.B) {
 		if _, err := db.Query(ctx, "b", "cpu", q); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSQLDoubleGroupby: TSBS double-groupby-1, -5 and -all (avg of
+// 1, 5 or 10 fields per hour and host over 12 of 24 hours, 100 hosts at
+// 10 s) through DB.SQL: the parallel partial hash aggregate with a
+// time_bucket and a tag key. B/op and allocs/op show the per-batch garbage
+// of the aggregation path, which right after a load lands on fresh pages.
+//
+//	go test -run '^$' -bench SQL -benchmem -count 6 . > new.txt && benchstat old.txt new.txt
+func BenchmarkSQLDoubleGroupby(b *testing.B) {
+	db := tsbsLikeDB(b)
+	defer db.Close()
+	for _, m := range []int{1, 5, 10} {
+		avgs := make([]string, m)
+		for f := range avgs {
+			avgs[f] = fmt.Sprintf("avg(f%d)", f)
+		}
+		q := `SELECT time_bucket('1 hour', time) AS hour, host, ` + strings.Join(avgs, ", ") + ` FROM cpu
+			WHERE time >= '1970-01-01 06:16:22Z' AND time < '1970-01-01 18:16:22Z'
+			GROUP BY 1, 2 ORDER BY 1, 2`
+		b.Run(fmt.Sprint(m), func(b *testing.B) { benchSQL(b, db, q, 1300) })
+	}
+}
+
+// BenchmarkSQLHighCPUAll: TSBS high-cpu-all (every column of the rows with
+// f0 > 90 over 12 hours): a filtered scan of all columns.
+func BenchmarkSQLHighCPUAll(b *testing.B) {
+	db := tsbsLikeDB(b)
+	defer db.Close()
+	benchSQL(b, db, `SELECT * FROM cpu WHERE f0 > 90 AND time >= '1970-01-01 06:16:22Z' AND time < '1970-01-01 18:16:22Z'`, 38880)
+}
+
+// tsbsLikeDB loads a day of 100 hosts at 10 s (864,000 rows, 2 tags, 10
+// fields) in 10,000-row writes.
+func tsbsLikeDB(b *testing.B) *ugnos.DB {
+	db, _ := ugnos.Open("")
+	for e := 0; e < 8640; e += 100 {
+		rec := cpuRecord(10000, e)
+		if err := db.WriteRecord(ctx, "b", "cpu", rec); err != nil {
+			b.Fatal(err)
+		}
+		rec.Release()
+	}
+	return db
+}
+
+func benchSQL(b *testing.B, db *ugnos.DB, q string, want int) {
+	b.ReportAllocs()
+	for b.Loop() {
+		rd, err := db.SQL(ctx, "b", q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := 0
+		for rd.Next() {
+			rows += int(rd.RecordBatch().NumRows())
+		}
+		if err := rd.Err(); err != nil || rows != want {
+			b.Fatal(rows, err)
+		}
+		rd.Release()
 	}
 }

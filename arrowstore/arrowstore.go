@@ -185,6 +185,14 @@ type ScanRequest struct {
 	// row can fall in a range may be skipped. Rows outside the ranges may
 	// still be returned; the caller filters exactly.
 	Ranges []FieldRange
+	// Reuse lets a reader write each batch over the fixed-width buffers
+	// (dictionary indices, numbers, times) of the batch before. A caller
+	// may set it only if it retains no batch and is done with a batch's
+	// fixed-width values before it asks its reader for the next one, as a
+	// partial aggregate is: the scan then allocates no per-row buffers
+	// batch after batch. Text bytes (tag dictionaries, text fields) are
+	// never reused, so strings taken from a batch stay valid.
+	Reuse bool
 }
 
 // FieldRange is a zone-map hint: Min <= value <= Max (bounds inclusive;

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/internal/bufpool"
 	"github.com/ugnos/ugnos/planner"
 )
 
@@ -33,7 +34,7 @@ type aggTable struct {
 	byKey   map[string]uint32
 	byInt   map[int64]uint32 // single non-null int/timestamp key
 	nullGID int64            // group of the NULL key in byInt mode, -1 if none
-	gvals   [][]any          // per group column, per group
+	gvals   []groupVals      // per group column
 	key     []byte
 
 	// fixed-width keys: up to 3 columns of ints, timestamps, booleans or
@@ -42,21 +43,25 @@ type aggTable struct {
 	codes   []map[string]uint32 // per group column: text value -> code
 	mem     *Budget
 	memErr  error
-	gidBuf  []uint32
+	gidBuf  []uint32   // from bufpool
+	keyBufs []*[]int64 // buffers of bucket keys (compileKey), from bufpool
 }
 
 func newAggTable(n *planner.Aggregate, env Env) (*aggTable, error) {
-	op := &aggTable{byKey: map[string]uint32{}, byInt: map[int64]uint32{}, nullGID: -1, mem: env.Mem,
-		byFixed: map[[4]uint64]uint32{}}
+	op := &aggTable{byKey: map[string]uint32{}, byInt: intMaps.get(), nullGID: -1, mem: env.Mem,
+		byFixed: fixedMaps.get()}
 	op.codes = make([]map[string]uint32, len(n.Groups))
 	for i := range op.codes {
 		op.codes[i] = map[string]uint32{}
 	}
 	for _, g := range n.Groups {
-		op.groups = append(op.groups, compile(g, env))
+		op.groups = append(op.groups, op.compileKey(g, env))
 		op.gtypes = append(op.gtypes, g.Type())
 	}
-	op.gvals = make([][]any, len(n.Groups))
+	op.gvals = make([]groupVals, len(n.Groups))
+	for i, g := range n.Groups {
+		op.gvals[i].t = g.Type()
+	}
 	for _, a := range n.Aggs {
 		def, ok := env.Reg.Aggregate(a.Name)
 		if !ok {
@@ -83,6 +88,75 @@ func newAggTable(n *planner.Aggregate, env Env) (*aggTable, error) {
 	return op, nil
 }
 
+// compileKey compiles a group key. time_bucket and date_bin keys write their
+// buckets into a buffer the table owns and reuses batch after batch, since
+// an aggregate is done with a batch's keys (group values are copied out)
+// before it evaluates the next batch: a grouping scan then allocates no
+// bucket array per batch, and takes the buffer from a pool that earlier
+// queries filled rather than from fresh memory (page faults).
+func (a *aggTable) compileKey(e planner.Expr, env Env) evaluator {
+	x, ok := e.(*planner.Call)
+	if !ok {
+		return compile(e, env)
+	}
+	ts := make([]functions.Type, len(x.Args))
+	for i, a := range x.Args {
+		ts[i] = a.Type()
+	}
+	kernel, ok := functions.BucketKernel(x.Name, ts)
+	if !ok {
+		return compile(e, env)
+	}
+	args := make([]evaluator, len(x.Args))
+	for i, e := range x.Args {
+		args[i] = compile(e, env)
+	}
+	buf := new([]int64)
+	a.keyBufs = append(a.keyBufs, buf)
+	vs := make([]functions.Vec, len(args))
+	return func(rec arrow.RecordBatch) (functions.Vec, error) {
+		for i, e := range args {
+			v, err := e(rec)
+			if err != nil {
+				return functions.Vec{}, err
+			}
+			vs[i] = v
+		}
+		n := int(rec.NumRows())
+		if cap(*buf) < n {
+			bufpool.Put(*buf)
+			*buf = bufpool.Get[int64](n)
+		}
+		v, err := kernel(vs, n, (*buf)[:n])
+		clear(vs) // keep no batch alive
+		return v, err
+	}
+}
+
+// release gives the group maps and the accumulators' memory back to their
+// pools once the table is done: after its result, or its merge into another.
+func (a *aggTable) release() {
+	intMaps.put(a.byInt)
+	fixedMaps.put(a.byFixed)
+	a.byInt, a.byFixed = nil, nil
+	for _, s := range a.aggs {
+		if r, ok := s.acc.(interface{ Release() }); ok {
+			r.Release()
+		}
+	}
+}
+
+// putScratch gives the per-batch buffers back to the pool once the table
+// has consumed its last batch.
+func (a *aggTable) putScratch() {
+	bufpool.Put(a.gidBuf)
+	a.gidBuf = nil
+	for _, b := range a.keyBufs {
+		bufpool.Put(*b)
+		*b = nil
+	}
+}
+
 // finish runs the accumulators' final checks (float overflow).
 func (a *aggTable) finish() error {
 	for _, s := range a.aggs {
@@ -98,8 +172,8 @@ func (a *aggTable) finish() error {
 // result builds the output batch.
 func (a *aggTable) result(schema *arrow.Schema) arrow.RecordBatch {
 	cols := make([]arrow.Array, 0, len(a.groups)+len(a.aggs))
-	for g, t := range a.gtypes {
-		cols = append(cols, functions.NewOf(t, a.gvals[g]))
+	for g := range a.gtypes {
+		cols = append(cols, a.gvals[g].array())
 	}
 	for _, s := range a.aggs {
 		cols = append(cols, s.acc.Result())
@@ -119,7 +193,7 @@ func (a *aggTable) merge(o *aggTable) error {
 	} else {
 		vecs := make([]functions.Vec, len(o.gtypes))
 		for c, t := range o.gtypes {
-			vecs[c] = functions.ArrVec(functions.NewOf(t, o.gvals[c]), t)
+			vecs[c] = functions.ArrVec(o.gvals[c].array(), t)
 		}
 		a.assign(vecs, into)
 		for _, s := range a.aggs {
@@ -173,17 +247,21 @@ func (a *aggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return nil, err
 		}
 	}
+	a.t.putScratch()
 	if err := a.t.finish(); err != nil {
 		return nil, err
 	}
-	return a.t.result(a.schema), nil
+	out := a.t.result(a.schema)
+	a.t.release()
+	return out, nil
 }
 
 func (a *aggTable) consume(rec arrow.RecordBatch) error {
 	n := int(rec.NumRows())
 	// accumulators never keep gids: one buffer serves every batch
 	if cap(a.gidBuf) < n {
-		a.gidBuf = make([]uint32, n)
+		bufpool.Put(a.gidBuf)
+		a.gidBuf = bufpool.Get[uint32](n)
 	}
 	gids := a.gidBuf[:n]
 	clear(gids)
@@ -328,7 +406,7 @@ func (a *aggTable) newGroup(vecs []functions.Vec, i int) uint32 {
 	g := uint32(a.ngroups)
 	a.ngroups++
 	for c, v := range vecs {
-		a.gvals[c] = append(a.gvals[c], v.Value(i))
+		a.gvals[c].add(v, i)
 	}
 	return g
 }

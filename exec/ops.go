@@ -10,11 +10,13 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/internal/bufpool"
 	"github.com/ugnos/ugnos/planner"
 )
 
@@ -29,7 +31,7 @@ type scanOp struct {
 }
 
 func newScan(n *planner.Scan, env Env) (Operator, error) {
-	ops, err := newScanParts(n, env, 1)
+	ops, err := newScanParts(n, env, 1, false)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +40,11 @@ func newScan(n *planner.Scan, env Env) (Operator, error) {
 
 // newScanParts returns parts scan operators that together read the table
 // once and may run concurrently (one reader when the table cannot split).
-func newScanParts(n *planner.Scan, env Env, parts int) ([]Operator, error) {
+// reuse asks split scans to write each batch over the buffers of the one
+// before (arrowstore.ScanRequest.Reuse): only for a caller that reads each
+// part from one goroutine, retains no batch and is done with a batch before
+// it asks for the next.
+func newScanParts(n *planner.Scan, env Env, parts int, reuse bool) ([]Operator, error) {
 	schema := scanSchema(n)
 	if n.Empty {
 		return []Operator{&scanOp{n: n, schema: schema, env: env}}, nil
@@ -66,7 +72,11 @@ func newScanParts(n *planner.Scan, env Env, parts int) ([]Operator, error) {
 	}
 	var rds []array.RecordReader
 	if ps, ok := t.(arrowstore.PartitionedScanner); ok && parts > 1 {
+		req.Reuse = reuse
 		rds, err = ps.ScanPartitions(context.Background(), req, parts)
+		if err == nil && len(rds) != parts {
+			return nil, errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: %d scan partitions asked, %d returned", parts, len(rds))
+		}
 	} else {
 		var rd array.RecordReader
 		rd, err = t.Scan(context.Background(), req)
@@ -167,20 +177,43 @@ func (s *scanOp) Close() error {
 	return nil
 }
 
-// decodeDict turns a dictionary<int32, utf8> array into plain text.
+// decodeDict turns a dictionary<int32, utf8> array into plain text, built
+// directly as offsets and bytes (no string per row in between).
 func decodeDict(d *array.Dictionary) arrow.Array {
 	n := d.Len()
 	dict := d.Dictionary().(*array.String)
-	vals := make([]string, n)
-	valid := functions.NewValid(n)
+	size := 0
 	for i := 0; i < n; i++ {
-		if d.IsNull(i) {
-			valid.SetNull(i)
-			continue
+		if d.IsValid(i) {
+			size += dict.ValueLen(d.GetValueIndex(i))
 		}
-		vals[i] = dict.Value(d.GetValueIndex(i))
 	}
-	return functions.NewText(vals, valid)
+	offs := make([]int32, n+1)
+	buf := make([]byte, 0, size)
+	var bm []byte
+	nulls := 0
+	if d.NullN() > 0 {
+		bm = make([]byte, bitutil.BytesForBits(int64(n)))
+	}
+	for i := 0; i < n; i++ {
+		if d.IsValid(i) {
+			buf = append(buf, dict.Value(d.GetValueIndex(i))...)
+			if bm != nil {
+				bitutil.SetBit(bm, i)
+			}
+		} else {
+			nulls++
+		}
+		offs[i+1] = int32(len(buf))
+	}
+	var vb *memory.Buffer
+	if bm != nil {
+		vb = memory.NewBufferBytes(bm)
+	}
+	data := array.NewData(arrow.BinaryTypes.String, n,
+		[]*memory.Buffer{vb, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offs)), memory.NewBufferBytes(buf)}, nil, nulls, 0)
+	defer data.Release()
+	return array.MakeFromData(data)
 }
 
 type valuesOp struct {
@@ -282,17 +315,22 @@ func (s *seriesOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 type filterOp struct {
 	in   Operator
 	pred evaluator
+	sel  []int32 // selection vector, from bufpool
 }
 
 func (f *filterOp) Schema() *arrow.Schema { return f.in.Schema() }
-func (f *filterOp) Close() error          { return f.in.Close() }
+func (f *filterOp) Close() error {
+	bufpool.Put(f.sel)
+	f.sel = nil
+	return f.in.Close()
+}
 func (f *filterOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	for {
 		rec, err := f.in.Next(ctx)
 		if err != nil {
 			return nil, err
 		}
-		out, err := applyFilter(f.pred, rec)
+		out, err := applyFilter(f.pred, rec, &f.sel)
 		if err != nil || out != nil {
 			return out, err
 		}
@@ -300,15 +338,20 @@ func (f *filterOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 }
 
 // applyFilter keeps the rows of rec where pred is true. It consumes rec and
-// returns nil when no row passes.
-func applyFilter(pred evaluator, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+// returns nil when no row passes. selBuf is the caller's buffer for the
+// selection vector (grown from bufpool; the result never refers to it).
+func applyFilter(pred evaluator, rec arrow.RecordBatch, selBuf *[]int32) (arrow.RecordBatch, error) {
 	v, err := pred(rec)
 	if err != nil {
 		rec.Release()
 		return nil, err
 	}
 	n := int(rec.NumRows())
-	var sel []int32
+	if cap(*selBuf) < n {
+		bufpool.Put(*selBuf)
+		*selBuf = bufpool.Get[int32](n)
+	}
+	sel := (*selBuf)[:0]
 	if v.IsConst() {
 		if v.Const == true {
 			return rec, nil

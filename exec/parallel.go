@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ugnos/ugnos/internal/bufpool"
 	"github.com/ugnos/ugnos/planner"
 )
 
@@ -73,7 +74,9 @@ func newParallelAggregate(n *planner.Aggregate, env Env) (Operator, bool, error)
 		}
 		op.src = &sharedSource{in: &profiledOp{Operator: in, s: env.Profile.Get(scan)}}
 	} else {
-		parts, err := newScanParts(scan, env, workers)
+		// each worker reads its own part and is done with a batch (its
+		// keys and values are copied into the hash table) before the next
+		parts, err := newScanParts(scan, env, workers, true)
 		if err != nil {
 			return nil, false, err
 		}
@@ -125,6 +128,8 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range p.tables {
 		g.Go(func() error {
+			var sel []int32 // the filters' selection vector
+			defer func() { bufpool.Put(sel) }()
 			for {
 				rec, err := p.next(gctx, w)
 				if err == io.EOF {
@@ -134,7 +139,7 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 					return err
 				}
 				for _, f := range p.filters[w] {
-					if rec, err = applyFilter(f, rec); err != nil || rec == nil {
+					if rec, err = applyFilter(f, rec, &sel); err != nil || rec == nil {
 						break
 					}
 				}
@@ -152,16 +157,24 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			}
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	for _, t := range p.tables {
+		t.putScratch()
+	}
+	if err != nil {
 		return nil, err
 	}
 	for _, t := range p.tables[1:] {
-		if err := p.tables[0].merge(t); err != nil {
+		err := p.tables[0].merge(t)
+		t.release()
+		if err != nil {
 			return nil, err
 		}
 	}
 	if err := p.tables[0].finish(); err != nil {
 		return nil, err
 	}
-	return p.tables[0].result(p.schema), nil
+	out := p.tables[0].result(p.schema)
+	p.tables[0].release()
+	return out, nil
 }

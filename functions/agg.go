@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/ugnos/ugnos/internal/bufpool"
 )
 
 // Acc accumulates one aggregate for many groups. Group ids are dense,
@@ -19,6 +21,30 @@ type Acc interface {
 	Merge(other Acc, into []uint32) error
 	// Result returns one value per group, in id order.
 	Result() arrow.Array
+}
+
+// Accumulators may also have a Release() method that gives their per-group
+// memory back to a pool once they are done: after Result (whose array stays
+// valid) or after being merged into another accumulator. They must not be
+// used afterwards.
+
+// growZeroed extends s with zeros to length n. A full s is replaced by a
+// larger buffer from bufpool (the old one goes back), so per-group state
+// grows in memory that earlier queries touched rather than in fresh pages.
+func growZeroed[T bufpool.Word](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	if n > cap(s) {
+		t := bufpool.Get[T](max(n, 2*cap(s), 64))[:len(s)]
+		copy(t, s)
+		bufpool.Put(s)
+		s = t
+	}
+	old := len(s)
+	s = s[:n]
+	clear(s[old:])
+	return s
 }
 
 func builtinAggregates() []*Aggregate {
@@ -144,10 +170,15 @@ type floatAcc struct {
 }
 
 func (a *floatAcc) Grow(n int) {
-	for len(a.sum) < n {
-		a.sum = append(a.sum, 0)
-		a.n = append(a.n, 0)
-	}
+	a.sum = growZeroed(a.sum, n)
+	a.n = growZeroed(a.n, n)
+}
+
+// Release gives the sums and counts back (Result copies them).
+func (a *floatAcc) Release() {
+	bufpool.Put(a.sum)
+	bufpool.Put(a.n)
+	a.sum, a.n = nil, nil
 }
 
 func (a *floatAcc) Update(gids []uint32, args []Vec) error {
@@ -271,13 +302,15 @@ func newExtAcc(t Type, sign int) Acc {
 }
 
 func (a *extAcc) Grow(n int) {
+	switch a.t {
+	case TFloat:
+		a.f = growZeroed(a.f, n)
+	case TInt, TTimestamp, TDate:
+		a.i = growZeroed(a.i, n)
+	}
 	for len(a.has) < n {
 		a.has = append(a.has, false)
 		switch a.t {
-		case TFloat:
-			a.f = append(a.f, 0)
-		case TInt, TTimestamp, TDate:
-			a.i = append(a.i, 0)
 		case TText:
 			a.s = append(a.s, "")
 		case TBool:
@@ -286,6 +319,13 @@ func (a *extAcc) Grow(n int) {
 			a.iv = append(a.iv, Interval{})
 		}
 	}
+}
+
+// Release gives the numeric extremes back (Result copies them).
+func (a *extAcc) Release() {
+	bufpool.Put(a.f)
+	bufpool.Put(a.i)
+	a.f, a.i = nil, nil
 }
 
 func (a *extAcc) Update(gids []uint32, args []Vec) error {

@@ -311,35 +311,37 @@ func resolveTimeBucket(name string) func(a []Type) (Type, Kernel, error) {
 		if len(a) < 2 || len(a) > 3 || a[0] != TInterval || a[1] != TTimestamp || (len(a) == 3 && a[2] != TInterval && a[2] != TTimestamp) {
 			return 0, nil, noFunc(name, a)
 		}
-		return TTimestamp, func(args []Vec, n int) (Vec, error) {
-			if !args[0].IsConst() {
-				return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "time_bucket width must be a constant")
-			}
-			if args[0].Const == nil {
-				return ConstVec(nil, TTimestamp, n), nil
-			}
-			w, err := fixedWidth(args[0])
-			if err != nil {
-				return Vec{}, err
-			}
-			origin := bucketOrigin
-			if len(args) == 3 {
-				if !args[2].IsConst() || args[2].Const == nil {
-					return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "time_bucket offset/origin must be a non-null constant")
-				}
-				if args[2].T == TInterval {
-					off, ok := args[2].Const.(Interval).Fixed()
-					if !ok {
-						return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "time_bucket offset with months is not supported")
-					}
-					origin += off
-				} else {
-					origin = args[2].Int(0)
-				}
-			}
-			return bucketKernel(args[1], n, w, origin), nil
-		}, nil
+		return TTimestamp, func(args []Vec, n int) (Vec, error) { return timeBucketInto(args, n, nil) }, nil
 	}
+}
+
+func timeBucketInto(args []Vec, n int, dst []int64) (Vec, error) {
+	if !args[0].IsConst() {
+		return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "time_bucket width must be a constant")
+	}
+	if args[0].Const == nil {
+		return ConstVec(nil, TTimestamp, n), nil
+	}
+	w, err := fixedWidth(args[0])
+	if err != nil {
+		return Vec{}, err
+	}
+	origin := bucketOrigin
+	if len(args) == 3 {
+		if !args[2].IsConst() || args[2].Const == nil {
+			return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "time_bucket offset/origin must be a non-null constant")
+		}
+		if args[2].T == TInterval {
+			off, ok := args[2].Const.(Interval).Fixed()
+			if !ok {
+				return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "time_bucket offset with months is not supported")
+			}
+			origin += off
+		} else {
+			origin = args[2].Int(0)
+		}
+	}
+	return bucketKernel(args[1], n, w, origin, dst), nil
 }
 
 // resolveDateBin: date_bin(interval, timestamptz, origin timestamptz).
@@ -347,29 +349,62 @@ func resolveDateBin(a []Type) (Type, Kernel, error) {
 	if len(a) != 3 || a[0] != TInterval || a[1] != TTimestamp || a[2] != TTimestamp {
 		return 0, nil, noFunc("date_bin", a)
 	}
-	return TTimestamp, func(args []Vec, n int) (Vec, error) {
-		if !args[0].IsConst() || !args[2].IsConst() {
-			return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "date_bin width and origin must be constants")
-		}
-		if args[0].Const == nil || args[2].Const == nil {
-			return ConstVec(nil, TTimestamp, n), nil
-		}
-		w, err := fixedWidth(args[0])
-		if err != nil {
-			return Vec{}, err
-		}
-		return bucketKernel(args[1], n, w, args[2].Int(0)), nil
-	}, nil
+	return TTimestamp, func(args []Vec, n int) (Vec, error) { return dateBinInto(args, n, nil) }, nil
 }
 
-func bucketKernel(ts Vec, n int, w, origin int64) Vec {
+func dateBinInto(args []Vec, n int, dst []int64) (Vec, error) {
+	if !args[0].IsConst() || !args[2].IsConst() {
+		return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "date_bin width and origin must be constants")
+	}
+	if args[0].Const == nil || args[2].Const == nil {
+		return ConstVec(nil, TTimestamp, n), nil
+	}
+	w, err := fixedWidth(args[0])
+	if err != nil {
+		return Vec{}, err
+	}
+	return bucketKernel(args[1], n, w, args[2].Int(0), dst), nil
+}
+
+// BucketKernel is the kernel of time_bucket or date_bin (name) for the
+// argument types a, in a form that writes the buckets into dst when
+// cap(dst) >= n instead of a fresh array; the result then aliases dst and
+// is valid until dst is written again. It is for callers that are done with
+// one batch's buckets before they evaluate the next batch (hash aggregation
+// keys), so that a scan allocates no bucket array per batch. ok is false
+// for other functions and argument types.
+func BucketKernel(name string, a []Type) (k func(args []Vec, n int, dst []int64) (Vec, error), ok bool) {
+	var err error
+	switch name {
+	case "time_bucket":
+		_, _, err = resolveTimeBucket(name)(a)
+		k = timeBucketInto
+	case "date_bin":
+		_, _, err = resolveDateBin(a)
+		k = dateBinInto
+	default:
+		return nil, false
+	}
+	if err != nil {
+		return nil, false
+	}
+	return k, true
+}
+
+// bucketKernel computes the buckets of ts into dst (a fresh slice when
+// cap(dst) < n).
+func bucketKernel(ts Vec, n int, w, origin int64, dst []int64) Vec {
 	if ts.IsConst() {
 		if ts.Const == nil {
 			return ConstVec(nil, TTimestamp, n)
 		}
 		return ConstVec(TimeBucket(w, ts.Int(0), origin), TTimestamp, n)
 	}
-	vals := make([]int64, n)
+	vals := dst[:0]
+	if cap(vals) < n {
+		vals = make([]int64, n)
+	}
+	vals = vals[:n]
 	var valid *Valid
 	if ta, ok := ts.Arr.(*array.Timestamp); ok && ta.NullN() == 0 {
 		// rows come in time-sorted runs: reuse the previous bucket while
@@ -394,6 +429,7 @@ func bucketKernel(ts Vec, n int, w, origin int64) Vec {
 	for i := 0; i < n; i++ {
 		if valid != nil && ts.Arr.IsNull(i) {
 			valid.SetNull(i)
+			vals[i] = 0
 			continue
 		}
 		vals[i] = TimeBucket(w, ts.Int(i), origin)

@@ -12,6 +12,7 @@ import (
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/arrowstore/membuf"
 	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/internal/bufpool"
 )
 
 // kindSeriesID marks the SeriesIDColumn among output columns.
@@ -51,7 +52,7 @@ func (t *table) ScanPartitions(ctx context.Context, req arrowstore.ScanRequest, 
 	}
 	fields := make([]arrow.Field, len(names))
 	cols := make([]outCol, len(names))
-	spec := membuf.ScanSpec{MinT: req.MinT, MaxT: req.MaxT, Stats: req.Stats}
+	spec := membuf.ScanSpec{MinT: req.MinT, MaxT: req.MaxT, Stats: req.Stats, Reuse: req.Reuse}
 	for i, name := range names {
 		if name == arrowstore.SeriesIDColumn {
 			cols[i] = outCol{kind: kindSeriesID}
@@ -101,7 +102,7 @@ func (t *table) ScanPartitions(ctx context.Context, req arrowstore.ScanRequest, 
 		view = t.buf.View(spec.SIDs)
 	}
 	for i := range out {
-		r := &reader{ctx: ctx, t: t, schema: schema, cols: cols}
+		r := &reader{ctx: ctx, t: t, schema: schema, cols: cols, reuse: req.Reuse}
 		r.refs.Store(1)
 		if view != nil {
 			r.cur = view.ScanPart(spec, i, n)
@@ -121,14 +122,21 @@ type reader struct {
 	rec    arrow.RecordBatch
 	err    error
 	refs   atomic.Int64
+	reuse  bool      // ScanRequest.Reuse
+	idx    [][]int32 // under reuse: per output column, its dictionary indices
+	dicts  []tagDict // per output column (tags only)
 }
 
 func (r *reader) Retain() { r.refs.Add(1) }
 func (r *reader) Release() {
-	if r.refs.Add(-1) == 0 && r.rec != nil {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
+	if r.rec != nil {
 		r.rec.Release()
 		r.rec = nil
 	}
+	r.end()
 }
 func (r *reader) Schema() *arrow.Schema          { return r.schema }
 func (r *reader) RecordBatch() arrow.RecordBatch { return r.rec }
@@ -150,6 +158,7 @@ func (r *reader) Next() bool {
 	p, ok := r.cur.Next()
 	if !ok {
 		r.cur = nil
+		r.end()
 		return false
 	}
 	defer p.Release()
@@ -160,10 +169,16 @@ func (r *reader) Next() bool {
 			p.Time.Retain()
 			arrs[i] = p.Time
 		case arrowstore.KindTag:
-			arrs[i] = r.tagArray(c.slot, p.SID)
+			arrs[i] = r.tagArray(i, c.slot, p.Runs, r.indices(i, p.N))
 		case kindSeriesID:
+			sids := make([]uint32, 0, p.N)
+			for _, run := range p.Runs {
+				for range run.N {
+					sids = append(sids, run.SID)
+				}
+			}
 			arrs[i] = array.NewUint32Data(array.NewData(arrow.PrimitiveTypes.Uint32, p.N,
-				[]*memory.Buffer{nil, memory.NewBufferBytes(asBytes(p.SID))}, nil, 0, 0))
+				[]*memory.Buffer{nil, memory.NewBufferBytes(asBytes(sids))}, nil, 0, 0))
 		default:
 			p.Fields[c.part].Retain()
 			arrs[i] = p.Fields[c.part]
@@ -176,33 +191,99 @@ func (r *reader) Next() bool {
 	return true
 }
 
-// tagArray builds a dictionary array of one tag for rows of the given
-// series.
-func (r *reader) tagArray(slot int, sids []uint32) arrow.Array {
-	n := len(sids)
-	idx := make([]int32, n)
-	var valid []byte // allocated at the first NULL (absent tag)
-	nulls := 0
-	var dict []string
-	pos := map[string]int32{}
+// indices returns the buffer for n dictionary indices of output column i:
+// the reader's own under reuse (written over batch after batch), else a
+// fresh one.
+func (r *reader) indices(i, n int) []int32 {
+	if !r.reuse {
+		return make([]int32, n)
+	}
+	if r.idx == nil {
+		r.idx = make([][]int32, len(r.cols))
+	}
+	if cap(r.idx[i]) < n {
+		bufpool.Put(r.idx[i])
+		r.idx[i] = bufpool.Get[int32](n)
+	}
+	return r.idx[i][:n]
+}
+
+// end drops what the reader holds once its caller is done: the tag
+// dictionaries (batches handed out keep their own references) and, under
+// reuse, where the caller holds no batch any more, the index buffers.
+func (r *reader) end() {
+	for i := range r.dicts {
+		if r.dicts[i].data != nil {
+			r.dicts[i].data.Release()
+		}
+	}
+	r.dicts = nil
+	for _, b := range r.idx {
+		bufpool.Put(b)
+	}
+	r.idx = nil
+}
+
+// tagDict is a reader's dictionary of one tag column: the dictionary of the
+// last batch that needed a new one, shared by the batches after it while
+// their values are all in it (the rows of a scan mostly come from the same
+// series batch after batch).
+type tagDict struct {
+	data  arrow.ArrayData // string values; the reader holds a reference
+	pos   map[string]int32
+	codes []int32 // scratch: per series run, its index (-1: NULL)
+}
+
+// tagArray builds a dictionary array of tag slot (output column col) for
+// the rows of the given series runs, with idx (one per row) as the indices
+// buffer.
+func (r *reader) tagArray(col, slot int, runs []membuf.SeriesRun, idx []int32) arrow.Array {
+	if r.dicts == nil {
+		r.dicts = make([]tagDict, len(r.cols))
+	}
+	d := &r.dicts[col]
 	c := &r.t.cat
 	c.mu.RLock()
-	for k := 0; k < n; {
-		sid := sids[k]
-		e := k + 1
-		for e < n && sids[e] == sid {
-			e++
-		}
+	codes, ok := d.codes[:0], d.data != nil
+	for _, run := range runs {
 		code := int32(-1)
-		if v := c.tag(sid, slot); v != "" {
-			i, ok := pos[v]
-			if !ok {
-				i = int32(len(dict))
-				pos[v] = i
-				dict = append(dict, v)
+		if v := c.tag(run.SID, slot); v != "" {
+			if code, ok = d.pos[v]; !ok {
+				break
 			}
-			code = i
 		}
+		codes = append(codes, code)
+	}
+	if !ok { // a value the dictionary lacks: a new one, of this batch's values
+		var dict []string
+		pos := map[string]int32{}
+		codes = codes[:0]
+		for _, run := range runs {
+			code := int32(-1)
+			if v := c.tag(run.SID, slot); v != "" {
+				i, ok := pos[v]
+				if !ok {
+					i = int32(len(dict))
+					pos[v] = i
+					dict = append(dict, v)
+				}
+				code = i
+			}
+			codes = append(codes, code)
+		}
+		if d.data != nil {
+			d.data.Release()
+		}
+		d.data, d.pos = stringData(dict), pos
+	}
+	c.mu.RUnlock()
+	d.codes = codes
+	n := len(idx)
+	var valid []byte // allocated at the first NULL (absent tag)
+	nulls, k := 0, 0
+	for ri, run := range runs {
+		e := k + int(run.N)
+		code := codes[ri]
 		if code < 0 {
 			if valid == nil {
 				valid = make([]byte, (n+7)/8)
@@ -219,26 +300,32 @@ func (r *reader) tagArray(slot int, sids []uint32) arrow.Array {
 		}
 		k = e
 	}
-	c.mu.RUnlock()
 	var vb []*memory.Buffer
 	if nulls > 0 {
 		vb = []*memory.Buffer{memory.NewBufferBytes(valid), memory.NewBufferBytes(asBytes(idx))}
 	} else {
 		vb = []*memory.Buffer{nil, memory.NewBufferBytes(asBytes(idx))}
 	}
-	offs := make([]int32, len(dict)+1)
-	var buf []byte
-	for i, v := range dict {
+	data := array.NewData(arrowstore.TagType, n, vb, nil, nulls, 0)
+	data.SetDictionary(d.data)
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// stringData is the Arrow data of a string array of vals.
+func stringData(vals []string) arrow.ArrayData {
+	size := 0
+	for _, v := range vals {
+		size += len(v)
+	}
+	offs := make([]int32, len(vals)+1)
+	buf := make([]byte, 0, size)
+	for i, v := range vals {
 		buf = append(buf, v...)
 		offs[i+1] = int32(len(buf))
 	}
-	dictData := array.NewData(arrow.BinaryTypes.String, len(dict),
+	return array.NewData(arrow.BinaryTypes.String, len(vals),
 		[]*memory.Buffer{nil, memory.NewBufferBytes(asBytes(offs)), memory.NewBufferBytes(buf)}, nil, 0, 0)
-	defer dictData.Release()
-	data := array.NewData(arrowstore.TagType, n, vb, nil, nulls, 0)
-	data.SetDictionary(dictData)
-	defer data.Release()
-	return array.MakeFromData(data)
 }
 
 // Delete removes rows of a table in [minT, maxT] matching the tag filters

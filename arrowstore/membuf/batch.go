@@ -302,7 +302,7 @@ func sealRows(r *Rows) *Batch {
 		if c.Arr.NullN() == n {
 			continue
 		}
-		a := takeArray(c.Arr, perm)
+		a := takeArray(c.Arr, perm, freshWords)
 		bt.Cols[c.Slot] = a
 		bt.Types[c.Slot] = c.Type
 		bt.Zones[c.Slot] = zoneOf(a)

@@ -3,6 +3,7 @@ package membuf
 import (
 	"math"
 	"sort"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -10,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/internal/bufpool"
 )
 
 // ScanSpec selects rows and field slots from a View.
@@ -19,8 +21,11 @@ type ScanSpec struct {
 	Slots      []int    // field slots to return, in order
 	Types      []arrowstore.FieldType
 	Stats      *arrowstore.ScanStats // may be nil
-	NoSID      bool                  // Part.SID is not needed (left nil)
+	NoSID      bool                  // Part.Runs is not needed (left nil)
 	Ranges     []SlotRange           // zone-map hints
+	// Reuse: each part's gathered fixed-width columns may be written over
+	// the previous part's (see arrowstore.ScanRequest.Reuse).
+	Reuse bool
 }
 
 // SlotRange is a zone-map hint on a field slot (see arrowstore.FieldRange).
@@ -65,8 +70,14 @@ func excluded(bt *Batch, rs []SlotRange) bool {
 type Part struct {
 	N      int
 	Time   arrow.Array // timestamp[ns, UTC]
-	SID    []uint32    // series of each row
+	Runs   []SeriesRun // the series of the rows, in row order
 	Fields []arrow.Array
+}
+
+// SeriesRun is a run of consecutive rows of one series.
+type SeriesRun struct {
+	SID uint32
+	N   int32
 }
 
 // Release releases the part's arrays.
@@ -90,6 +101,37 @@ type Cursor struct {
 	st    arrowstore.ScanStats
 	part  int // this cursor takes batches and chunks i with i % parts == part
 	parts int
+
+	rs      []rng      // scratch of scanBatch
+	sel     []int32    // scratch of scanBatch (from bufpool)
+	scratch [][]uint64 // spec.Reuse: the gathered columns, time first (from bufpool)
+}
+
+// words returns n 8-byte words for gathered column i of a part: the
+// cursor's own buffer under spec.Reuse, else a fresh one.
+func (c *Cursor) words(i, n int) []uint64 {
+	if !c.spec.Reuse {
+		return make([]uint64, n)
+	}
+	for len(c.scratch) <= i {
+		c.scratch = append(c.scratch, nil)
+	}
+	if cap(c.scratch[i]) < n {
+		bufpool.Put(c.scratch[i])
+		c.scratch[i] = bufpool.Get[uint64](n)
+	}
+	return c.scratch[i][:n]
+}
+
+// putScratch gives the cursor's scratch buffers back to the pool: at the
+// end, when under spec.Reuse the caller is done with every part.
+func (c *Cursor) putScratch() {
+	bufpool.Put(c.sel)
+	c.sel = nil
+	for _, w := range c.scratch {
+		bufpool.Put(w)
+	}
+	c.scratch = nil
 }
 
 // Scan returns a cursor over the view.
@@ -109,7 +151,8 @@ type rng struct {
 	sid    uint32
 }
 
-// Next returns the next non-empty part, or false at the end.
+// Next returns the next non-empty part, or false at the end. Under
+// spec.Reuse a part's gathered columns are valid until the next call.
 func (c *Cursor) Next() (Part, bool) {
 	for c.bi < len(c.v.sealed) {
 		bt := c.v.sealed[c.bi]
@@ -125,6 +168,7 @@ func (c *Cursor) Next() (Part, bool) {
 			return p, true
 		}
 	}
+	c.putScratch()
 	return Part{}, false
 }
 
@@ -201,7 +245,8 @@ func (c *Cursor) scanBatch(bt *Batch) (Part, bool) {
 		st.BatchesPruned.Add(1)
 		return Part{}, false
 	}
-	rs := matchRanges(bt, c.spec.MinT, c.spec.MaxT, c.spec.SIDs, nil)
+	rs := matchRanges(bt, c.spec.MinT, c.spec.MaxT, c.spec.SIDs, c.rs[:0])
+	c.rs = rs
 	if len(rs) == 0 {
 		st.BatchesPruned.Add(1)
 		return Part{}, false
@@ -218,11 +263,9 @@ func (c *Cursor) scanBatch(bt *Batch) (Part, bool) {
 	st.RowsReturned.Add(int64(n))
 	p := Part{N: n, Fields: make([]arrow.Array, len(c.spec.Slots))}
 	if !c.spec.NoSID {
-		p.SID = make([]uint32, 0, n)
-		for _, r := range rs {
-			for k := r.lo; k < r.hi; k++ {
-				p.SID = append(p.SID, r.sid)
-			}
+		p.Runs = make([]SeriesRun, len(rs))
+		for i, r := range rs {
+			p.Runs[i] = SeriesRun{SID: r.sid, N: r.hi - r.lo}
 		}
 	}
 	if contiguous {
@@ -237,20 +280,25 @@ func (c *Cursor) scanBatch(bt *Batch) (Part, bool) {
 		}
 		return p, true
 	}
-	sel := make([]int32, 0, n)
+	if cap(c.sel) < n {
+		bufpool.Put(c.sel)
+		c.sel = bufpool.Get[int32](n)
+	}
+	sel := c.sel[:0]
 	for _, r := range rs {
 		for k := r.lo; k < r.hi; k++ {
 			sel = append(sel, k)
 		}
 	}
-	ts := make([]int64, n)
+	c.sel = sel
+	ts := asInt64s(c.words(0, n))
 	for k, i := range sel {
 		ts[k] = bt.Time[i]
 	}
 	p.Time = timeArray(ts)
 	for i, slot := range c.spec.Slots {
 		if a := bt.Col(slot); a != nil {
-			p.Fields[i] = takeArray(a, sel)
+			p.Fields[i] = takeArray(a, sel, func(n int) []uint64 { return c.words(1+i, n) })
 		} else {
 			p.Fields[i] = nullArray(c.spec.Types[i], n)
 		}
@@ -312,11 +360,18 @@ func (c *Cursor) scanChunk(cv *chunkView) (Part, bool) {
 	}
 	n := len(sel)
 	st.RowsReturned.Add(int64(n))
-	p := Part{N: n, SID: make([]uint32, n), Fields: make([]arrow.Array, len(c.spec.Slots))}
+	p := Part{N: n, Fields: make([]arrow.Array, len(c.spec.Slots))}
 	ts := make([]int64, n)
 	for k, i := range sel {
 		ts[k] = cv.ts[i]
-		p.SID[k] = cv.sid[i]
+		if c.spec.NoSID {
+			continue
+		}
+		if s := cv.sid[i]; len(p.Runs) > 0 && p.Runs[len(p.Runs)-1].SID == s {
+			p.Runs[len(p.Runs)-1].N++
+		} else {
+			p.Runs = append(p.Runs, SeriesRun{SID: s, N: 1})
+		}
 	}
 	p.Time = timeArray(ts)
 	for i, slot := range c.spec.Slots {
@@ -333,8 +388,9 @@ func nullArray(t arrowstore.FieldType, n int) arrow.Array {
 	return array.MakeArrayOfNull(memory.DefaultAllocator, t.ArrowType(), n)
 }
 
-// takeArray gathers rows sel of a (a sealed column) into a new array.
-func takeArray(a arrow.Array, sel []int32) arrow.Array {
+// takeArray gathers rows sel of a (a sealed column) into a new array;
+// words gives the buffer of fixed-width values (n 8-byte words).
+func takeArray(a arrow.Array, sel []int32, words func(n int) []uint64) arrow.Array {
 	n := len(sel)
 	var bm []byte
 	nulls := 0
@@ -352,20 +408,22 @@ func takeArray(a arrow.Array, sel []int32) arrow.Array {
 	switch a := a.(type) {
 	case *array.Float64:
 		src := a.Float64Values()
-		vals := make([]float64, n)
+		vals := unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(words(n)))), n)
 		for k, i := range sel {
 			vals[k] = src[i]
 		}
 		data = array.NewData(a.DataType(), n, []*memory.Buffer{bufOrNil(bm), memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(vals))}, nil, nulls, 0)
 	case *array.Int64:
 		src := a.Int64Values()
-		vals := make([]int64, n)
+		vals := asInt64s(words(n))
 		for k, i := range sel {
 			vals[k] = src[i]
 		}
 		data = array.NewData(a.DataType(), n, []*memory.Buffer{bufOrNil(bm), memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(vals))}, nil, nulls, 0)
 	case *array.Boolean:
-		vals := make([]byte, bitutil.BytesForBits(int64(n)))
+		w := words(int(bitutil.BytesForBits(int64(n))+7) / 8)
+		vals := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(w))), 8*len(w))[:bitutil.BytesForBits(int64(n))]
+		clear(vals)
 		for k, i := range sel {
 			if a.Value(int(i)) {
 				bitutil.SetBit(vals, k)
@@ -385,6 +443,12 @@ func takeArray(a arrow.Array, sel []int32) arrow.Array {
 	}
 	defer data.Release()
 	return array.MakeFromData(data)
+}
+
+func freshWords(n int) []uint64 { return make([]uint64, n) }
+
+func asInt64s(w []uint64) []int64 {
+	return unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(w))), len(w))
 }
 
 func hasSID(sids []uint32, s uint32) bool {

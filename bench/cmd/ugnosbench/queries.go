@@ -29,9 +29,12 @@ func runQueries(args []string) {
 	warmup := fs.Int("warmup", 5, "untimed runs per query first (hot runs are what is compared)")
 	only := fs.String("only", "", "run only queries whose name contains this")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the query runs here")
+	memprof := fs.String("memprofile", "", "write an allocation profile of the query runs here (every allocation sampled)")
 	peer := fs.Bool("duckdb", true, "also run every query on DuckDB (same data, same threads) and print ratios")
+	each := fs.Bool("each", false, "print every timed run's latency (to see the first runs after the load)")
 	fs.Parse(args)
 	warmupRuns = *warmup
+	printEach = *each
 	cfg := tsbs.Config{Hosts: *hosts, Start: tsbs.DefaultStart, End: tsbs.DefaultStart.Add(*dur), Seed: tsbs.DefaultSeed}
 	db, err := ugnos.Open("")
 	check(err)
@@ -45,6 +48,15 @@ func runQueries(args []string) {
 		check(fmt.Errorf("no query files in %s", *dir))
 	}
 	sort.Strings(files)
+	if *memprof != "" {
+		runtime.MemProfileRate = 512
+		defer func() {
+			f, err := os.Create(*memprof)
+			check(err)
+			check(pprof.Lookup("allocs").WriteTo(f, 0))
+			check(f.Close())
+		}()
+	}
 	if *cpuprof != "" {
 		f, err := os.Create(*cpuprof)
 		check(err)
@@ -157,6 +169,9 @@ func ugnosQuery(db *ugnos.DB, q string) (int, error) {
 // warmupRuns is how many untimed runs timeIt makes first.
 var warmupRuns = 5
 
+// printEach makes timeIt print the latency of every timed run.
+var printEach bool
+
 // timeIt runs f warmupRuns times untimed, then runs times, and returns the
 // median time in ms.
 func timeIt(runs int, f func() (int, error)) (float64, int, error) {
@@ -168,6 +183,11 @@ func timeIt(runs int, f func() (int, error)) (float64, int, error) {
 	var times []float64
 	rows := 0
 	for r := 0; r < runs; r++ {
+		faults := minorFaults()
+		var ms0 runtime.MemStats
+		if printEach {
+			runtime.ReadMemStats(&ms0)
+		}
 		start := time.Now()
 		n, err := f()
 		if err != nil {
@@ -175,6 +195,13 @@ func timeIt(runs int, f func() (int, error)) (float64, int, error) {
 		}
 		rows = n
 		times = append(times, float64(time.Since(start).Nanoseconds())/1e6)
+		if printEach {
+			// to stderr as it happens, so that GODEBUG=gctrace=1 lines interleave
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(os.Stderr, "run %d: %.2f ms, %d minor page faults, %.2f MB allocated\n",
+				r+1, times[r], minorFaults()-faults, float64(ms.TotalAlloc-ms0.TotalAlloc)/1e6)
+		}
 	}
 	return median(times), rows, nil
 }
