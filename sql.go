@@ -114,7 +114,7 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		}
 	}
 	pgs := newPGSession(db, tenant)
-	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), Params: args}
+	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), Params: args, Text: query}
 	switch {
 	case node.GetSelectStmt() != nil:
 		plan, err := p.PlanSelect(node.GetSelectStmt())
@@ -286,7 +286,7 @@ func (db *DB) Describe(ctx context.Context, tenant, query string) (*Description,
 		return nil, err
 	}
 	pgs := newPGSession(db, tenant)
-	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), InferParams: true}
+	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), InferParams: true, Text: query}
 	d := &Description{}
 	switch {
 	case node.GetSelectStmt() != nil:

@@ -35,6 +35,9 @@ type Planner struct {
 	// plan is for description only, not for running.
 	InferParams bool
 	ParamTypes  []functions.Type
+	// Text is the statement's text; errors in its expressions then carry
+	// their position in it (errs.Error.Pos).
+	Text string
 }
 
 func unsupported(what string, args ...any) error {

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"unicode/utf8"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,6 +59,52 @@ type query struct {
 func (q *query) reg() *functions.Registry { return q.b.p.Reg }
 
 func (q *query) expr(n *pg.Node, ctx exprCtx) (Expr, error) {
+	e, err := q.bindExpr(n, ctx)
+	if err != nil {
+		err = q.at(err, nodeLocation(n))
+	}
+	return e, err
+}
+
+// nodeLocation is the byte offset PostgreSQL reports for an expression
+// (the column, function, operator, cast or constant), or -1.
+func nodeLocation(n *pg.Node) int32 {
+	switch {
+	case n == nil:
+	case n.GetColumnRef() != nil:
+		return n.GetColumnRef().GetLocation()
+	case n.GetFuncCall() != nil:
+		return n.GetFuncCall().GetLocation()
+	case n.GetAExpr() != nil:
+		return n.GetAExpr().GetLocation()
+	case n.GetTypeCast() != nil:
+		return n.GetTypeCast().GetLocation()
+	case n.GetAConst() != nil:
+		return n.GetAConst().GetLocation()
+	}
+	return -1
+}
+
+// at gives an error without a position the position of byte offset loc
+// in the statement text (as a 1-based character position, like
+// PostgreSQL), when the expression is the statement's own (not a view's).
+func (q *query) at(err error, loc int32) error {
+	var e *errs.Error
+	text := q.b.p.Text
+	if loc < 0 || q.b.depth > 0 || text == "" || int(loc) > len(text) || !errors.As(err, &e) || e.Pos != 0 {
+		return err
+	}
+	if e.Code == "22012" || e.Code == "22003" {
+		// arithmetic while folding constants: PostgreSQL reports these
+		// from execution, without a position
+		return err
+	}
+	c := *e
+	c.Pos = utf8.RuneCountInString(text[:loc]) + 1
+	return &c
+}
+
+func (q *query) bindExpr(n *pg.Node, ctx exprCtx) (Expr, error) {
 	switch {
 	case n == nil:
 		return nil, unsupported("an empty expression")
