@@ -46,6 +46,8 @@ type conn struct {
 	portals   map[string]*portal
 	rowBuf    []byte
 	rowValues [][]byte
+	rowEnds   []int
+	out       []byte // encoded DataRows not yet written
 
 	mu      sync.Mutex
 	busy    bool
@@ -637,6 +639,17 @@ func (c *conn) run(p *portal, limit int, simple bool) error {
 // sendRows streams rows of the portal's result until limit (0: all);
 // more reports rows left.
 func (c *conn) sendRows(p *portal, limit int) (more bool, err error) {
+	// rows are encoded (by pgproto3) into the connection's own buffer and
+	// written in large pieces: the backend's buffer shrinks to 1 KiB on
+	// every flush, so streaming through it would regrow it all the time
+	if err := c.be.Flush(); err != nil {
+		return false, err
+	}
+	defer func() {
+		if werr := c.writeOut(); err == nil {
+			err = werr
+		}
+	}()
 	res := p.res
 	enc := c.sess.encoder(c.types)
 	sent := 0
@@ -658,39 +671,58 @@ func (c *conn) sendRows(p *portal, limit int) (more bool, err error) {
 		n := int(res.rec.NumRows())
 		for res.off < n {
 			if limit > 0 && sent == limit {
-				return true, c.be.Flush()
+				return true, nil
 			}
 			c.sendRow(enc, res.cols, res.off)
 			res.off++
 			res.sent++
 			sent++
+			if len(c.out) >= outFlushBytes {
+				if err := c.writeOut(); err != nil {
+					return false, err
+				}
+			}
 		}
 		res.rec.Release()
 		res.rec = nil
-		if err := c.be.Flush(); err != nil {
-			return false, err
-		}
 		if err := p.ctx.Err(); err != nil {
 			return false, err
 		}
 	}
 }
 
+// outFlushBytes is how much encoded row data is written at once.
+const outFlushBytes = 256 << 10
+
+// writeOut writes the encoded rows.
+func (c *conn) writeOut() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	_, err := c.nc.Write(c.out)
+	c.out = c.out[:0]
+	return err
+}
+
 func (c *conn) sendRow(enc *encoder, cols []column, i int) {
+	if c.rowBuf == nil {
+		c.rowBuf = make([]byte, 0, 4096) // non-nil: an empty value is not NULL
+	}
 	buf := c.rowBuf[:0]
 	if cap(c.rowValues) < len(cols) {
 		c.rowValues = make([][]byte, len(cols))
+		c.rowEnds = make([]int, len(cols))
 	}
-	vals := c.rowValues[:len(cols)]
-	ends := make([]int, 0, 16)
+	vals, ends := c.rowValues[:len(cols)], c.rowEnds[:len(cols)]
 	for k := range cols {
 		if cols[k].vec.IsNull(i) {
-			ends = append(ends, -1)
+			ends[k] = -1
 			continue
 		}
 		buf = enc.appendValue(buf, &cols[k], i)
-		ends = append(ends, len(buf))
+		ends[k] = len(buf)
 	}
+	// slice the values out of buf's final storage (appends may move it)
 	start := 0
 	for k, e := range ends {
 		if e < 0 {
@@ -701,7 +733,7 @@ func (c *conn) sendRow(enc *encoder, cols []column, i int) {
 		start = e
 	}
 	c.rowBuf = buf
-	c.be.Send(&pgproto3.DataRow{Values: vals})
+	c.out, _ = (&pgproto3.DataRow{Values: vals}).Encode(c.out)
 }
 
 func (c *conn) closeRunning(p *portal) {

@@ -500,3 +500,17 @@ func TestCatalogTypesOnTheWire(t *testing.T) {
 		}
 	}
 }
+
+func TestEmptyAndNullText(t *testing.T) {
+	ts := startServer(t)
+	c := ts.connect(t, "postgres")
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		var a, b *string
+		if err := c.QueryRow(ctx, "SELECT '' AS a, NULL::text AS b", mode).Scan(&a, &b); err != nil {
+			t.Fatal(err)
+		}
+		if a == nil || *a != "" || b != nil {
+			t.Errorf("%v: '' came out as %v, NULL as %v", mode, a, b)
+		}
+	}
+}
