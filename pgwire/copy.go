@@ -319,7 +319,6 @@ func (r *copyReader) release() {
 		rec.Release()
 	}
 	r.pending = nil
-	r.batch.reset()
 }
 
 // consume parses the complete rows in the buffer (all of it at the end).
@@ -762,12 +761,28 @@ func newCopyBatch(targets []copyTarget) *copyBatch {
 	return b
 }
 
+// reset starts a new batch. The arrays of a finished batch keep their
+// slices, so each batch allocates its own, sized for a full batch once a
+// COPY has filled one (1,024 rows before: small COPYs stay small).
 func (b *copyBatch) reset() {
+	size := 1024
+	if b.rows >= copyBatchRows {
+		size = copyBatchRows
+	}
 	b.rows = 0
-	b.times = b.times[:0]
-	for i := range b.targets {
+	b.times = make([]int64, 0, size)
+	for i, t := range b.targets {
 		b.floats[i], b.ints[i], b.bools[i], b.strs[i], b.nulls[i] = nil, nil, nil, nil, nil
 		b.dicts[i], b.codes[i], b.dictVal[i] = map[string]int32{}, nil, nil
+		switch {
+		case t.col.Kind == arrowstore.KindTime:
+		case t.col.Kind == arrowstore.KindTag:
+			b.codes[i] = make([]int32, 0, size)
+		case t.t == functions.TFloat:
+			b.floats[i] = make([]float64, 0, size)
+		case t.t == functions.TInt:
+			b.ints[i] = make([]int64, 0, size)
+		}
 	}
 }
 
@@ -943,7 +958,6 @@ func (b *copyBatch) record() arrow.RecordBatch {
 	for _, a := range arrs {
 		a.Release()
 	}
-	b.times = nil
 	b.reset()
 	return rec
 }
