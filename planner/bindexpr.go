@@ -1,11 +1,11 @@
 package planner
 
 import (
-	"unicode/utf8"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
