@@ -1,13 +1,18 @@
 package pgwire_test
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Real clients against a real server: psql, the PostgreSQL JDBC driver
@@ -104,4 +109,77 @@ func TestPsycopg2(t *testing.T) {
 		t.Fatalf("python client:\n%s", out)
 	}
 	t.Logf("python client:\n%s", out)
+}
+
+// TestGrafanaQueries runs what Grafana's PostgreSQL data source sends:
+// its health check and its macro expansions ($__timeFilter with
+// RFC 3339 literals at ns precision, $__timeGroupAlias in both its plain
+// and TimescaleDB forms, $__timeEpoch, $__unixEpochNanoFilter), through
+// pgx as Grafana does. Expected values are worked out from the rows.
+func TestGrafanaQueries(t *testing.T) {
+	ts := startServer(t)
+	c := ts.connect(t, "postgres")
+	if _, err := c.Exec(ctx, `CREATE TABLE cpu (time timestamptz, hostname text, usage_user double precision);
+INSERT INTO cpu VALUES ('2016-01-01 00:00:05+00', 'a', 10), ('2016-01-01 00:00:50+00', 'a', 20),
+ ('2016-01-01 00:01:10+00', 'a', 30), ('2016-01-01 00:02:00+00', 'b', 40), ('2016-01-01 00:03:00+00', 'b', 50)`); err != nil {
+		t.Fatal(err)
+	}
+	var one int64
+	if err := c.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("health check: %v", err)
+	}
+	rows := func(q string) []string {
+		t.Helper()
+		rs, err := c.Query(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var out []string
+		for rs.Next() {
+			v, err := rs.Values()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cells := make([]string, len(v))
+			for i, x := range v {
+				switch x := x.(type) {
+				case time.Time:
+					cells[i] = x.UTC().Format("15:04:05")
+				case pgtype.Numeric:
+					f, _ := x.Float64Value()
+					cells[i] = strconv.FormatFloat(f.Float64, 'f', -1, 64)
+				case float64:
+					cells[i] = strconv.FormatFloat(x, 'f', -1, 64)
+				default:
+					cells[i] = fmt.Sprint(x)
+				}
+			}
+			out = append(out, strings.Join(cells, " "))
+		}
+		if err := rs.Err(); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return out
+	}
+	filter := `time BETWEEN '2016-01-01T00:00:00.123456789Z' AND '2016-01-01T00:02:00Z'`
+	for _, tc := range []struct {
+		q    string
+		want string
+	}{
+		// $__timeGroupAlias(time, '1m') without TimescaleDB: epoch seconds
+		{`SELECT floor(extract(epoch from time)/60)*60 AS "time", avg(usage_user) AS "usage" FROM cpu WHERE ` + filter + ` GROUP BY 1 ORDER BY 1`,
+			"1451606400 15|1451606460 30|1451606520 40"},
+		// the same with TimescaleDB enabled in the data source
+		{`SELECT time_bucket('60.000s',time) AS "time", hostname AS metric, max(usage_user) FROM cpu WHERE ` + filter + ` GROUP BY 1, 2 ORDER BY 1, 2`,
+			"00:00:00 a 20|00:01:00 a 30|00:02:00 b 40"},
+		// $__timeEpoch(time) and $__unixEpochNanoFilter over a bigint column
+		{`SELECT extract(epoch from time) as "time", usage_user FROM cpu WHERE hostname = 'b' ORDER BY 1`,
+			"1451606520 40|1451606580 50"},
+		{`SELECT count(*) FROM cpu WHERE (extract(epoch from time) * 1000000000)::bigint >= 1451606460000000000 AND (extract(epoch from time) * 1000000000)::bigint <= 1451606520000000000`,
+			"2"},
+	} {
+		if got := strings.Join(rows(tc.q), "|"); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.q, got, tc.want)
+		}
+	}
 }
