@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -36,6 +37,7 @@ type conn struct {
 	pid    uint32
 	secret uint32
 
+	tls          bool // the connection is TLS
 	user, tenant string
 	sess         *session
 	types        *pgtype.Map
@@ -165,8 +167,29 @@ func (c *conn) startup() bool {
 			return false
 		}
 		switch m := msg.(type) {
-		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
-			// no TLS or GSS encryption configured: say so, continue in clear
+		case *pgproto3.SSLRequest:
+			if c.srv.cfg.TLS == nil || c.tls {
+				// no TLS configured (or already on): continue in the clear
+				if _, err := c.nc.Write([]byte{'N'}); err != nil {
+					return false
+				}
+				continue
+			}
+			if _, err := c.nc.Write([]byte{'S'}); err != nil {
+				return false
+			}
+			tc := tls.Server(c.nc, c.srv.cfg.TLS)
+			if err := tc.Handshake(); err != nil {
+				c.logf("TLS handshake failed", "err", err)
+				return false
+			}
+			c.mu.Lock() // Shutdown may close c.nc meanwhile
+			c.nc, c.tls = tc, true
+			c.mu.Unlock()
+			c.be = pgproto3.NewBackend(tc, tc)
+			c.be.SetMaxBodyLen(c.srv.cfg.MaxMessageBytes)
+		case *pgproto3.GSSEncRequest:
+			// no GSS encryption: continue in the clear
 			if _, err := c.nc.Write([]byte{'N'}); err != nil {
 				return false
 			}

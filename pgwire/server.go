@@ -3,6 +3,7 @@ package pgwire
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"log/slog"
@@ -26,6 +27,9 @@ type Config struct {
 	// MaxMessageBytes bounds one protocol message (default 64 MiB); a
 	// client sending a larger one gets an error and is disconnected.
 	MaxMessageBytes int
+	// TLS, when set, is offered to clients that ask (SSLRequest); without
+	// it they are told to continue in the clear.
+	TLS *tls.Config
 }
 
 // Server serves the PostgreSQL protocol for a DB.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +32,8 @@ type serveConfig struct {
 	httpAddr string
 	sync     string
 	syncMode ugnos.SyncMode
+	tlsCert  string
+	tlsKey   string
 }
 
 // serveSetting is one setting of ugnos serve: a flag, the environment
@@ -47,6 +50,8 @@ func (c *serveConfig) settings() []serveSetting {
 		{"pg-addr", "UGNOS_PG_ADDR", "127.0.0.1:5432", "PostgreSQL wire protocol address", &c.pgAddr},
 		{"http-addr", "UGNOS_HTTP_ADDR", "127.0.0.1:8086", "HTTP address (/health, /metrics)", &c.httpAddr},
 		{"sync", "UGNOS_SYNC", "always", "when writes are acknowledged: always (fsynced), interval or never", &c.sync},
+		{"tls-cert", "UGNOS_TLS_CERT", "", "PEM certificate (chain) offered to PostgreSQL clients that ask for TLS", &c.tlsCert},
+		{"tls-key", "UGNOS_TLS_KEY", "", "PEM private key of --tls-cert", &c.tlsKey},
 	}
 }
 
@@ -94,6 +99,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.dataDir == "" {
 		return errors.New("--data-dir is empty")
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
 	}
 	// Authentication does not exist yet, so every listener must be on a
 	// loopback address (DESIGN: listening beyond loopback requires a
@@ -166,7 +174,15 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 		log.Info("database closed")
 	}()
 
-	pgSrv, err := pgwire.New(db, pgwire.Config{Version: version, Logger: log})
+	pgCfg := pgwire.Config{Version: version, Logger: log}
+	if cfg.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return fmt.Errorf("TLS certificate: %w", err)
+		}
+		pgCfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	pgSrv, err := pgwire.New(db, pgCfg)
 	if err != nil {
 		return fmt.Errorf("pgwire: %w", err)
 	}
