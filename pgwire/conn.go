@@ -225,6 +225,10 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 	if m.ProtocolVersion != pgproto3.ProtocolVersion30 {
 		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0})
 	}
+	if err := c.authenticate(c.user); err != nil {
+		c.fatal(err)
+		return false
+	}
 	for name, v := range p {
 		switch name {
 		case "user", "database", "replication":

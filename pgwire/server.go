@@ -30,6 +30,10 @@ type Config struct {
 	// TLS, when set, is offered to clients that ask (SSLRequest); without
 	// it they are told to continue in the clear.
 	TLS *tls.Config
+	// Auth is the authentication method: AuthTrust (default), AuthPassword,
+	// AuthMD5 or AuthSCRAM, checked against Users (name → password).
+	Auth  string
+	Users map[string]string
 }
 
 // Server serves the PostgreSQL protocol for a DB.
@@ -60,6 +64,9 @@ func New(db *ugnos.DB, cfg Config) (*Server, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if err := CheckAuth(cfg.Auth, cfg.Users); err != nil {
+		return nil, err
 	}
 	if err := db.CreateDatabase("postgres"); err != nil {
 		return nil, err

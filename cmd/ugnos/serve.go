@@ -34,6 +34,7 @@ type serveConfig struct {
 	syncMode ugnos.SyncMode
 	tlsCert  string
 	tlsKey   string
+	password string
 }
 
 // serveSetting is one setting of ugnos serve: a flag, the environment
@@ -52,6 +53,7 @@ func (c *serveConfig) settings() []serveSetting {
 		{"sync", "UGNOS_SYNC", "always", "when writes are acknowledged: always (fsynced), interval or never", &c.sync},
 		{"tls-cert", "UGNOS_TLS_CERT", "", "PEM certificate (chain) offered to PostgreSQL clients that ask for TLS", &c.tlsCert},
 		{"tls-key", "UGNOS_TLS_KEY", "", "PEM private key of --tls-cert", &c.tlsKey},
+		{"password", "UGNOS_PASSWORD", "", "password of the user ugnos over the PostgreSQL protocol (SCRAM-SHA-256); required to listen beyond loopback", &c.password},
 	}
 }
 
@@ -103,14 +105,18 @@ func (c *serveConfig) validate() error {
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
-	// Authentication does not exist yet, so every listener must be on a
-	// loopback address (DESIGN: listening beyond loopback requires a
-	// password or TLS client certificates, or the server refuses to start).
+	// Listening beyond loopback requires a password (DESIGN). HTTP has no
+	// authentication yet, so it stays on loopback; pgwire may listen
+	// anywhere once --password is set.
 	if err := checkLoopbackAddr(c.httpAddr); err != nil {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
-	if err := checkLoopbackAddr(c.pgAddr); err != nil {
-		return fmt.Errorf("--pg-addr: %w", err)
+	if c.password == "" {
+		if err := checkLoopbackAddr(c.pgAddr); err != nil {
+			return fmt.Errorf("--pg-addr: %w (set --password to listen beyond loopback)", err)
+		}
+	} else if _, _, err := net.SplitHostPort(c.pgAddr); err != nil {
+		return fmt.Errorf("--pg-addr: %q is not host:port: %w", c.pgAddr, err)
 	}
 	return nil
 }
@@ -131,7 +137,7 @@ func checkLoopbackAddr(addr string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("%q is not a loopback address; authentication is not implemented yet, so ugnos listens only on 127.0.0.1, ::1 or localhost", addr)
+	return fmt.Errorf("%q is not a loopback address; without a password ugnos listens only on 127.0.0.1, ::1 or localhost", addr)
 }
 
 // serve runs the server until SIGINT or SIGTERM and returns the exit code.
@@ -175,6 +181,9 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 	}()
 
 	pgCfg := pgwire.Config{Version: version, Logger: log}
+	if cfg.password != "" {
+		pgCfg.Auth, pgCfg.Users = pgwire.AuthSCRAM, map[string]string{"ugnos": cfg.password}
+	}
 	if cfg.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
 		if err != nil {
