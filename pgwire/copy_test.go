@@ -149,3 +149,45 @@ func TestCopyTo(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyLargeParallel sends a COPY large enough to be parsed in several
+// chunks on several workers: every row arrives once, and a bad row deep
+// in the stream is reported with its line (the header is line 1) and
+// stores nothing.
+func TestCopyLargeParallel(t *testing.T) {
+	ts := startServer(t)
+	c := ts.connect(t, "postgres")
+	if _, err := c.Exec(ctx, copyTable); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("time,host,v,n,ok,note\n")
+	const rows = 300000
+	base := time.Date(2016, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < rows; i++ {
+		fmt.Fprintf(&b, "%s,host_%d,%d.5,%d,%t,\"note, %d\"\n", base.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i%7, i, i, i%3 == 0, i)
+	}
+	good := b.String()
+	if len(good) < 3*(4<<20) {
+		t.Fatalf("input of %d bytes is too small to span several chunks", len(good))
+	}
+	tag, err := c.PgConn().CopyFrom(ctx, strings.NewReader(good), "COPY m FROM STDIN (FORMAT csv, HEADER)")
+	if err != nil || tag.RowsAffected() != rows {
+		t.Fatalf("copy: %v %v", tag, err)
+	}
+	var n, sum int64
+	if err := c.QueryRow(ctx, "SELECT count(*), sum(n)::bigint FROM m").Scan(&n, &sum); err != nil || n != rows || sum != rows*(rows-1)/2 {
+		t.Fatalf("after copy: count %d sum %d %v", n, sum, err)
+	}
+	// line 250001 is data row 250000 (0-based 249999): make it bad
+	lines := strings.SplitAfter(good, "\n")
+	lines[250000] = strings.Replace(lines[250000], ",host_", ",x,host_", 1)
+	bad := strings.Join(lines, "")
+	_, err = c.PgConn().CopyFrom(ctx, strings.NewReader(bad), "COPY m FROM STDIN (FORMAT csv, HEADER)")
+	if sqlState(err) != "22P04" || !strings.Contains(err.Error(), "line 250001") {
+		t.Fatalf("bad row: %v", err)
+	}
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM m").Scan(&n); err != nil || n != rows {
+		t.Fatalf("the failed copy stored rows: %d %v", n, err)
+	}
+}
