@@ -352,6 +352,7 @@ func recordBytes(rec arrow.RecordBatch) int64 {
 type copyBatch struct {
 	targets []copyTarget
 	rows    int
+	hint    int // rows expected, for the first allocation
 	times   []int64
 	floats  [][]float64
 	ints    [][]int64
@@ -373,12 +374,15 @@ func newCopyBatch(targets []copyTarget) *copyBatch {
 }
 
 // reset starts a new batch. The arrays of a finished batch keep their
-// slices, so each batch allocates its own, sized for a full batch once a
-// COPY has filled one (1,024 rows before: small COPYs stay small).
+// slices, so each batch allocates its own: sized by the hint (rows
+// expected), for a full batch once one has filled, else for 1,024 rows
+// (small COPYs stay small).
 func (b *copyBatch) reset() {
 	size := 1024
 	if b.rows >= copyBatchRows {
 		size = copyBatchRows
+	} else if b.hint > 0 {
+		size = min(b.hint, copyBatchRows)
 	}
 	b.rows = 0
 	b.times = make([]int64, 0, size)

@@ -352,7 +352,11 @@ func (r *copyReader) consume(ctx context.Context, atEnd bool) error {
 		return nil
 	}
 	data := r.buf[:cut]
-	r.buf = append([]byte(nil), r.buf[cut:]...)
+	next := []byte(nil)
+	if !atEnd { // more to come: room for the next chunk at once
+		next = make([]byte, 0, copyChunkBytes+64<<10)
+	}
+	r.buf = append(next, r.buf[cut:]...)
 	r.dispatch(copyJob{data: data, line: r.lines})
 	r.lines += records
 	if r.bufferedBytes() >= copyBufferBytes {
@@ -397,6 +401,8 @@ func (r *copyReader) work() {
 	defer r.workers.Done()
 	for j := range r.jobs {
 		p := r.newParser()
+		p.batch.hint = bytes.Count(j.data, []byte{'\n'}) + 1
+		p.batch.reset()
 		p.line = j.line
 		err := p.parseLines(j.data)
 		p.cut()
