@@ -215,6 +215,10 @@ func (db *DB) insert(ctx context.Context, tenant string, p *planner.Planner, st 
 	return &Result{Tag: fmt.Sprintf("INSERT 0 %d", n), RowsAffected: n}, err
 }
 
+// ColumnType is the SQL type of a stored column: timestamptz for time,
+// text for tags, the field's type otherwise.
+func ColumnType(c arrowstore.Column) functions.Type { return sqlType(c) }
+
 func sqlType(c arrowstore.Column) functions.Type {
 	switch c.Kind {
 	case arrowstore.KindTime:

@@ -247,3 +247,16 @@ type Engine interface {
 	Delete(ctx context.Context, tenant, table string, minT, maxT int64, filters []Filter) (uint64, error)
 	Close() error
 }
+
+// RecordBytes is the size of a record's buffers.
+func RecordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		for _, buf := range c.Data().Buffers() {
+			if buf != nil {
+				n += int64(buf.Len())
+			}
+		}
+	}
+	return n
+}

@@ -3,8 +3,6 @@ package exec
 import (
 	"sync/atomic"
 
-	"github.com/apache/arrow-go/v18/arrow"
-
 	"github.com/ugnos/ugnos/errs"
 )
 
@@ -42,17 +40,4 @@ func (b *Budget) Used() int64 {
 		return 0
 	}
 	return b.used.Load()
-}
-
-// recordBytes is the size of a batch's buffers.
-func recordBytes(rec arrow.RecordBatch) int64 {
-	var n int64
-	for _, c := range rec.Columns() {
-		for _, buf := range c.Data().Buffers() {
-			if buf != nil {
-				n += int64(buf.Len())
-			}
-		}
-	}
-	return n
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/functions"
 	"github.com/ugnos/ugnos/planner"
 )
@@ -83,7 +84,7 @@ func (d *distinctOnOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		}
 		bi := len(batches)
 		batches = append(batches, rec)
-		if err := d.mem.Reserve(recordBytes(rec)); err != nil {
+		if err := d.mem.Reserve(arrowstore.RecordBytes(rec)); err != nil {
 			return nil, err
 		}
 		live = append(live, 0)

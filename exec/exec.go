@@ -192,7 +192,7 @@ func drain(ctx context.Context, op Operator, mem *Budget) ([]arrow.RecordBatch, 
 			return fail(err)
 		}
 		out = append(out, rec)
-		if err := mem.Reserve(recordBytes(rec)); err != nil {
+		if err := mem.Reserve(arrowstore.RecordBytes(rec)); err != nil {
 			return fail(err)
 		}
 	}

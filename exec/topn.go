@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/functions"
 	"github.com/ugnos/ugnos/planner"
 )
@@ -104,7 +105,7 @@ func (t *topNOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			vs[k] = functions.ArrVec(rec.Column(key.Col), t.types[key.Col])
 		}
 		t.vecs = append(t.vecs, vs)
-		if err := t.mem.Reserve(recordBytes(rec)); err != nil {
+		if err := t.mem.Reserve(arrowstore.RecordBytes(rec)); err != nil {
 			return nil, err
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {

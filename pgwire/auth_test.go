@@ -1,35 +1,19 @@
 package pgwire_test
 
 import (
-	"net"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/pgwire"
 )
 
 func TestPasswordAuthentication(t *testing.T) {
 	for _, method := range []string{pgwire.AuthPassword, pgwire.AuthMD5, pgwire.AuthSCRAM} {
 		t.Run(method, func(t *testing.T) {
-			db, err := ugnos.Open(t.TempDir(), ugnos.WithSyncMode(ugnos.SyncNever))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			srv, err := pgwire.New(db, pgwire.Config{Auth: method, Users: map[string]string{"ugnos": "s3cret", "ann": "pässword"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			go srv.Serve(l)
-			defer srv.Shutdown(ctx)
+			ts := startServerWith(t, pgwire.Config{Auth: method, Users: map[string]string{"ugnos": "s3cret", "ann": "pässword"}})
 			url := func(user, pw string) string {
-				return "postgres://" + user + ":" + pw + "@" + l.Addr().String() + "/postgres?sslmode=disable"
+				return "postgres://" + user + ":" + pw + "@" + ts.addr + "/postgres?sslmode=disable"
 			}
 			for _, ok := range [][2]string{{"ugnos", "s3cret"}, {"ann", "p%C3%A4ssword"}} {
 				c, err := pgx.Connect(ctx, url(ok[0], ok[1]))

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	pg "github.com/pganalyze/pg_query_go/v6"
 
+	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
@@ -177,7 +178,7 @@ func (c *conn) copyIn(ctx context.Context, table string, names []string, opts co
 	var targets []copyTarget
 	if len(names) == 0 {
 		for _, col := range cols {
-			targets = append(targets, copyTarget{col: col, t: columnSQLType(col)})
+			targets = append(targets, copyTarget{col: col, t: ugnos.ColumnType(col)})
 		}
 	} else {
 		byName := map[string]arrowstore.Column{}
@@ -194,7 +195,7 @@ func (c *conn) copyIn(ctx context.Context, table string, names []string, opts co
 				return nil, errs.New(errs.ErrInvalidInput, "42701", "column %q specified more than once", n)
 			}
 			seen[n] = true
-			targets = append(targets, copyTarget{col: col, t: columnSQLType(col), force: opts.forceNull[n]})
+			targets = append(targets, copyTarget{col: col, t: ugnos.ColumnType(col), force: opts.forceNull[n]})
 		}
 	}
 	hasTime := false
@@ -222,24 +223,6 @@ func (c *conn) copyIn(ctx context.Context, table string, names []string, opts co
 		return nil, err
 	}
 	return &result{verb: "COPY " + strconv.FormatInt(n, 10)}, nil
-}
-
-func columnSQLType(col arrowstore.Column) functions.Type {
-	switch col.Kind {
-	case arrowstore.KindTime:
-		return functions.TTimestamp
-	case arrowstore.KindTag:
-		return functions.TText
-	}
-	switch col.Type {
-	case arrowstore.TypeFloat:
-		return functions.TFloat
-	case arrowstore.TypeInt:
-		return functions.TInt
-	case arrowstore.TypeBool:
-		return functions.TBool
-	}
-	return functions.TText
 }
 
 // csvRecordEnd finds the newline ending a CSV record (outside quotes), or
@@ -334,18 +317,6 @@ func nilIfNull(f []byte, null string) []byte {
 		return nil
 	}
 	return f
-}
-
-func recordBytes(rec arrow.RecordBatch) int64 {
-	var n int64
-	for _, c := range rec.Columns() {
-		for _, buf := range c.Data().Buffers() {
-			if buf != nil {
-				n += int64(buf.Len())
-			}
-		}
-	}
-	return n
 }
 
 // copyBatch builds the Arrow columns of up to copyBatchRows rows.

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/errs"
 )
 
@@ -50,7 +51,7 @@ func (p *copyParser) errorf(code, format string, args ...any) error {
 func (p *copyParser) cut() {
 	if p.batch.rows > 0 {
 		rec := p.batch.record()
-		p.bytes += recordBytes(rec)
+		p.bytes += arrowstore.RecordBytes(rec)
 		p.recs = append(p.recs, rec)
 	}
 }

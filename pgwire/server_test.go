@@ -30,11 +30,17 @@ type testServer struct {
 
 func startServer(t testing.TB) *testServer {
 	t.Helper()
+	return startServerWith(t, pgwire.Config{Version: "test"})
+}
+
+// startServerWith starts a server with cfg over a fresh database.
+func startServerWith(t testing.TB, cfg pgwire.Config) *testServer {
+	t.Helper()
 	db, err := ugnos.Open(t.TempDir(), ugnos.WithSyncMode(ugnos.SyncNever))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := pgwire.New(db, pgwire.Config{Version: "test"})
+	srv, err := pgwire.New(db, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/pgwire"
 )
 
@@ -36,23 +35,9 @@ func selfSigned(t *testing.T) tls.Certificate {
 }
 
 func TestTLS(t *testing.T) {
-	db, err := ugnos.Open(t.TempDir(), ugnos.WithSyncMode(ugnos.SyncNever))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	srv, err := pgwire.New(db, pgwire.Config{TLS: &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	defer srv.Shutdown(ctx)
+	ts := startServerWith(t, pgwire.Config{TLS: &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}})
 	for _, mode := range []string{"require", "disable"} {
-		c, err := pgx.Connect(ctx, "postgres://ugnos@"+l.Addr().String()+"/postgres?sslmode="+mode)
+		c, err := pgx.Connect(ctx, "postgres://ugnos@"+ts.addr+"/postgres?sslmode="+mode)
 		if err != nil {
 			t.Fatalf("sslmode=%s: %v", mode, err)
 		}

@@ -59,16 +59,7 @@ func runWire(args []string) {
 		}
 		s := startWire()
 		conn := s.connect(ctx)
-		_, err := conn.Exec(ctx, cpuDDL)
-		check(err)
-		start := time.Now()
-		tag, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(csv.Bytes()), "COPY cpu FROM STDIN WITH (FORMAT csv, HEADER)")
-		check(err)
-		el := time.Since(start)
-		if tag.RowsAffected() != int64(rows) {
-			check(fmt.Errorf("ugnos COPY stored %d rows, want %d", tag.RowsAffected(), rows))
-		}
-		ucopy = append(ucopy, float64(rows)/el.Seconds())
+		ucopy = append(ucopy, timeCopy(ctx, conn, cpuDDL, csv.Bytes(), rows, "ugnos"))
 		conn.Close(ctx)
 		last = s
 	}
@@ -81,16 +72,7 @@ func runWire(args []string) {
 		for run := 0; run < *runs; run++ {
 			conn, err := pgx.Connect(ctx, pg.ConnStr)
 			check(err)
-			_, err = conn.Exec(ctx, "DROP TABLE IF EXISTS cpu; "+cpuDDL)
-			check(err)
-			start := time.Now()
-			tag, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(csv.Bytes()), "COPY cpu FROM STDIN WITH (FORMAT csv, HEADER)")
-			check(err)
-			el := time.Since(start)
-			if tag.RowsAffected() != int64(rows) {
-				check(fmt.Errorf("PostgreSQL COPY stored %d rows, want %d", tag.RowsAffected(), rows))
-			}
-			pcopy = append(pcopy, float64(rows)/el.Seconds())
+			pcopy = append(pcopy, timeCopy(ctx, conn, "DROP TABLE IF EXISTS cpu; "+cpuDDL, csv.Bytes(), rows, "PostgreSQL"))
 			conn.Close(ctx)
 		}
 	}
@@ -189,6 +171,21 @@ func runWire(args []string) {
 		}
 		fmt.Printf("%-24s %8d %10.1f %10.1f\n", n, len(xs), xs[len(xs)/2], xs[min(len(xs)-1, len(xs)*99/100)])
 	}
+}
+
+// timeCopy creates the table (ddl), COPYs the CSV into it and returns
+// rows/s; the stored row count is checked.
+func timeCopy(ctx context.Context, conn *pgx.Conn, ddl string, csv []byte, rows int, who string) float64 {
+	_, err := conn.Exec(ctx, ddl)
+	check(err)
+	start := time.Now()
+	tag, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(csv), "COPY cpu FROM STDIN WITH (FORMAT csv, HEADER)")
+	check(err)
+	el := time.Since(start)
+	if tag.RowsAffected() != int64(rows) {
+		check(fmt.Errorf("%s COPY stored %d rows, want %d", who, tag.RowsAffected(), rows))
+	}
+	return float64(rows) / el.Seconds()
 }
 
 // wireServer is ugnos serving pgwire on a loopback port.
