@@ -46,9 +46,7 @@ type conn struct {
 	skipSync  bool // an extended-protocol error: skip to the next Sync
 	stmts     map[string]*prepared
 	portals   map[string]*portal
-	rowBuf    []byte
 	rowValues [][]byte
-	rowEnds   []int
 	out       []byte // encoded DataRows not yet written
 
 	mu      sync.Mutex
@@ -694,13 +692,20 @@ func (c *conn) sendRows(p *portal, limit int) (more bool, err error) {
 			if res.cols, err = columnsOf(res.rec, p.formats); err != nil {
 				return false, err
 			}
+			if len(res.enc) < len(res.cols) {
+				res.enc = make([]encoded, len(res.cols))
+			}
+			for k := range res.cols {
+				enc.encodeColumn(&res.cols[k], &res.enc[k])
+			}
+			res.starts = res.starts[:0]
 		}
 		n := int(res.rec.NumRows())
 		for res.off < n {
 			if limit > 0 && sent == limit {
 				return true, nil
 			}
-			c.sendRow(enc, res.cols, res.off)
+			c.sendRow(res, res.off)
 			res.off++
 			res.sent++
 			sent++
@@ -731,35 +736,28 @@ func (c *conn) writeOut() error {
 	return err
 }
 
-func (c *conn) sendRow(enc *encoder, cols []column, i int) {
-	if c.rowBuf == nil {
-		c.rowBuf = make([]byte, 0, 4096) // non-nil: an empty value is not NULL
+// sendRow encodes row i of the current batch (its columns are encoded)
+// as a DataRow into the output buffer.
+func (c *conn) sendRow(res *result, i int) {
+	n := len(res.cols)
+	if cap(c.rowValues) < n {
+		c.rowValues = make([][]byte, n)
 	}
-	buf := c.rowBuf[:0]
-	if cap(c.rowValues) < len(cols) {
-		c.rowValues = make([][]byte, len(cols))
-		c.rowEnds = make([]int, len(cols))
+	if len(res.starts) < n { // where each column's next value starts
+		res.starts = make([]int, n)
 	}
-	vals, ends := c.rowValues[:len(cols)], c.rowEnds[:len(cols)]
-	for k := range cols {
-		if cols[k].vec.IsNull(i) {
-			ends[k] = -1
-			continue
-		}
-		buf = enc.appendValue(buf, &cols[k], i)
-		ends[k] = len(buf)
-	}
-	// slice the values out of buf's final storage (appends may move it)
-	start := 0
-	for k, e := range ends {
-		if e < 0 {
+	vals := c.rowValues[:n]
+	for k := 0; k < n; k++ {
+		e := &res.enc[k]
+		end := e.ends[i]
+		if end < 0 {
 			vals[k] = nil
 			continue
 		}
-		vals[k] = buf[start:e:e]
-		start = e
+		start := res.starts[k]
+		vals[k] = e.data[start:end:end]
+		res.starts[k] = end
 	}
-	c.rowBuf = buf
 	c.out, _ = (&pgproto3.DataRow{Values: vals}).Encode(c.out)
 }
 
@@ -792,10 +790,12 @@ type result struct {
 	verb   string // command tag
 	count  int64  // rows affected, for tags that carry a count
 	// streaming state
-	rec  arrow.RecordBatch
-	off  int
-	cols []column
-	sent int64
+	rec    arrow.RecordBatch
+	off    int
+	cols   []column
+	enc    []encoded // the batch's columns in their wire format
+	starts []int     // per column, where row off's value starts in enc
+	sent   int64
 }
 
 func (r *result) release() {
