@@ -47,7 +47,8 @@ type conn struct {
 	stmts     map[string]*prepared
 	portals   map[string]*portal
 	rowValues [][]byte
-	out       []byte // encoded DataRows not yet written
+	out       []byte
+	encFree   [][]encoded // a finished result's column encoders, for reuse // encoded DataRows not yet written
 
 	mu      sync.Mutex
 	busy    bool
@@ -693,7 +694,8 @@ func (c *conn) sendRows(p *portal, limit int) (more bool, err error) {
 				return false, err
 			}
 			if len(res.enc) < len(res.cols) {
-				res.enc = make([]encoded, len(res.cols))
+				res.enc = c.takeEncoded(len(res.cols))
+				res.done = c.giveEncoded
 			}
 			for k := range res.cols {
 				enc.encodeColumn(&res.cols[k], &res.enc[k])
@@ -734,6 +736,32 @@ func (c *conn) writeOut() error {
 	_, err := c.nc.Write(c.out)
 	c.out = c.out[:0]
 	return err
+}
+
+// takeEncoded returns n column encoders, reusing a finished result's (a
+// connection streams large results one after another, so their buffers
+// are kept instead of regrown).
+func (c *conn) takeEncoded(n int) []encoded {
+	for len(c.encFree) > 0 {
+		e := c.encFree[len(c.encFree)-1]
+		c.encFree = c.encFree[:len(c.encFree)-1]
+		if len(e) >= n {
+			return e
+		}
+	}
+	return make([]encoded, n)
+}
+
+// giveEncoded keeps one set of encoders of at most 8 MiB per connection
+// (idle connections should not hold much memory).
+func (c *conn) giveEncoded(e []encoded) {
+	size := 0
+	for _, x := range e {
+		size += cap(x.data) + 8*cap(x.ends)
+	}
+	if len(c.encFree) == 0 && size <= 8<<20 {
+		c.encFree = append(c.encFree, e)
+	}
 }
 
 // sendRow encodes row i of the current batch (its columns are encoded)
@@ -793,12 +821,17 @@ type result struct {
 	rec    arrow.RecordBatch
 	off    int
 	cols   []column
-	enc    []encoded // the batch's columns in their wire format
+	enc    []encoded       // the batch's columns in their wire format
+	done   func([]encoded) // gives enc back to the connection
 	starts []int     // per column, where row off's value starts in enc
 	sent   int64
 }
 
 func (r *result) release() {
+	if r.done != nil && r.enc != nil {
+		r.done(r.enc)
+		r.enc = nil
+	}
 	if r.rec != nil {
 		r.rec.Release()
 		r.rec = nil
