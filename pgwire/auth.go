@@ -111,7 +111,10 @@ func (c *conn) scram(user, password string, known bool) error {
 	if err != nil {
 		return errAuthFailed(user)
 	}
-	creds := client.GetStoredCredentials(scram.KeyFactors{Salt: string(salt), Iters: scramIterations})
+	creds, err := client.GetStoredCredentialsWithError(scram.KeyFactors{Salt: string(salt), Iters: scramIterations})
+	if err != nil {
+		return err
+	}
 	server, err := scram.SHA256.NewServer(func(string) (scram.StoredCredentials, error) { return creds, nil })
 	if err != nil {
 		return err

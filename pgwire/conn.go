@@ -47,8 +47,7 @@ type conn struct {
 	stmts     map[string]*prepared
 	portals   map[string]*portal
 	rowValues [][]byte
-	out       []byte
-	encFree   [][]encoded // a finished result's column encoders, for reuse // encoded DataRows not yet written
+	out       []byte // encoded DataRows not yet written
 
 	mu      sync.Mutex
 	busy    bool
@@ -738,31 +737,19 @@ func (c *conn) writeOut() error {
 	return err
 }
 
-// takeEncoded returns n column encoders, reusing a finished result's (a
-// connection streams large results one after another, so their buffers
-// are kept instead of regrown).
+// encoders are column encoders of finished results, shared by the
+// connections: large results come one after another, so their buffers
+// are reused instead of regrown, and the GC drops them when idle.
+var encoders sync.Pool
+
 func (c *conn) takeEncoded(n int) []encoded {
-	for len(c.encFree) > 0 {
-		e := c.encFree[len(c.encFree)-1]
-		c.encFree = c.encFree[:len(c.encFree)-1]
-		if len(e) >= n {
-			return e
-		}
+	if e, ok := encoders.Get().(*[]encoded); ok && len(*e) >= n {
+		return *e
 	}
 	return make([]encoded, n)
 }
 
-// giveEncoded keeps one set of encoders of at most 8 MiB per connection
-// (idle connections should not hold much memory).
-func (c *conn) giveEncoded(e []encoded) {
-	size := 0
-	for _, x := range e {
-		size += cap(x.data) + 8*cap(x.ends)
-	}
-	if len(c.encFree) == 0 && size <= 8<<20 {
-		c.encFree = append(c.encFree, e)
-	}
-}
+func (c *conn) giveEncoded(e []encoded) { encoders.Put(&e) }
 
 // sendRow encodes row i of the current batch (its columns are encoded)
 // as a DataRow into the output buffer.
@@ -816,14 +803,13 @@ type result struct {
 	rd     array.RecordReader // nil for statements without rows
 	schema *arrow.Schema
 	verb   string // command tag
-	count  int64  // rows affected, for tags that carry a count
 	// streaming state
 	rec    arrow.RecordBatch
 	off    int
 	cols   []column
 	enc    []encoded       // the batch's columns in their wire format
 	done   func([]encoded) // gives enc back to the connection
-	starts []int     // per column, where row off's value starts in enc
+	starts []int           // per column, where row off's value starts in enc
 	sent   int64
 }
 

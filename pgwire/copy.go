@@ -329,7 +329,6 @@ type copyBatch struct {
 	ints    [][]int64
 	bools   [][]bool
 	strs    [][]string
-	valid   []*functions.Valid
 	nulls   [][]int // row numbers of NULLs per column
 	dicts   []map[string]int32
 	codes   [][]int32

@@ -331,9 +331,9 @@ func (r *copyReader) consume(ctx context.Context, atEnd bool) error {
 	if len(r.buf) < copyChunkBytes && !atEnd {
 		return nil
 	}
-	cut, records := len(r.buf), int64(0)
+	var cut int
+	var records int64
 	if r.opts.format == "csv" {
-		cut, records = 0, 0
 		for pos := 0; pos < len(r.buf); {
 			end := csvRecordEnd(r.buf[pos:], r.opts.quote, r.opts.escape)
 			if end < 0 {
