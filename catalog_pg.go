@@ -27,13 +27,14 @@ var ServerVersion = "PostgreSQL 15.0 (ugnos) on " + runtime.GOARCH + "-" + runti
 type pgSession struct {
 	db     *DB
 	tenant string
+	client *Session // nil: the embedded process
 	once   sync.Once
 	snap   *pgcatalog.Snapshot
 	reg    *functions.Registry
 }
 
-func newPGSession(db *DB, tenant string) *pgSession {
-	s := &pgSession{db: db, tenant: tenant}
+func newPGSession(db *DB, tenant string, client *Session) *pgSession {
+	s := &pgSession{db: db, tenant: tenant, client: client}
 	s.reg = db.reg.With(pgcatalog.Functions(s.snapshot)...)
 	return s
 }
@@ -46,6 +47,18 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 		db := s.db
 		snap := &pgcatalog.Snapshot{Database: s.tenant, Databases: db.eng.Tenants(), User: "ugnos",
 			Version: ServerVersion, StartTime: db.eng.Started().UnixNano(), BackendPID: int64(os.Getpid())}
+		if c := s.client; c != nil {
+			if c.User != "" {
+				snap.User = c.User
+			}
+			if c.PID != 0 {
+				snap.BackendPID = c.PID
+			}
+			if c.Version != "" {
+				snap.Version = "PostgreSQL " + c.Version + " on " + runtime.GOARCH + "-" + runtime.GOOS + ", compiled by " + runtime.Version() + ", 64-bit"
+			}
+			snap.Setting = c.Setting
+		}
 		names, _ := db.eng.Tables(s.tenant)
 		for _, name := range names {
 			t, err := db.eng.Table(s.tenant, name)
@@ -148,7 +161,7 @@ func (c catalog) RelationOID(schema, name string) (int64, bool) {
 
 func (c catalog) session() *pgSession {
 	if c.pg == nil {
-		return newPGSession(c.db, c.tenant)
+		return newPGSession(c.db, c.tenant, nil)
 	}
 	return c.pg
 }

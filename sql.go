@@ -113,7 +113,7 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 			return nil, err
 		}
 	}
-	pgs := newPGSession(db, tenant)
+	pgs := newPGSession(db, tenant, sessionFrom(ctx))
 	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), Params: args, Text: query}
 	switch {
 	case node.GetSelectStmt() != nil:
@@ -285,7 +285,7 @@ func (db *DB) Describe(ctx context.Context, tenant, query string) (*Description,
 	if err != nil {
 		return nil, err
 	}
-	pgs := newPGSession(db, tenant)
+	pgs := newPGSession(db, tenant, sessionFrom(ctx))
 	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), InferParams: true, Text: query}
 	d := &Description{}
 	switch {

@@ -148,7 +148,12 @@ var catFuncs = []catFunc{
 	{name: "getdatabaseencoding", ret: functions.TText, sigs: [][]argKind{none}, f: constant("UTF8")},
 	{name: "pg_my_temp_schema", ret: functions.TInt, sigs: [][]argKind{none}, f: constant(int64(0))},
 	{name: "pg_is_other_temp_schema", ret: functions.TBool, sigs: [][]argKind{oid1}, strict: true, f: constant(false)},
-	{name: "current_setting", ret: functions.TText, sigs: [][]argKind{sig(argText), sig(argText, argBool)}, strict: true, f: func(_ *Snapshot, a []any) (any, error) {
+	{name: "current_setting", ret: functions.TText, sigs: [][]argKind{sig(argText), sig(argText, argBool)}, strict: true, f: func(s *Snapshot, a []any) (any, error) {
+		if s.Setting != nil {
+			if v, ok := s.Setting(a[0].(string)); ok {
+				return v, nil
+			}
+		}
 		v, ok := Setting(a[0].(string))
 		if !ok {
 			if len(a) > 1 && a[1].(bool) {

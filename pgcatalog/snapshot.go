@@ -22,6 +22,9 @@ type Snapshot struct {
 	StartTime int64
 	// BackendPID is what pg_backend_pid() returns.
 	BackendPID int64
+	// Setting, when set, gives the session's current value of a run-time
+	// setting (current_setting), before the server defaults.
+	Setting func(name string) (string, bool)
 }
 
 // Table is a user table; it lives in schema public.

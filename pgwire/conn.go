@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	pg "github.com/pganalyze/pg_query_go/v6"
 
+	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/sql"
 )
@@ -456,7 +457,7 @@ func (c *conn) describeStatement(ps *prepared) error {
 		ps.cols, ps.rows = cols, cols != nil
 		return nil
 	}
-	d, err := c.srv.db.Describe(context.Background(), c.tenant, ps.stmt.Text)
+	d, err := c.srv.db.Describe(ugnos.WithSession(context.Background(), c.clientSession()), c.tenant, ps.stmt.Text)
 	if err != nil {
 		return err
 	}
@@ -591,6 +592,7 @@ func (c *conn) open(p *portal) error {
 		inner := cancel
 		cancel = func(cause error) { stop(); inner(cause) }
 	}
+	ctx = ugnos.WithSession(ctx, c.clientSession())
 	p.ctx, p.cancel = ctx, cancel
 	c.mu.Lock()
 	c.running = cancel
@@ -601,6 +603,20 @@ func (c *conn) open(p *portal) error {
 	}
 	p.res = res
 	return nil
+}
+
+// clientSession tells the engine who runs a statement and the session's
+// settings as they are when it starts.
+func (c *conn) clientSession() *ugnos.Session {
+	settings := make(map[string]string, len(c.sess.values))
+	for k, v := range c.sess.values {
+		settings[k] = v
+	}
+	return &ugnos.Session{User: c.user, PID: int64(c.pid), Version: c.srv.ServerVersion(),
+		Setting: func(name string) (string, bool) {
+			v, ok := settings[strings.ToLower(name)]
+			return v, ok
+		}}
 }
 
 // canceled maps an error caused by cancelling ctx to its SQLSTATE error.

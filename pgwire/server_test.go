@@ -520,3 +520,19 @@ func TestEmptyAndNullText(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionInSQL(t *testing.T) {
+	ts := startServer(t)
+	c := ts.connect(t, "postgres")
+	if _, err := c.Exec(ctx, "SET search_path = myschema, public; SET application_name = 'probe'"); err != nil {
+		t.Fatal(err)
+	}
+	var sp, app, user, version string
+	var pid int64
+	if err := c.QueryRow(ctx, "SELECT current_setting('search_path'), current_setting('application_name'), current_user, version(), pg_backend_pid()").Scan(&sp, &app, &user, &version, &pid); err != nil {
+		t.Fatal(err)
+	}
+	if sp != "myschema, public" || app != "probe" || user != "ugnos" || !strings.Contains(version, "ugnos test") || uint32(pid) != c.PgConn().PID() {
+		t.Errorf("search_path %q, application_name %q, user %q, version %q, pid %d (connection's %d)", sp, app, user, version, pid, c.PgConn().PID())
+	}
+}

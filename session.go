@@ -1,0 +1,29 @@
+package ugnos
+
+import "context"
+
+// Session describes the client session a statement runs for. The
+// PostgreSQL server attaches it to the context of each statement
+// (WithSession) so that current_user, pg_backend_pid(), version() and
+// current_setting() answer for that connection; without one they answer
+// for the embedded process.
+type Session struct {
+	User    string // the session user
+	PID     int64  // the backend process id the client sees
+	Version string // the server_version, e.g. "15.0 (ugnos 0.1.0)"
+	// Setting returns the current value of a run-time setting (SET/SHOW),
+	// ok false when the session does not know it.
+	Setting func(name string) (value string, ok bool)
+}
+
+type sessionKey struct{}
+
+// WithSession returns a context carrying the session.
+func WithSession(ctx context.Context, s *Session) context.Context {
+	return context.WithValue(ctx, sessionKey{}, s)
+}
+
+func sessionFrom(ctx context.Context) *Session {
+	s, _ := ctx.Value(sessionKey{}).(*Session)
+	return s
+}
