@@ -58,14 +58,12 @@ func (p *copyParser) cut() {
 
 // parseLines parses complete text or CSV records.
 func (p *copyParser) parseLines(data []byte) error {
+	if p.opts.format == "csv" {
+		return p.parseCSV(data)
+	}
 	pos := 0
 	for pos < len(data) {
-		var end int
-		if p.opts.format == "csv" {
-			end = csvRecordEnd(data[pos:], p.opts.quote, p.opts.escape)
-		} else {
-			end = bytes.IndexByte(data[pos:], '\n')
-		}
+		end := bytes.IndexByte(data[pos:], '\n')
 		next := pos + end + 1
 		if end < 0 {
 			end, next = len(data)-pos, len(data)
@@ -73,22 +71,90 @@ func (p *copyParser) parseLines(data []byte) error {
 		line := bytes.TrimSuffix(data[pos:pos+end], []byte{'\r'})
 		pos = next
 		p.line++
-		if p.opts.format != "csv" && bytes.Equal(line, []byte(`\.`)) {
+		if bytes.Equal(line, []byte(`\.`)) {
 			return nil // the end-of-data marker of old clients
 		}
-		if len(line) == 0 && p.opts.format == "csv" && len(p.targets) != 1 {
-			// an empty CSV line is a row of one NULL field
-			return p.errorf("22P04", "missing data for column %q", p.targets[1].col.Name)
-		}
-		var err error
-		if p.opts.format == "csv" {
-			err = p.splitCSV(line)
-		} else {
-			err = p.splitText(line)
-		}
-		if err != nil {
+		if err := p.splitText(line); err != nil {
 			return err
 		}
+		if err := p.addRow(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseCSV parses complete CSV records in one pass: fields are split as
+// the record's end is found (quoted fields may hold line breaks).
+func (p *copyParser) parseCSV(data []byte) error {
+	q, e, d := p.opts.quote, p.opts.escape, p.opts.delim
+	pos := 0
+	for pos < len(data) {
+		p.line++
+		p.fields, p.quoted = p.fields[:0], p.quoted[:0]
+		i := pos
+		if data[i] == '\n' || data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			if len(p.targets) != 1 {
+				// an empty CSV line is a row of one NULL field
+				return p.errorf("22P04", "missing data for column %q", p.targets[1].col.Name)
+			}
+		}
+		for {
+			if i < len(data) && data[i] == q {
+				var f []byte
+				i++
+				for {
+					if i >= len(data) {
+						return p.errorf("22P04", "unterminated CSV quoted field")
+					}
+					ch := data[i]
+					if ch == e && i+1 < len(data) && (data[i+1] == q || e != q && data[i+1] == e) {
+						f = append(f, data[i+1])
+						i += 2
+						continue
+					}
+					if ch == q {
+						i++
+						break
+					}
+					f = append(f, ch)
+					i++
+				}
+				// text after the closing quote up to the delimiter is kept
+				for i < len(data) && data[i] != d && data[i] != '\n' {
+					f = append(f, data[i])
+					i++
+				}
+				if f == nil {
+					f = []byte{}
+				}
+				f = bytes.TrimSuffix(f, []byte{'\r'})
+				p.fields = append(p.fields, f)
+				p.quoted = append(p.quoted, true)
+			} else {
+				j := i
+				for j < len(data) && data[j] != d && data[j] != '\n' {
+					j++
+				}
+				f := data[i:j]
+				if j < len(data) && data[j] == '\n' {
+					f = bytes.TrimSuffix(f, []byte{'\r'})
+				}
+				p.fields = append(p.fields, nilIfNull(f, p.opts.null))
+				p.quoted = append(p.quoted, false)
+				i = j
+			}
+			if i >= len(data) || data[i] == '\n' {
+				break
+			}
+			i++ // the delimiter; a record may end with an empty field
+			if i >= len(data) || data[i] == '\n' {
+				p.fields = append(p.fields, nilIfNull([]byte{}, p.opts.null))
+				p.quoted = append(p.quoted, false)
+				break
+			}
+		}
+		pos = i + 1
 		if err := p.addRow(); err != nil {
 			return err
 		}
@@ -123,62 +189,6 @@ func (p *copyParser) splitText(line []byte) error {
 		start = i + 1
 	}
 	return nil
-}
-
-func (p *copyParser) splitCSV(line []byte) error {
-	p.fields, p.quoted = p.fields[:0], p.quoted[:0]
-	q, e, d := p.opts.quote, p.opts.escape, p.opts.delim
-	i := 0
-	for {
-		if i < len(line) && line[i] == q {
-			var f []byte
-			i++
-			for {
-				if i >= len(line) {
-					return p.errorf("22P04", "unterminated CSV quoted field")
-				}
-				ch := line[i]
-				if ch == e && i+1 < len(line) && (line[i+1] == q || e != q && line[i+1] == e) {
-					f = append(f, line[i+1])
-					i += 2
-					continue
-				}
-				if ch == q {
-					i++
-					break
-				}
-				f = append(f, ch)
-				i++
-			}
-			// text after the closing quote up to the delimiter is kept
-			for i < len(line) && line[i] != d {
-				f = append(f, line[i])
-				i++
-			}
-			if f == nil {
-				f = []byte{}
-			}
-			p.fields = append(p.fields, f)
-			p.quoted = append(p.quoted, true)
-		} else {
-			j := i
-			for j < len(line) && line[j] != d {
-				j++
-			}
-			p.fields = append(p.fields, nilIfNull(line[i:j], p.opts.null))
-			p.quoted = append(p.quoted, false)
-			i = j
-		}
-		if i >= len(line) {
-			return nil
-		}
-		i++ // the delimiter
-		if i == len(line) {
-			p.fields = append(p.fields, nilIfNull([]byte{}, p.opts.null))
-			p.quoted = append(p.quoted, false)
-			return nil
-		}
-	}
 }
 
 // addRow appends the split fields as a row.
