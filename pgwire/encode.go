@@ -30,7 +30,8 @@ func (e *encoder) encodeColumn(c *column, dst *encoded) {
 	}
 	dst.data, dst.ends = dst.data[:0], dst.ends[:0]
 	arr := c.vec.Arr
-	valid := func(i int) bool { return arr == nil || arr.IsValid(i) }
+	nulls := arr != nil && arr.NullN() > 0
+	valid := func(i int) bool { return !nulls || arr.IsValid(i) }
 	push := func() { dst.ends = append(dst.ends, len(dst.data)) }
 	null := func() { dst.ends = append(dst.ends, -1) }
 	switch a := arr.(type) {
@@ -103,12 +104,19 @@ func (e *encoder) encodeColumn(c *column, dst *encoded) {
 		if !ok {
 			break
 		}
+		idx, isInt32 := a.Indices().(*array.Int32)
 		for i := 0; i < n; i++ {
 			if !valid(i) {
 				null()
 				continue
 			}
-			dst.data = append(dst.data, dict.Value(a.GetValueIndex(i))...)
+			k := 0
+			if isInt32 {
+				k = int(idx.Value(i))
+			} else {
+				k = a.GetValueIndex(i)
+			}
+			dst.data = append(dst.data, dict.Value(k)...)
 			push()
 		}
 		return
