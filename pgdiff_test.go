@@ -946,6 +946,8 @@ var pgdTypes = []pgdQuery{
 	{"date-compare-timestamp", `SELECT count(*) FROM cpu WHERE time >= date '2016-01-01' AND time < date '2016-01-01' + 1`, true},
 	{"date-functions", `SELECT make_date(2016, 2, 29) AS a, date_trunc('month', date '2016-02-17') AS b, extract(year from date '2016-02-17') AS c, date_part('dow', date '2016-02-17') AS d, greatest(date '2016-01-01', date '2015-01-01') AS e, coalesce(NULL, date '2016-01-01') AS f`, true},
 	{"date-min-max", `SELECT hostname, min(time::date) AS a, max(time::date) AS b FROM cpu GROUP BY hostname ORDER BY hostname LIMIT 3`, true},
+	{"bitwise-and-trim", `SELECT 12 & 10 AS a, 12 | 3 AS b, 12 # 10 AS c, 1 << 4 AS d, 256 >> 4 AS e, btrim('xxaxx', 'x') AS f, trim(both 'x' from 'xxbxx') AS g, ltrim('yya', 'y') AS h, rtrim('azz', 'z') AS i`, true},
+	{"comma-join-three", `SELECT a.hostname, count(*) FROM cpu a, cpu b, cpu c WHERE a.hostname = b.hostname AND b.hostname = c.hostname AND a.time = b.time AND b.time = c.time AND a.hostname IN ('host_1', 'host_2') AND a.time < '2016-01-01 01:00:00+00' GROUP BY 1 ORDER BY 1`, true},
 	{"series-int", `SELECT * FROM generate_series(1, 10, 3)`, true},
 	{"series-int-down", `SELECT s, s * 2 AS d FROM generate_series(5, 1, -2) AS s`, true},
 	{"series-empty", `SELECT count(*) FROM generate_series(5, 1)`, true},

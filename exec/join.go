@@ -128,6 +128,11 @@ func (h *hashJoinOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return nil, err
 		}
 	}
+	if h.rrec.NumRows() == 0 && (h.n.Type == "inner" || h.n.Type == "right") {
+		// nothing can match: the left input is not read at all (a join
+		// with an empty catalog table costs nothing)
+		return nil, io.EOF
+	}
 	for h.cur != nil || !h.done {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -186,7 +186,7 @@ func textArgs(name string, a []Type, min, max int) error {
 }
 
 func arrayScalars() []*Scalar {
-	return append(arrayScalarsBase(), arraySubscript(), stringToArray(), arrayConcat("array_cat", true, true),
+	return append(arrayScalarsBase(), arraySubscript(), stringToArray(), expandArray("_pg_expandarray", TText), expandArray("_pg_expandarray_field", TInt), arrayConcat("array_cat", true, true),
 		arrayConcat("array_append", true, false), arrayConcat("array_prepend", false, true))
 }
 
@@ -396,6 +396,28 @@ func stringToArray() *Scalar {
 				return ConstVec(vals[0], TText, n), nil
 			}
 			return ArrVec(NewOf(TText, vals), TText), nil
+		}, nil
+	}}
+}
+
+// expandArray stands for information_schema._pg_expandarray(array) and its
+// fields, a set-returning function pgjdbc's getPrimaryKeys puts in a select
+// list over pg_index. ugnos has no indexes, so such queries reach it with
+// no rows and are answered (empty); on any row it fails with 0A000 rather
+// than return a wrong answer, since set-returning functions in the select
+// list are not supported.
+func expandArray(name string, t Type) *Scalar {
+	return &Scalar{Name: name, Volatile: true, Resolve: func(a []Type) (Type, Kernel, error) {
+		if len(a) != 1 || a[0] != TText && a[0] != TUnknown {
+			return 0, nil, noFunc("_pg_expandarray", a)
+		}
+		return t, func(args []Vec, n int) (Vec, error) {
+			for i := 0; i < n; i++ {
+				if !args[0].IsNull(i) {
+					return Vec{}, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "set-returning function _pg_expandarray in the select list is not supported")
+				}
+			}
+			return ConstVec(nil, t, n), nil
 		}, nil
 	}}
 }

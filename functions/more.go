@@ -185,10 +185,10 @@ func stringFuncs() []*Scalar {
 			}
 			return string(rs)
 		}),
-		text1("trim", TText, func(s string) any { return strings.Trim(s, " ") }),
-		text1("btrim", TText, func(s string) any { return strings.Trim(s, " ") }),
-		text1("ltrim", TText, func(s string) any { return strings.TrimLeft(s, " ") }),
-		text1("rtrim", TText, func(s string) any { return strings.TrimRight(s, " ") }),
+		trimFunc("trim", strings.Trim),
+		trimFunc("btrim", strings.Trim),
+		trimFunc("ltrim", strings.TrimLeft),
+		trimFunc("rtrim", strings.TrimRight),
 		text1("initcap", TText, func(s string) any {
 			rs := []rune(strings.ToLower(s))
 			up := true
@@ -562,4 +562,23 @@ func moreMathFuncs() []*Scalar {
 			return 0, nil, noFunc("log", a)
 		}},
 	}
+}
+
+// trimFunc is btrim/ltrim/rtrim(text [, characters]): the characters
+// (default a space) removed from both ends, the start or the end.
+func trimFunc(name string, trim func(s, cutset string) string) *Scalar {
+	return &Scalar{Name: name, Resolve: func(a []Type) (Type, Kernel, error) {
+		if len(a) < 1 || len(a) > 2 || a[0] != TText || len(a) == 2 && a[1] != TText {
+			return 0, nil, noFunc(name, a)
+		}
+		return TText, func(args []Vec, n int) (Vec, error) {
+			return outText(args, n, func(i int) (string, error) {
+				cut := " "
+				if len(args) == 2 {
+					cut = args[1].Str(i)
+				}
+				return trim(args[0].Str(i), cut), nil
+			})
+		}, nil
+	}}
 }

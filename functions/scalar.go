@@ -365,6 +365,7 @@ func unaryBool(name string, f func(v Vec, i int) bool, nullIn bool) *Scalar {
 func builtinScalars() []*Scalar {
 	out := []*Scalar{
 		arith("+"), arith("-"), arith("*"), arith("/"), arith("%"), arith("||"),
+		bitwise("&"), bitwise("|"), bitwise("#"), bitwise("<<"), bitwise(">>"),
 		comparison("="), comparison("<>"), comparison("<"), comparison("<="), comparison(">"), comparison(">="),
 		logic(true), logic(false),
 		unaryBool("not", func(v Vec, i int) bool { return !v.Bool(i) }, false),
@@ -424,6 +425,32 @@ func distinctFrom(name string, want bool) *Scalar {
 				vals[i] = d == want
 			}
 			return ArrVec(NewBool(vals, nil), TBool), nil
+		}, nil
+	}}
+}
+
+// bitwise is bigint & | # (xor) << >> as in PostgreSQL (shifts take the
+// count modulo 64, as the hardware does for int8 in PostgreSQL).
+func bitwise(op string) *Scalar {
+	return &Scalar{Name: op, Resolve: func(a []Type) (Type, Kernel, error) {
+		if len(a) != 2 || a[0] != TInt || a[1] != TInt {
+			return 0, nil, noOp(op, a)
+		}
+		return TInt, func(args []Vec, n int) (Vec, error) {
+			return outInt(TInt, args, n, func(i int) (int64, error) {
+				x, y := args[0].Int(i), args[1].Int(i)
+				switch op {
+				case "&":
+					return x & y, nil
+				case "|":
+					return x | y, nil
+				case "#":
+					return x ^ y, nil
+				case "<<":
+					return x << (uint64(y) & 63), nil
+				}
+				return x >> (uint64(y) & 63), nil
+			})
 		}, nil
 	}}
 }

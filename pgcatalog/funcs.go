@@ -289,6 +289,7 @@ var catFuncs = []catFunc{
 		return oid, nil
 	}},
 	{name: "regprocin", ret: functions.TInt, sigs: [][]argKind{sig(argText)}, strict: true, f: func(s *Snapshot, a []any) (any, error) { return s.regprocIn(a[0].(string)) }},
+	{name: "ugnos_regproc_name", ret: functions.TText, sigs: [][]argKind{sig(argText)}, strict: true, f: func(s *Snapshot, a []any) (any, error) { return s.regprocName(a[0].(string)) }},
 	{name: "regprocout", ret: functions.TText, sigs: [][]argKind{sig(argInt)}, strict: true, f: func(s *Snapshot, a []any) (any, error) { return s.regprocOut(a[0].(int64)), nil }},
 	{name: "regnamespacein", ret: functions.TInt, sigs: [][]argKind{sig(argText)}, strict: true, f: func(_ *Snapshot, a []any) (any, error) {
 		if oid, ok := SchemaOID(unquote(a[0].(string))); ok {
@@ -430,6 +431,24 @@ func (s *Snapshot) regprocIn(text string) (int64, error) {
 		}
 	}
 	return 0, errs.New(errs.ErrNotFound, "42883", "function %q does not exist", text)
+}
+
+// regprocName is 'name'::regproc where it is compared with the catalogs'
+// regproc columns (pg_type.typinput, …), which hold function names: the
+// unqualified name of a registered function or of a type's I/O function.
+func (s *Snapshot) regprocName(text string) (string, error) {
+	_, name := splitQualified(text)
+	if _, err := s.regprocIn(text); err == nil {
+		return name, nil
+	}
+	for _, row := range fixedRows["pg_catalog.pg_type"] {
+		for _, col := range row[15:19] {
+			if col == name {
+				return name, nil
+			}
+		}
+	}
+	return "", errs.New(errs.ErrNotFound, "42883", "function %q does not exist", text)
 }
 
 func (s *Snapshot) regprocOut(oid int64) string {

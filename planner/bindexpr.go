@@ -204,6 +204,28 @@ func (q *query) bindExpr(n *pg.Node, ctx exprCtx) (Expr, error) {
 		return q.param(int(n.GetParamRef().GetNumber()))
 	case n.GetAIndirection() != nil:
 		ind := n.GetAIndirection()
+		if len(ind.GetIndirection()) == 1 && ind.GetIndirection()[0].GetString_() != nil {
+			// (information_schema._pg_expandarray(a)).n / .x and
+			// (keys).x over its result, as pgjdbc's getPrimaryKeys writes
+			// them: the record's fields (only ever reached with no rows)
+			if f := ind.GetIndirection()[0].GetString_().GetSval(); f == "x" || f == "n" {
+				arg := ind.GetArg()
+				if fc := arg.GetFuncCall(); fc != nil && len(fc.GetArgs()) == 1 {
+					names := fc.GetFuncname()
+					if strings.EqualFold(names[len(names)-1].GetString_().GetSval(), "_pg_expandarray") {
+						arg = fc.GetArgs()[0]
+					}
+				}
+				a, err := q.expr(arg, ctx)
+				if err != nil {
+					return nil, err
+				}
+				if a.Type() == functions.TText || a.Type() == functions.TUnknown {
+					return q.call("_pg_expandarray_field", []Expr{a})
+				}
+			}
+			return nil, unsupported("field selection")
+		}
 		arr, err := q.expr(ind.GetArg(), ctx)
 		if err != nil {
 			return nil, err
@@ -531,7 +553,8 @@ func (q *query) aexpr(a *pg.A_Expr, ctx exprCtx) (Expr, error) {
 			return nil, err
 		}
 		switch op {
-		case "+", "-", "*", "/", "%", "||", "=", "<>", "<", "<=", ">", ">=", "~", "~*", "!~", "!~*", "~~", "!~~", "~~*", "!~~*":
+		case "+", "-", "*", "/", "%", "||", "=", "<>", "<", "<=", ">", ">=", "~", "~*", "!~", "!~*", "~~", "!~~", "~~*", "!~~*",
+			"&", "|", "#", "<<", ">>":
 		default:
 			return nil, unsupported("operator %s", op)
 		}
@@ -719,7 +742,8 @@ var argHints = map[string][]functions.Type{
 func (q *query) funcCall(fc *pg.FuncCall, ctx exprCtx) (Expr, error) {
 	names := fc.GetFuncname()
 	name := strings.ToLower(names[len(names)-1].GetString_().GetSval())
-	if len(names) == 2 && names[0].GetString_().GetSval() != "pg_catalog" && names[0].GetString_().GetSval() != "public" {
+	if len(names) == 2 && names[0].GetString_().GetSval() != "pg_catalog" && names[0].GetString_().GetSval() != "public" &&
+		!(names[0].GetString_().GetSval() == "information_schema" && name == "_pg_expandarray") {
 		return nil, errs.New(errs.ErrNotFound, "42883", "function %s.%s does not exist", names[0].GetString_().GetSval(), name)
 	}
 	if fc.GetOver() != nil {

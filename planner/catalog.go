@@ -144,6 +144,11 @@ func (q *query) catalogCast(tc *pg.TypeCast, ctx exprCtx) (Expr, bool, error) {
 		if e, err = castTo(e, functions.TText); err != nil {
 			return nil, true, err
 		}
+		if tname == "regproc" {
+			// regproc values are function names in the catalogs
+			e, err = q.call("ugnos_regproc_name", []Expr{e})
+			return e, true, err
+		}
 		e, err = q.call(tname+"in", []Expr{e})
 		return e, true, err
 	case e.Type() == functions.TInt:

@@ -143,15 +143,63 @@ func addJoinConds(n *Join, conds []Expr) {
 	}
 }
 
-// pushIntoJoin moves WHERE conjuncts of an inner join into the join (as
-// keys or residual); it returns what must stay above the join.
+// pushIntoJoin moves WHERE conjuncts of inner joins down the join tree:
+// each goes to the lowest inner join whose inputs hold every column it
+// reads (as a key or the residual), or above the one input it reads as a
+// filter, so that FROM a, b, c WHERE a.x = b.x AND b.y = c.y joins on keys
+// at each level instead of building cross products. It returns what must
+// stay above the join.
 func pushIntoJoin(n Node, where Expr) Expr {
 	j, ok := n.(*Join)
 	if !ok || j.Type != "inner" {
 		return where
 	}
-	addJoinConds(j, conjuncts(where, nil))
+	addJoinConds(j, distribute(j, conjuncts(where, nil)))
 	return nil
+}
+
+// distribute sends the conditions that read only one input of the inner
+// join j into that input and returns those that read both (or neither, or
+// hold a subquery, whose outer references are not renumbered).
+func distribute(j *Join, conds []Expr) (here []Expr) {
+	nl := len(j.Left.Columns())
+	var toL, toR []Expr
+	for _, c := range conds {
+		sub := false
+		visit(c, func(x Expr) {
+			if _, ok := x.(*Subquery); ok {
+				sub = true
+			}
+		})
+		switch s := side(c, nl); {
+		case sub || s == 0 || s == 3:
+			here = append(here, c)
+		case s == 1:
+			toL = append(toL, c)
+		default:
+			toR = append(toR, shift(c, nl))
+		}
+	}
+	j.Left = pushInto(j.Left, toL)
+	j.Right = pushInto(j.Right, toR)
+	return here
+}
+
+// pushInto applies conditions to an input of an inner join: into it when
+// it is an inner join itself, else as a filter above it.
+func pushInto(n Node, conds []Expr) Node {
+	if len(conds) == 0 {
+		return n
+	}
+	if j, ok := n.(*Join); ok && j.Type == "inner" {
+		addJoinConds(j, distribute(j, conds))
+		return j
+	}
+	pred := conds[0]
+	if len(conds) > 1 {
+		pred = &Call{Name: "and", Args: conds, T: functions.TBool}
+	}
+	return &Filter{Input: n, Pred: pred}
 }
 
 // usingJoin finishes JOIN ... USING (cols): equality on each named column,

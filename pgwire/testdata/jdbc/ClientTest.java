@@ -74,6 +74,42 @@ public class ClientTest {
                 while (rs.next()) cols.add(rs.getString("COLUMN_NAME") + ":" + rs.getString("TYPE_NAME"));
             }
             check(cols.equals(List.of("time:timestamptz", "hostname:text", "usage_user:float8", "n:int8", "ok:bool")), "getColumns " + cols);
+            // what DBeaver and Metabase read on connect and sync
+            try (ResultSet rs = md.getSchemas()) {
+                List<String> schemas = new ArrayList<>();
+                while (rs.next()) schemas.add(rs.getString("TABLE_SCHEM"));
+                check(schemas.contains("public") && schemas.contains("pg_catalog"), "getSchemas " + schemas);
+            }
+            try (ResultSet rs = md.getCatalogs()) {
+                check(rs.next() && rs.getString(1).equals("postgres"), "getCatalogs");
+            }
+            try (ResultSet rs = md.getPrimaryKeys(null, "public", "cpu")) {
+                check(!rs.next(), "getPrimaryKeys: none");
+            }
+            try (ResultSet rs = md.getImportedKeys(null, "public", "cpu")) {
+                check(!rs.next(), "getImportedKeys: none");
+            }
+            try (ResultSet rs = md.getIndexInfo(null, "public", "cpu", false, true)) {
+                while (rs.next()) { }
+                check(true, "getIndexInfo");
+            }
+            try (ResultSet rs = md.getTypeInfo()) {
+                Set<String> types = new HashSet<>();
+                while (rs.next()) types.add(rs.getString("TYPE_NAME"));
+                check(types.containsAll(List.of("int8", "float8", "text", "timestamptz", "bool")), "getTypeInfo has the served types");
+            }
+            try (ResultSet rs = md.getTableTypes()) {
+                check(rs.next(), "getTableTypes");
+            }
+            check(md.getDatabaseMajorVersion() == 15, "major version " + md.getDatabaseMajorVersion());
+            String tz;
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW TimeZone")) {
+                check(rs.next(), "SHOW TimeZone");
+                tz = rs.getString(1); // the driver sets the JVM's zone at start-up
+            }
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT current_schema(), session_user, current_setting('TimeZone')")) {
+                check(rs.next() && "public".equals(rs.getString(1)) && "ugnos".equals(rs.getString(2)) && tz.equals(rs.getString(3)), "session functions (TimeZone " + tz + ")");
+            }
             // errors carry SQLSTATE; the connection goes on
             try (Statement st = c.createStatement()) {
                 st.executeQuery("SELECT nosuch FROM cpu");
