@@ -34,6 +34,14 @@ import (
 //	                                       type letters (I, R, N numeric, T, B) document the columns and are not checked
 //	query error <SQLSTATE or regexp>
 func TestSLT(t *testing.T) {
+	eachSLT(t, func(t *testing.T, db *ugnos.DB, f string) {
+		runSLT(t, db, f, func(q string) ([]string, error) { return sltRun(db, q) })
+	})
+}
+
+// eachSLT runs a subtest per .slt file with a fresh database holding the
+// tenant "t".
+func eachSLT(t *testing.T, run func(t *testing.T, db *ugnos.DB, file string)) {
 	files, err := filepath.Glob("testdata/sql/*.slt")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no slt files: %v", err)
@@ -42,7 +50,7 @@ func TestSLT(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			db := openMem(t)
 			must(t, db.CreateDatabase("t"))
-			runSLT(t, db, f, func(q string) ([]string, error) { return sltRun(db, q) })
+			run(t, db, f)
 		})
 	}
 }
@@ -51,46 +59,38 @@ func TestSLT(t *testing.T) {
 // query, text format): every value must come out as the embedded engine
 // formats it.
 func TestSLTPgwire(t *testing.T) {
-	files, err := filepath.Glob("testdata/sql/*.slt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no slt files: %v", err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			db := openMem(t)
-			must(t, db.CreateDatabase("t"))
-			srv, err := pgwire.New(db, pgwire.Config{Version: "test"})
-			must(t, err)
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			must(t, err)
-			go srv.Serve(l)
-			defer srv.Shutdown(ctx)
-			conn, err := pgconn.Connect(ctx, "postgres://ugnos@"+l.Addr().String()+"/t?sslmode=disable")
-			must(t, err)
-			defer conn.Close(ctx)
-			runSLT(t, db, f, func(q string) ([]string, error) {
-				res, err := conn.Exec(ctx, q).ReadAll()
-				if err != nil {
-					return nil, err
-				}
-				var rows []string
-				for _, r := range res {
-					for _, row := range r.Rows {
-						cells := make([]string, len(row))
-						for i, v := range row {
-							if v == nil {
-								cells[i] = "NULL"
-							} else {
-								cells[i] = string(v)
-							}
+	eachSLT(t, func(t *testing.T, db *ugnos.DB, f string) {
+		srv, err := pgwire.New(db, pgwire.Config{Version: "test"})
+		must(t, err)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		must(t, err)
+		go srv.Serve(l)
+		defer srv.Shutdown(ctx)
+		conn, err := pgconn.Connect(ctx, "postgres://ugnos@"+l.Addr().String()+"/t?sslmode=disable")
+		must(t, err)
+		defer conn.Close(ctx)
+		runSLT(t, db, f, func(q string) ([]string, error) {
+			res, err := conn.Exec(ctx, q).ReadAll()
+			if err != nil {
+				return nil, err
+			}
+			var rows []string
+			for _, r := range res {
+				for _, row := range r.Rows {
+					cells := make([]string, len(row))
+					for i, v := range row {
+						if v == nil {
+							cells[i] = "NULL"
+						} else {
+							cells[i] = string(v)
 						}
-						rows = append(rows, strings.Join(cells, " "))
 					}
+					rows = append(rows, strings.Join(cells, " "))
 				}
-				return rows, nil
-			})
+			}
+			return rows, nil
 		})
-	}
+	})
 }
 
 type sltCase struct {
