@@ -1433,8 +1433,10 @@ func (g *pgdGen) scalarItem() string {
 			"time_bucket('1 day', time)", "time_bucket('7 days', time)", "time_bucket('1 hour', time, interval '15 minutes')",
 			"time_bucket('1 hour', time, '2016-01-01 00:20:00+00')")
 	case 22:
-		return g.pick("time - '2016-01-01 00:00:00+00'", "time - date_trunc('day', time)", "time::date",
-			"time::date + "+strconv.Itoa(g.n(40)), "time::date - date '2015-12-25'", "(time - time_bucket('1 hour', time)) * 2",
+		// (date_trunc(…)::date rather than time::date: the latter is named
+		// "time" and would capture ORDER BY time in PostgreSQL)
+		return g.pick("time - '2016-01-01 00:00:00+00'", "time - date_trunc('day', time)", "date_trunc('day', time)::date",
+			"date_trunc('day', time)::date + "+strconv.Itoa(g.n(40)), "date_trunc('day', time)::date - date '2015-12-25'", "(time - time_bucket('1 hour', time)) * 2",
 			"extract(epoch from time - '2016-01-01 00:00:00+00')", "interval '1 minute' * "+g.field(), "justify_hours(time - '2015-12-30 00:00:00+00')")
 	}
 	return g.numExpr(2)
@@ -1459,7 +1461,7 @@ func (g *pgdGen) aggItem() string {
 	case 5:
 		a = g.pick("sum", "avg", "min", "max") + "(" + g.numExpr(2) + ")"
 	case 6:
-		a = g.pick("min", "max") + "(" + g.pick("time", g.tag(), "time::date", "time - date_trunc('hour', time)") + ")"
+		a = g.pick("min", "max") + "(" + g.pick("time", g.tag(), "date_trunc('day', time)::date", "time - date_trunc('hour', time)") + ")"
 	case 7:
 		a = g.pick("max("+g.field()+") - min("+g.field()+")", "max(time) - min(time)")
 	case 8:
