@@ -14,6 +14,10 @@ type Session struct {
 	// Setting returns the current value of a run-time setting (SET/SHOW),
 	// ok false when the session does not know it.
 	Setting func(name string) (value string, ok bool)
+	// DictionaryTags lets results keep tag columns dictionary-encoded
+	// (arrow dictionary<int32, utf8>) where the plan passes them through,
+	// instead of plain utf8.
+	DictionaryTags bool
 }
 
 type sessionKey struct{}

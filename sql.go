@@ -224,11 +224,14 @@ func nodeTypeName(n *pg.Node) string {
 func (db *DB) run(ctx context.Context, pgs *pgSession, plan planner.Node) (array.RecordReader, error) {
 	start := time.Now()
 	var stats arrowstore.ScanStats
+	_, rootProject := plan.(*planner.Project)
 	op, err := exec.Build(plan, exec.Env{
 		Table: pgs.table,
 		Reg:   pgs.reg,
 		Stats: &stats,
 		Mem:   exec.NewBudget(db.queryMem),
+		// a client that asked for them gets tag columns dictionary-encoded
+		KeepTagDictionaries: rootProject && pgs.client != nil && pgs.client.DictionaryTags,
 	})
 	if err != nil {
 		return nil, err

@@ -34,6 +34,11 @@ type Env struct {
 	Mem *Budget
 	// Profile, if set, collects per-operator figures (EXPLAIN ANALYZE).
 	Profile *Profile
+	// KeepTagDictionaries lets a Project at the root of the plan pass tag
+	// columns through dictionary-encoded, as the scan delivers them, instead
+	// of decoding them to plain text (the PostgreSQL server then encodes
+	// each tag value once per batch). The output schema says so.
+	KeepTagDictionaries bool
 }
 
 // SchemaOf is the Arrow schema of a node's output (numeric columns are
@@ -73,6 +78,8 @@ func build(n planner.Node, env Env) (Operator, error) {
 		}
 		return &filterOp{in: in, pred: compile(n.Pred, env)}, nil
 	case *planner.Project:
+		keep := env.KeepTagDictionaries
+		env.KeepTagDictionaries = false // only the root's
 		in, err := Build(n.Input, env)
 		if err != nil {
 			return nil, err
@@ -81,7 +88,11 @@ func build(n planner.Node, env Env) (Operator, error) {
 		for i, e := range n.Exprs {
 			ev[i] = compile(e, env)
 		}
-		return &projectOp{in: in, exprs: ev, schema: SchemaOf(n.Out), types: types(n.Out)}, nil
+		op := &projectOp{in: in, exprs: ev, schema: SchemaOf(n.Out), types: types(n.Out)}
+		if keep {
+			op.keepDictionaries(n)
+		}
+		return op, nil
 	case *planner.Aggregate:
 		if op, ok, err := newParallelAggregate(n, env); ok || err != nil {
 			return op, err

@@ -382,6 +382,30 @@ type projectOp struct {
 	exprs  []evaluator
 	schema *arrow.Schema
 	types  []functions.Type
+	keep   []bool // output columns passed through dictionary-encoded
+}
+
+// keepDictionaries makes the columns that copy a dictionary-encoded input
+// column (tags from the scan) keep that encoding.
+func (p *projectOp) keepDictionaries(n *planner.Project) {
+	in := p.in.Schema()
+	fields := append([]arrow.Field(nil), p.schema.Fields()...)
+	changed := false
+	p.keep = make([]bool, len(n.Exprs))
+	for i, e := range n.Exprs {
+		c, ok := e.(*planner.Col)
+		if !ok || c.Idx >= in.NumFields() {
+			continue
+		}
+		if dt, ok := in.Field(c.Idx).Type.(*arrow.DictionaryType); ok && dt.ValueType.ID() == arrow.STRING && p.types[i] == functions.TText {
+			fields[i].Type = dt
+			p.keep[i], changed = true, true
+		}
+	}
+	if changed {
+		md := p.schema.Metadata()
+		p.schema = arrow.NewSchema(fields, &md)
+	}
 }
 
 func (p *projectOp) Schema() *arrow.Schema { return p.schema }
@@ -405,7 +429,7 @@ func (p *projectOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			v.T = functions.TText
 		}
 		cols[i] = v.Materialize()
-		if d, ok := cols[i].(*array.Dictionary); ok {
+		if d, ok := cols[i].(*array.Dictionary); ok && (p.keep == nil || !p.keep[i]) {
 			cols[i] = decodeDict(d)
 			d.Release()
 		}

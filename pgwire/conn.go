@@ -612,7 +612,7 @@ func (c *conn) clientSession() *ugnos.Session {
 	for k, v := range c.sess.values {
 		settings[k] = v
 	}
-	return &ugnos.Session{User: c.user, PID: int64(c.pid), Version: c.srv.ServerVersion(),
+	return &ugnos.Session{User: c.user, PID: int64(c.pid), Version: c.srv.ServerVersion(), DictionaryTags: true,
 		Setting: func(name string) (string, bool) {
 			v, ok := settings[strings.ToLower(name)]
 			return v, ok
