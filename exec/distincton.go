@@ -136,26 +136,7 @@ func (d *distinctOnOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if rec == nil {
 		return nil, io.EOF
 	}
-	n := int(rec.NumRows())
-	perm := make([]int32, n)
-	for i := range perm {
-		perm[i] = int32(i)
-	}
-	kv := make([]functions.Vec, len(d.keys))
-	for k, sk := range d.keys {
-		kv[k] = functions.ArrVec(rec.Column(sk.Col), d.types[sk.Col])
-	}
-	slices.SortStableFunc(perm, func(a, b int32) int {
-		for k, sk := range d.keys {
-			if c := compareRows(kv[k], int(a), int(b), sk.Desc, sk.NullsFirst); c != 0 {
-				return c
-			}
-		}
-		return 0
-	})
-	out := takeRecord(rec, perm)
-	rec.Release()
-	return out, nil
+	return sortRecord(rec, d.keys, d.types), nil
 }
 
 // before reports whether row i (vectors a) sorts strictly before row j

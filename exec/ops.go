@@ -592,18 +592,21 @@ func (s *sortOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := concat(s.in.Schema(), recs)
-	n := int(rec.NumRows())
-	perm := make([]int32, n)
+	return sortRecord(concat(s.in.Schema(), recs), s.keys, s.types), nil
+}
+
+// sortRecord orders rec's rows by keys (stable) and releases rec.
+func sortRecord(rec arrow.RecordBatch, keys []planner.SortKey, types []functions.Type) arrow.RecordBatch {
+	perm := make([]int32, rec.NumRows())
 	for i := range perm {
 		perm[i] = int32(i)
 	}
-	vecs := make([]functions.Vec, len(s.keys))
-	for k, key := range s.keys {
-		vecs[k] = functions.ArrVec(rec.Column(key.Col), s.types[key.Col])
+	vecs := make([]functions.Vec, len(keys))
+	for k, key := range keys {
+		vecs[k] = functions.ArrVec(rec.Column(key.Col), types[key.Col])
 	}
 	slices.SortStableFunc(perm, func(a, b int32) int {
-		for k, key := range s.keys {
+		for k, key := range keys {
 			if c := compareRows(vecs[k], int(a), int(b), key.Desc, key.NullsFirst); c != 0 {
 				return c
 			}
@@ -612,7 +615,7 @@ func (s *sortOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	})
 	out := takeRecord(rec, perm)
 	rec.Release()
-	return out, nil
+	return out
 }
 
 // compareRows orders two rows of v.
