@@ -120,17 +120,21 @@ func (a *intSumAcc) total(g int) Decimal {
 	return d
 }
 
-func (a *intSumAcc) Result() arrow.Array {
-	out := make([]Decimal, len(a.sum))
+func (a *intSumAcc) Result() arrow.Array { return sumResult(a.n, a.avg, a.total) }
+
+// sumResult is sum (or avg, the sum over the count) per group; NULL for a
+// group without values.
+func sumResult(n []int64, avg bool, total func(g int) Decimal) arrow.Array {
+	out := make([]Decimal, len(n))
 	valid := NewValid(len(out))
 	for g := range out {
-		if a.n[g] == 0 {
+		if n[g] == 0 {
 			valid.SetNull(g)
 			continue
 		}
-		out[g] = a.total(g)
-		if a.avg {
-			out[g], _ = divDec(out[g], DecimalFromInt(a.n[g]))
+		out[g] = total(g)
+		if avg {
+			out[g], _ = divDec(out[g], DecimalFromInt(n[g]))
 		}
 	}
 	return numericText(out, valid)
@@ -185,19 +189,7 @@ func (a *decSumAcc) Merge(o Acc, into []uint32) error {
 }
 
 func (a *decSumAcc) Result() arrow.Array {
-	out := make([]Decimal, len(a.sum))
-	valid := NewValid(len(out))
-	for g := range out {
-		if a.n[g] == 0 {
-			valid.SetNull(g)
-			continue
-		}
-		out[g] = a.sum[g]
-		if a.avg {
-			out[g], _ = divDec(out[g], DecimalFromInt(a.n[g]))
-		}
-	}
-	return numericText(out, valid)
+	return sumResult(a.n, a.avg, func(g int) Decimal { return a.sum[g] })
 }
 
 // decExtAcc is min (sign -1) or max (sign 1) of numeric; of equal values
