@@ -110,6 +110,33 @@ func (db *DB) dropStmt(tenant string, ds *pg.DropStmt) (*Result, error) {
 	return &Result{Tag: "DROP TABLE"}, nil
 }
 
+// TargetColumns picks the columns an INSERT or COPY column list names, in
+// its order (all of them for an empty list); an unknown or repeated name
+// is an error, as in PostgreSQL.
+func TargetColumns(all []arrowstore.Column, table string, names []string) ([]arrowstore.Column, error) {
+	if len(names) == 0 {
+		return all, nil
+	}
+	byName := map[string]arrowstore.Column{}
+	for _, c := range all {
+		byName[c.Name] = c
+	}
+	seen := map[string]bool{}
+	var target []arrowstore.Column
+	for _, name := range names {
+		col, ok := byName[name]
+		if !ok {
+			return nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedColumn, "column %q of relation %q does not exist", name, table)
+		}
+		if seen[name] {
+			return nil, errs.New(errs.ErrInvalidInput, "42701", "column %q specified more than once", name)
+		}
+		seen[name] = true
+		target = append(target, col)
+	}
+	return target, nil
+}
+
 // insert runs INSERT … VALUES and INSERT … SELECT.
 func (db *DB) insert(ctx context.Context, tenant string, p *planner.Planner, st *pg.InsertStmt) (*Result, error) {
 	if st.GetOnConflictClause() != nil || len(st.GetReturningList()) > 0 || st.GetWithClause() != nil {
@@ -120,28 +147,13 @@ func (db *DB) insert(ctx context.Context, tenant string, p *planner.Planner, st 
 	if err != nil {
 		return nil, err
 	}
-	all := tbl.Columns()
-	byName := map[string]arrowstore.Column{}
-	for _, c := range all {
-		byName[c.Name] = c
+	var names []string
+	for _, c := range st.GetCols() {
+		names = append(names, c.GetResTarget().GetName())
 	}
-	var target []arrowstore.Column
-	if len(st.GetCols()) == 0 {
-		target = all
-	} else {
-		seen := map[string]bool{}
-		for _, c := range st.GetCols() {
-			name := c.GetResTarget().GetName()
-			col, ok := byName[name]
-			if !ok {
-				return nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedColumn, "column %q of relation %q does not exist", name, table)
-			}
-			if seen[name] {
-				return nil, errs.New(errs.ErrInvalidInput, "42701", "column %q specified more than once", name)
-			}
-			seen[name] = true
-			target = append(target, col)
-		}
+	target, err := TargetColumns(tbl.Columns(), table, names)
+	if err != nil {
+		return nil, err
 	}
 	sel := st.GetSelectStmt().GetSelectStmt()
 	if sel == nil {

@@ -175,28 +175,13 @@ func (c *conn) copyIn(ctx context.Context, table string, names []string, opts co
 	if err != nil {
 		return nil, err
 	}
-	var targets []copyTarget
-	if len(names) == 0 {
-		for _, col := range cols {
-			targets = append(targets, copyTarget{col: col, t: ugnos.ColumnType(col)})
-		}
-	} else {
-		byName := map[string]arrowstore.Column{}
-		for _, col := range cols {
-			byName[col.Name] = col
-		}
-		seen := map[string]bool{}
-		for _, n := range names {
-			col, ok := byName[n]
-			if !ok {
-				return nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedColumn, "column %q of relation %q does not exist", n, table)
-			}
-			if seen[n] {
-				return nil, errs.New(errs.ErrInvalidInput, "42701", "column %q specified more than once", n)
-			}
-			seen[n] = true
-			targets = append(targets, copyTarget{col: col, t: ugnos.ColumnType(col), force: opts.forceNull[n]})
-		}
+	picked, err := ugnos.TargetColumns(cols, table, names)
+	if err != nil {
+		return nil, err
+	}
+	targets := make([]copyTarget, len(picked))
+	for i, col := range picked {
+		targets[i] = copyTarget{col: col, t: ugnos.ColumnType(col), force: opts.forceNull[col.Name]}
 	}
 	hasTime := false
 	for _, t := range targets {
@@ -371,6 +356,17 @@ func (b *copyBatch) reset() {
 	}
 }
 
+// parseSlow parses a field the fast path refused with the SQL literal
+// parser (spaces, NaN, Infinity; its errors for the rest).
+func parseSlow[T any](f []byte, t functions.Type) (T, error) {
+	v, err := functions.ParseText(string(f), t)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v.(T), nil
+}
+
 // bstr views bytes as a string without copying (for parsing only).
 func bstr(f []byte) string { return unsafe.String(unsafe.SliceData(f), len(f)) }
 
@@ -399,21 +395,17 @@ func (b *copyBatch) add(i int, f []byte) error {
 	case t.t == functions.TFloat:
 		x, err := strconv.ParseFloat(bstr(f), 64)
 		if err != nil {
-			v, perr := functions.ParseText(string(f), functions.TFloat)
-			if perr != nil {
-				return perr
+			if x, err = parseSlow[float64](f, functions.TFloat); err != nil {
+				return err
 			}
-			x = v.(float64)
 		}
 		b.floats[i] = append(b.floats[i], x)
 	case t.t == functions.TInt:
 		x, err := strconv.ParseInt(bstr(f), 10, 64)
 		if err != nil {
-			v, perr := functions.ParseText(string(f), functions.TInt)
-			if perr != nil {
-				return perr
+			if x, err = parseSlow[int64](f, functions.TInt); err != nil {
+				return err
 			}
-			x = v.(int64)
 		}
 		b.ints[i] = append(b.ints[i], x)
 	case t.t == functions.TBool:
