@@ -180,6 +180,10 @@ func loadZone(v string) (*time.Location, error) {
 // session holds a connection's settings.
 type session struct {
 	values map[string]string // by lower-case name
+	// zone caches the TimeZone setting's location (loading one reads the
+	// zone database): zoneOf is the setting it was loaded for
+	zone   *time.Location
+	zoneOf string
 }
 
 func newSession(version, user string) *session {
@@ -250,8 +254,14 @@ func (s *session) all() [][3]string {
 // encoder returns the value encoder for the current settings.
 func (s *session) encoder(types *pgtype.Map) *encoder {
 	e := &encoder{floatDigits: 1, types: types}
-	if loc, err := loadZone(s.values["timezone"]); err == nil && loc != time.UTC {
-		e.loc = loc
+	if tz := s.values["timezone"]; tz != s.zoneOf || s.zone == nil {
+		s.zone, s.zoneOf = time.UTC, tz
+		if loc, err := loadZone(tz); err == nil {
+			s.zone = loc
+		}
+	}
+	if s.zone != time.UTC {
+		e.loc = s.zone
 	}
 	e.floatDigits, _ = strconv.Atoi(s.values["extra_float_digits"])
 	return e
