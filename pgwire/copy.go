@@ -318,12 +318,18 @@ type copyBatch struct {
 	dicts   []map[string]int32
 	codes   [][]int32
 	dictVal [][]string
+	lastTag []int32 // per tag column: the code of the previous row's value, -1 none
+	// the previous row's time field and its value (rows of one instant
+	// arrive together)
+	lastTime []byte
+	lastNS   int64
 }
 
 func newCopyBatch(targets []copyTarget) *copyBatch {
 	n := len(targets)
 	b := &copyBatch{targets: targets, floats: make([][]float64, n), ints: make([][]int64, n), bools: make([][]bool, n),
-		strs: make([][]string, n), nulls: make([][]int, n), dicts: make([]map[string]int32, n), codes: make([][]int32, n), dictVal: make([][]string, n)}
+		strs: make([][]string, n), nulls: make([][]int, n), dicts: make([]map[string]int32, n), codes: make([][]int32, n), dictVal: make([][]string, n),
+		lastTag: make([]int32, n)}
 	b.reset()
 	return b
 }
@@ -343,7 +349,7 @@ func (b *copyBatch) reset() {
 	b.times = make([]int64, 0, size)
 	for i, t := range b.targets {
 		b.floats[i], b.ints[i], b.bools[i], b.strs[i], b.nulls[i] = nil, nil, nil, nil, nil
-		b.dicts[i], b.codes[i], b.dictVal[i] = map[string]int32{}, nil, nil
+		b.dicts[i], b.codes[i], b.dictVal[i], b.lastTag[i] = map[string]int32{}, nil, nil, -1
 		switch {
 		case t.col.Kind == arrowstore.KindTime:
 		case t.col.Kind == arrowstore.KindTag:
@@ -385,18 +391,24 @@ func (b *copyBatch) add(i int, f []byte) error {
 	}
 	switch {
 	case t.col.Kind == arrowstore.KindTime:
-		ns, err := parseCopyTime(f)
-		if err != nil {
-			return err
+		if !bytes.Equal(f, b.lastTime) || b.lastTime == nil {
+			ns, err := parseCopyTime(f)
+			if err != nil {
+				return err
+			}
+			b.lastTime, b.lastNS = append(b.lastTime[:0], f...), ns
 		}
-		b.times = append(b.times, ns)
+		b.times = append(b.times, b.lastNS)
 	case t.col.Kind == arrowstore.KindTag:
 		b.appendTag(i, f)
 	case t.t == functions.TFloat:
-		x, err := strconv.ParseFloat(bstr(f), 64)
-		if err != nil {
-			if x, err = parseSlow[float64](f, functions.TFloat); err != nil {
-				return err
+		x, ok := fastFloat(f)
+		if !ok {
+			var err error
+			if x, err = strconv.ParseFloat(bstr(f), 64); err != nil {
+				if x, err = parseSlow[float64](f, functions.TFloat); err != nil {
+					return err
+				}
 			}
 		}
 		b.floats[i] = append(b.floats[i], x)
@@ -421,6 +433,10 @@ func (b *copyBatch) add(i int, f []byte) error {
 }
 
 func (b *copyBatch) appendTag(i int, f []byte) {
+	if last := b.lastTag[i]; last >= 0 && b.dictVal[i][last] == bstr(f) {
+		b.codes[i] = append(b.codes[i], last)
+		return
+	}
 	code, ok := b.dicts[i][bstr(f)]
 	if !ok {
 		s := string(f)
@@ -428,7 +444,56 @@ func (b *copyBatch) appendTag(i int, f []byte) {
 		b.dicts[i][s] = code
 		b.dictVal[i] = append(b.dictVal[i], s)
 	}
+	b.lastTag[i] = code
 	b.codes[i] = append(b.codes[i], code)
+}
+
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// fastFloat parses a plain decimal ([-+]digits[.digits]) of at most 15
+// significant digits: the digits and the power of ten are exact in a
+// float64, so one correctly rounded division gives the correctly rounded
+// value (Clinger's fast path). Anything else is refused.
+func fastFloat(f []byte) (float64, bool) {
+	i, neg := 0, false
+	if len(f) > 0 && (f[0] == '-' || f[0] == '+') {
+		neg, i = f[0] == '-', 1
+	}
+	var mant uint64
+	digits, frac, dot := 0, 0, false
+	start := i
+	for ; i < len(f); i++ {
+		c := f[i]
+		if c >= '0' && c <= '9' {
+			if mant == 0 && c == '0' {
+				if dot {
+					frac++ // leading zeros after the point count as places only
+				}
+				continue
+			}
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+			continue
+		}
+		if c == '.' && !dot {
+			dot = true
+			continue
+		}
+		return 0, false
+	}
+	if i == start || digits > 15 || frac >= len(pow10) || (dot && i == start+1) {
+		return 0, false
+	}
+	x := float64(mant) / pow10[frac]
+	if neg {
+		x = -x
+	}
+	return x, true
 }
 
 func (b *copyBatch) appendZero(i int) {

@@ -237,6 +237,19 @@ type copyReader struct {
 	bytes     int64
 	rows      int64
 	errs      []*lineError
+	free      chan []byte // chunk buffers the workers are done with
+}
+
+// chunkBuf is an empty buffer with room for a chunk and one more message,
+// recycled from parsed chunks where possible (fresh memory costs page
+// faults as well as zeroing).
+func (r *copyReader) chunkBuf() []byte {
+	select {
+	case b := <-r.free:
+		return b
+	default:
+		return make([]byte, 0, copyChunkBytes+64<<10)
+	}
 }
 
 type copyJob struct {
@@ -250,7 +263,7 @@ type lineError struct {
 }
 
 func newCopyReader(c *conn, opts copyOptions, targets []copyTarget, table string) *copyReader {
-	r := &copyReader{conn: c, opts: opts, header: opts.header}
+	r := &copyReader{conn: c, opts: opts, header: opts.header, free: make(chan []byte, 4)}
 	r.newParser = func() *copyParser { return newCopyParser(opts, targets, table) }
 	r.seq = r.newParser()
 	return r
@@ -275,6 +288,9 @@ func (r *copyReader) run(ctx context.Context) (n int64, err error) {
 			if err := ctx.Err(); err != nil {
 				r.failed = err
 				continue
+			}
+			if r.buf == nil && r.opts.format != "binary" {
+				r.buf = r.chunkBuf()
 			}
 			r.buf = append(r.buf, m.Data...)
 			r.failed = r.consume(ctx, false)
@@ -343,7 +359,11 @@ func (r *copyReader) consume(ctx context.Context, atEnd bool) error {
 	}
 	var cut int
 	var records int64
-	if r.opts.format == "csv" {
+	if r.opts.format == "csv" && bytes.IndexByte(r.buf, r.opts.quote) < 0 {
+		// no quote in the chunk: records end at every newline
+		cut = bytes.LastIndexByte(r.buf, '\n') + 1
+		records = int64(bytes.Count(r.buf[:cut], []byte{'\n'}))
+	} else if r.opts.format == "csv" {
 		for pos := 0; pos < len(r.buf); {
 			end := csvRecordEnd(r.buf[pos:], r.opts.quote, r.opts.escape)
 			if end < 0 {
@@ -365,7 +385,7 @@ func (r *copyReader) consume(ctx context.Context, atEnd bool) error {
 	data := r.buf[:cut]
 	next := []byte(nil)
 	if !atEnd { // more to come: room for the next chunk at once
-		next = make([]byte, 0, copyChunkBytes+64<<10)
+		next = r.chunkBuf()
 	}
 	r.buf = append(next, r.buf[cut:]...)
 	r.dispatch(copyJob{data: data, line: r.lines})
@@ -417,6 +437,10 @@ func (r *copyReader) work() {
 		p.line = j.line
 		err := p.parseLines(j.data)
 		p.cut()
+		select { // the records hold copies: the chunk's memory is free again
+		case r.free <- j.data[:0]:
+		default:
+		}
 		r.mu.Lock()
 		if err != nil {
 			r.errs = append(r.errs, &lineError{line: p.line, err: err})

@@ -352,6 +352,13 @@ func (t *table) resolveRecordSeries(in *input) ([]uint32, error) {
 	n := in.n
 	hashes := make([]uint64, n)
 	present := make([]uint16, n)
+	// codes[ci] are the dictionary codes of tag column ci (NULL: -1) when
+	// every tag column is dictionary-encoded: rows with equal codes are
+	// one series, resolved once per record.
+	var codes [][]int32
+	if len(in.tags) > 0 {
+		codes = make([][]int32, len(in.tags))
+	}
 	for ci := range in.tags {
 		tc := &in.tags[ci]
 		if tc.dict != nil {
@@ -361,16 +368,21 @@ func (t *table) resolveRecordSeries(in *input) ([]uint32, error) {
 					dh[k] = tagHash(tc.slot, v)
 				}
 			}
-			for i := 0; i < n; i++ {
-				if tc.dict.IsValid(i) {
-					if h := dh[tc.dict.GetValueIndex(i)]; h != 0 {
+			cc := dictCodes(tc.dict)
+			for i, k := range cc {
+				if k >= 0 {
+					if h := dh[k]; h != 0 {
 						hashes[i] += h
 						present[i]++
 					}
 				}
 			}
+			if codes != nil {
+				codes[ci] = cc
+			}
 			continue
 		}
+		codes = nil
 		for i := 0; i < n; i++ {
 			if tc.str.IsValid(i) {
 				if v := tc.str.Value(i); v != "" {
@@ -383,10 +395,25 @@ func (t *table) resolveRecordSeries(in *input) ([]uint32, error) {
 	sids := make([]uint32, n)
 	var missing []int
 	c := &t.cat
+	var seen map[uint64]int // hash → an earlier row of the record with a series
+	if codes != nil {
+		seen = make(map[uint64]int)
+	}
 	c.mu.RLock()
 	for i := 0; i < n; i++ {
+		if seen != nil {
+			if r, ok := seen[hashes[i]]; ok && sameCodes(codes, r, i) {
+				sids[i] = sids[r]
+				continue
+			}
+		}
 		if sid, ok := c.findRow(hashes[i], present[i], in, i); ok {
 			sids[i] = sid
+			if seen != nil {
+				if _, ok := seen[hashes[i]]; !ok {
+					seen[hashes[i]] = i
+				}
+			}
 		} else {
 			missing = append(missing, i)
 		}
@@ -413,6 +440,37 @@ func (t *table) resolveRecordSeries(in *input) ([]uint32, error) {
 			return hashes[i], tags
 		})
 	return sids, err
+}
+
+// dictCodes are the value indexes of a dictionary array, -1 for NULL.
+func dictCodes(d *array.Dictionary) []int32 {
+	n := d.Len()
+	cc := make([]int32, n)
+	if idx, ok := d.Indices().(*array.Int32); ok {
+		copy(cc, idx.Int32Values())
+	} else {
+		for i := range cc {
+			cc[i] = int32(d.GetValueIndex(i))
+		}
+	}
+	if d.NullN() > 0 {
+		for i := range cc {
+			if d.IsNull(i) {
+				cc[i] = -1
+			}
+		}
+	}
+	return cc
+}
+
+// sameCodes reports whether rows r and i have the same tag codes.
+func sameCodes(codes [][]int32, r, i int) bool {
+	for _, cc := range codes {
+		if cc[r] != cc[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // findRow returns the series of row i of a record. Caller holds mu.
