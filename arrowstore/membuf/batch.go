@@ -1,6 +1,7 @@
 package membuf
 
 import (
+	"context"
 	"math"
 	"slices"
 
@@ -40,7 +41,19 @@ type Batch struct {
 	Runs    []Run // sorted by SID
 	MinT    int64
 	MaxT    int64
-	Bytes   int64
+	Bytes   int64 // memory held (0 for a lazy batch)
+	// Lazy, when set, makes this a lazy batch: rows kept elsewhere (a
+	// segment file) of which only N, Runs, MinT, MaxT, Types and Zones are
+	// in memory; Time, TimeArr and Cols are nil, and scans load the batch
+	// through Lazy when its runs and zone maps cannot rule it out.
+	Lazy Loader
+}
+
+// Loader loads a lazy batch: the time column and the field slots asked
+// for (others may be left nil), as a batch with the same runs, or fewer
+// rows where some were deleted since it was written.
+type Loader interface {
+	Load(ctx context.Context, slots []int) (*Batch, error)
 }
 
 // Col returns the array of a field slot, or nil when the batch has no

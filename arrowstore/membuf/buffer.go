@@ -69,9 +69,11 @@ type Buffer struct {
 	sealed []*Batch   // copy-on-write
 	frozen []*chunk   // detached chunks being sealed; copy-on-write
 
-	rows       atomic.Int64
+	rows       atomic.Int64 // rows in memory
 	sealedRows atomic.Int64
 	sealedSize atomic.Int64
+	lazyRows   atomic.Int64 // rows of lazy batches (deletes there not counted)
+	lazyN      atomic.Int64 // lazy batches
 }
 
 // New returns an empty Buffer.
@@ -205,19 +207,22 @@ func (b *Buffer) Seal() {
 
 // Stats describes a Buffer.
 type Stats struct {
-	Rows          int64 // live rows
-	SealedRows    int64
-	SealedBatches int
+	Rows          int64 // live rows in memory
+	SealedRows    int64 // of those, in sealed batches
+	SealedBatches int   // sealed batches in memory
 	SealedBytes   int64 // bytes of sealed Arrow buffers
 	ActiveBytes   int64 // bytes held by active and frozen chunks (capacity)
+	LazyRows      int64 // rows in lazy batches (before deletes)
+	LazyBatches   int
 }
 
 // Stats returns current figures. It does not block writers or readers
 // beyond one shard lock at a time.
 func (b *Buffer) Stats() Stats {
-	st := Stats{Rows: b.rows.Load(), SealedRows: b.sealedRows.Load(), SealedBytes: b.sealedSize.Load()}
+	st := Stats{Rows: b.rows.Load(), SealedRows: b.sealedRows.Load(), SealedBytes: b.sealedSize.Load(),
+		LazyRows: b.lazyRows.Load(), LazyBatches: int(b.lazyN.Load())}
 	b.pubMu.Lock()
-	st.SealedBatches = len(b.sealed)
+	st.SealedBatches = len(b.sealed) - st.LazyBatches
 	for _, c := range b.frozen {
 		st.ActiveBytes += c.bytes()
 	}
@@ -229,6 +234,54 @@ func (b *Buffer) Stats() Stats {
 		s.mu.Unlock()
 	}
 	return st
+}
+
+// Sealed returns the sealed batches, in memory and lazy. The slice is
+// shared and must not be modified; the batches are immutable.
+func (b *Buffer) Sealed() []*Batch {
+	b.pubMu.Lock()
+	defer b.pubMu.Unlock()
+	return b.sealed
+}
+
+// ReplaceSealed swaps sealed batches: old (by identity; those no longer
+// present are ignored) leave, repl (typically lazy batches of the segment
+// files that now hold old's rows) arrive, in one step for readers. It
+// must not run concurrently with Delete.
+func (b *Buffer) ReplaceSealed(old, repl []*Batch) {
+	gone := make(map[*Batch]bool, len(old))
+	for _, bt := range old {
+		gone[bt] = true
+	}
+	b.view.RLock()
+	b.pubMu.Lock()
+	sealed := make([]*Batch, 0, len(b.sealed)-len(old)+len(repl))
+	for _, bt := range b.sealed {
+		if !gone[bt] {
+			sealed = append(sealed, bt)
+			continue
+		}
+		b.account(bt, -1)
+	}
+	for _, bt := range repl {
+		sealed = append(sealed, bt)
+		b.account(bt, 1)
+	}
+	b.sealed = sealed
+	b.pubMu.Unlock()
+	b.view.RUnlock()
+}
+
+// account adds (sign 1) or removes (-1) a sealed batch from the figures.
+func (b *Buffer) account(bt *Batch, sign int64) {
+	if bt.Lazy != nil {
+		b.lazyRows.Add(sign * int64(bt.N))
+		b.lazyN.Add(sign)
+		return
+	}
+	b.rows.Add(sign * int64(bt.N))
+	b.sealedRows.Add(sign * int64(bt.N))
+	b.sealedSize.Add(sign * bt.Bytes)
 }
 
 // View is a consistent snapshot of a Buffer's rows.

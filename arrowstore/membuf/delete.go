@@ -20,7 +20,7 @@ func (b *Buffer) Delete(minT, maxT int64, sids []uint32) int64 {
 	changed := false
 	var rs []rng
 	for _, bt := range b.sealed {
-		if bt.MaxT < minT || bt.MinT > maxT {
+		if bt.Lazy != nil || bt.MaxT < minT || bt.MinT > maxT { // lazy: the engine's tombstones
 			sealed = append(sealed, bt)
 			continue
 		}
@@ -74,8 +74,10 @@ func (b *Buffer) Delete(minT, maxT int64, sids []uint32) int64 {
 		b.sealed = sealed
 		var rows, size int64
 		for _, bt := range sealed {
-			rows += int64(bt.N)
-			size += bt.Bytes
+			if bt.Lazy == nil {
+				rows += int64(bt.N)
+				size += bt.Bytes
+			}
 		}
 		b.sealedRows.Store(rows)
 		b.sealedSize.Store(size)

@@ -1,6 +1,7 @@
 package membuf
 
 import (
+	"context"
 	"math"
 	"sort"
 	"unsafe"
@@ -26,6 +27,8 @@ type ScanSpec struct {
 	// Reuse: each part's gathered fixed-width columns may be written over
 	// the previous part's (see arrowstore.ScanRequest.Reuse).
 	Reuse bool
+	// Ctx is passed to the loaders of lazy batches (nil: Background).
+	Ctx context.Context
 }
 
 // SlotRange is a zone-map hint on a field slot (see arrowstore.FieldRange).
@@ -37,7 +40,7 @@ type SlotRange struct {
 // excluded reports whether the batch's zone maps rule out every range row.
 func excluded(bt *Batch, rs []SlotRange) bool {
 	for _, r := range rs {
-		if r.Slot >= len(bt.Cols) || bt.Cols[r.Slot] == nil {
+		if r.Slot >= len(bt.Types) || bt.Types[r.Slot] == 0 {
 			return true // all NULL here
 		}
 		z := bt.Zones[r.Slot]
@@ -102,6 +105,7 @@ type Cursor struct {
 	part  int // this cursor takes batches and chunks i with i % parts == part
 	parts int
 
+	err     error      // a lazy batch failed to load
 	rs      []rng      // scratch of scanBatch
 	sel     []int32    // scratch of scanBatch (from bufpool)
 	scratch [][]uint64 // spec.Reuse: the gathered columns, time first (from bufpool)
@@ -157,6 +161,23 @@ func (c *Cursor) Next() (Part, bool) {
 	for c.bi < len(c.v.sealed) {
 		bt := c.v.sealed[c.bi]
 		c.bi += c.parts
+		if bt.Lazy != nil {
+			if !c.lazyMayMatch(bt) {
+				continue
+			}
+			ctx := c.spec.Ctx
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			full, err := bt.Lazy.Load(ctx, c.spec.Slots)
+			if err != nil {
+				c.err = err
+				c.bi, c.ci = len(c.v.sealed), len(c.v.chunks)
+				c.putScratch()
+				return Part{}, false
+			}
+			bt = full
+		}
 		if p, ok := c.scanBatch(bt); ok {
 			return p, true
 		}
@@ -170,6 +191,34 @@ func (c *Cursor) Next() (Part, bool) {
 	}
 	c.putScratch()
 	return Part{}, false
+}
+
+// Err is the error that ended the cursor early (a lazy batch that failed
+// to load), or nil.
+func (c *Cursor) Err() error { return c.err }
+
+// lazyMayMatch reports whether a lazy batch may hold rows of the scan, by
+// its time range, zone maps and runs; a batch ruled out counts as pruned.
+func (c *Cursor) lazyMayMatch(bt *Batch) bool {
+	minT, maxT := c.spec.MinT, c.spec.MaxT
+	ok := bt.MaxT >= minT && bt.MinT <= maxT && (len(c.spec.Ranges) == 0 || !excluded(bt, c.spec.Ranges))
+	if ok {
+		ok = false
+		sids := c.spec.SIDs
+		for i := range bt.Runs {
+			r := &bt.Runs[i]
+			if r.MaxT >= minT && r.MinT <= maxT && (sids == nil || hasSID(sids, r.SID)) {
+				ok = true
+				break
+			}
+		}
+	}
+	if !ok {
+		st := c.stats()
+		st.BatchesTotal.Add(1)
+		st.BatchesPruned.Add(1)
+	}
+	return ok
 }
 
 func (c *Cursor) stats() *arrowstore.ScanStats {

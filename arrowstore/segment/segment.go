@@ -1,0 +1,577 @@
+// Package segment reads and writes the on-disk tier of a table: immutable
+// Parquet files of sealed batches.
+//
+// A segment file holds rows of one table and one time partition. Each row
+// group is one sealed batch (rows sorted by series, then time): the time
+// column (timestamp[ns, UTC], delta-encoded), every tag column as
+// dictionary-encoded text, and every field column (doubles byte-stream
+// split, bigints delta-encoded, text dictionary-encoded), compressed with
+// zstd and with column statistics. Any Parquet reader (DuckDB, Spark,
+// pandas) can read the files as they are.
+//
+// What ugnos needs beyond that lives in the footer under the key
+// "ugnos.segment": the table id, the WAL position the rows are older than,
+// the column slots, and per row group the series runs (series id, row
+// range, time range) and the zone maps of the fields. Scans prune row
+// groups and series from it without reading any column, and read only the
+// time column and the projected fields of the row groups they keep; tags
+// come from the series catalog.
+//
+// The package knows nothing about manifests, tombstones or SQL.
+package segment
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/zeebo/xxh3"
+
+	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/arrowstore/membuf"
+	"github.com/ugnos/ugnos/errs"
+)
+
+// MetaKey is the footer key of ugnos's own metadata.
+const MetaKey = "ugnos.segment"
+
+const metaVersion = 1
+
+// Column is a tag or field column of a segment file.
+type Column struct {
+	Name string
+	Kind arrowstore.ColumnKind // KindTag or KindField
+	Slot int                   // tag or field slot in the table
+	Type arrowstore.FieldType  // fields
+}
+
+// RowGroup describes one row group (one sealed batch).
+type RowGroup struct {
+	N          int
+	MinT, MaxT int64
+	Runs       []membuf.Run           // by series id, rows [Start, End)
+	Types      []arrowstore.FieldType // by field slot; 0: every value NULL
+	Zones      []membuf.Zone          // by field slot
+}
+
+// Meta is a segment file's own description.
+type Meta struct {
+	Table     uint32
+	LSN       uint64 // every row is from a WAL record at or before this position
+	Columns   []Column
+	RowGroups []RowGroup
+}
+
+// Rows is the number of rows in the file.
+func (m *Meta) Rows() int64 {
+	var n int64
+	for _, rg := range m.RowGroups {
+		n += int64(rg.N)
+	}
+	return n
+}
+
+// Info is what writing a file produced.
+type Info struct {
+	Size       int64
+	Sum        uint64 // xxh3 of the whole file
+	Rows       int64
+	MinT, MaxT int64
+}
+
+// TagFunc returns the value of tag slot of a series ("" when absent).
+type TagFunc func(sid uint32, slot int) string
+
+// Write writes batches (loaded, sealed; one row group each) to path,
+// through a temporary file that is synced and renamed into place. cols
+// lists the table's tags and fields at the time of writing.
+func Write(path string, table uint32, lsn uint64, cols []Column, tags TagFunc, batches []*membuf.Batch) (Info, error) {
+	info := Info{MinT: math.MaxInt64, MaxT: math.MinInt64}
+	meta := Meta{Table: table, LSN: lsn, Columns: cols}
+	fields := make([]arrow.Field, 0, 1+len(cols))
+	fields = append(fields, arrow.Field{Name: arrowstore.TimeColumn, Type: arrowstore.TimeType})
+	opts := []parquet.WriterProperty{
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithDictionaryDefault(false),
+		parquet.WithStats(true),
+		parquet.WithMaxRowGroupLength(math.MaxInt32),
+		parquet.WithCreatedBy("ugnos"),
+		parquet.WithEncodingPath(parquet.ColumnPath{arrowstore.TimeColumn}, parquet.Encodings.DeltaBinaryPacked),
+	}
+	for _, c := range cols {
+		path := parquet.ColumnPath{c.Name}
+		if c.Kind == arrowstore.KindTag {
+			fields = append(fields, arrow.Field{Name: c.Name, Type: arrowstore.TagType, Nullable: true})
+			opts = append(opts, parquet.WithDictionaryPath(path, true))
+			continue
+		}
+		fields = append(fields, arrow.Field{Name: c.Name, Type: c.Type.ArrowType(), Nullable: true})
+		switch c.Type {
+		case arrowstore.TypeFloat:
+			opts = append(opts, parquet.WithEncodingPath(path, parquet.Encodings.ByteStreamSplit))
+		case arrowstore.TypeInt:
+			opts = append(opts, parquet.WithEncodingPath(path, parquet.Encodings.DeltaBinaryPacked))
+		case arrowstore.TypeString:
+			opts = append(opts, parquet.WithDictionaryPath(path, true))
+		}
+	}
+	schema := arrow.NewSchema(fields, nil)
+
+	tmp := path + ".tmp"
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return info, errs.Internal(err, "create segment directory")
+	}
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return info, errs.Internal(err, "create segment file")
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	h := xxh3.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	fw, err := pqarrow.NewFileWriter(schema, cw, parquet.NewWriterProperties(opts...),
+		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		return info, errs.Internal(err, "segment writer")
+	}
+	for _, bt := range batches {
+		if bt.N == 0 {
+			continue
+		}
+		rec := batchRecord(schema, cols, tags, bt)
+		err := fw.Write(rec)
+		rec.Release()
+		if err != nil {
+			fw.Close()
+			return info, errs.Internal(err, "write segment %s", path)
+		}
+		rg := RowGroup{N: bt.N, MinT: bt.MinT, MaxT: bt.MaxT, Runs: bt.Runs, Types: bt.Types, Zones: bt.Zones}
+		meta.RowGroups = append(meta.RowGroups, rg)
+		info.Rows += int64(bt.N)
+		info.MinT, info.MaxT = min(info.MinT, bt.MinT), max(info.MaxT, bt.MaxT)
+	}
+	if err := fw.AppendKeyValueMetadata(MetaKey, base64.StdEncoding.EncodeToString(encodeMeta(&meta))); err != nil {
+		fw.Close()
+		return info, errs.Internal(err, "write segment metadata")
+	}
+	if err := fw.Close(); err != nil {
+		return info, errs.Internal(err, "close segment %s", path)
+	}
+	if err := f.Sync(); err != nil {
+		return info, errs.Internal(err, "sync segment %s", path)
+	}
+	if err := f.Close(); err != nil {
+		return info, errs.Internal(err, "close segment %s", path)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return info, errs.Internal(err, "rename segment %s", path)
+	}
+	ok = true
+	info.Size, info.Sum = cw.n, h.Sum64()
+	return info, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// batchRecord is a batch as a record of the file's schema: tags rebuilt
+// from the runs, absent fields as NULL columns.
+func batchRecord(schema *arrow.Schema, cols []Column, tags TagFunc, bt *membuf.Batch) arrow.RecordBatch {
+	arrs := make([]arrow.Array, 0, len(cols)+1)
+	bt.TimeArr.Retain()
+	arrs = append(arrs, bt.TimeArr)
+	for _, c := range cols {
+		if c.Kind == arrowstore.KindTag {
+			arrs = append(arrs, tagArray(bt, c.Slot, tags))
+			continue
+		}
+		if a := bt.Col(c.Slot); a != nil {
+			a.Retain()
+			arrs = append(arrs, a)
+		} else {
+			arrs = append(arrs, array.MakeArrayOfNull(memory.DefaultAllocator, c.Type.ArrowType(), bt.N))
+		}
+	}
+	rec := array.NewRecordBatch(schema, arrs, int64(bt.N))
+	for _, a := range arrs {
+		a.Release()
+	}
+	return rec
+}
+
+// tagArray is the dictionary array of a tag slot over a batch's rows.
+func tagArray(bt *membuf.Batch, slot int, tags TagFunc) arrow.Array {
+	b := array.NewDictionaryBuilder(memory.DefaultAllocator, arrowstore.TagType).(*array.BinaryDictionaryBuilder)
+	defer b.Release()
+	b.Reserve(bt.N)
+	for _, r := range bt.Runs {
+		v := tags(r.SID, slot)
+		for range r.End - r.Start {
+			if v == "" {
+				b.AppendNull()
+			} else {
+				b.AppendString(v)
+			}
+		}
+	}
+	return b.NewArray()
+}
+
+// ReadMeta reads a segment file's metadata from its footer.
+func ReadMeta(path string) (m *Meta, err error) {
+	defer recoverCorrupt(path, &err)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, errs.Internal(err, "open segment")
+	}
+	defer f.Close()
+	pf, err := file.NewParquetReader(f)
+	if err != nil {
+		return nil, corrupt(path, err.Error())
+	}
+	defer pf.Close()
+	return metaOf(path, pf)
+}
+
+func metaOf(path string, pf *file.Reader) (*Meta, error) {
+	kv := pf.MetaData().KeyValueMetadata()
+	v := kv.FindValue(MetaKey)
+	if v == nil {
+		return nil, corrupt(path, "no "+MetaKey+" footer key")
+	}
+	raw, err := base64.StdEncoding.DecodeString(*v)
+	if err != nil {
+		return nil, corrupt(path, "bad "+MetaKey+" encoding")
+	}
+	m, err := decodeMeta(raw)
+	if err != nil {
+		return nil, corrupt(path, err.Error())
+	}
+	if pf.NumRowGroups() != len(m.RowGroups) || pf.MetaData().Schema.NumColumns() != 1+len(m.Columns) {
+		return nil, corrupt(path, "footer and "+MetaKey+" disagree")
+	}
+	for i, rg := range m.RowGroups {
+		if pf.MetaData().RowGroup(i).NumRows() != int64(rg.N) {
+			return nil, corrupt(path, "row counts disagree")
+		}
+	}
+	return m, nil
+}
+
+// recoverCorrupt turns a panic of the Parquet decoder on a damaged file
+// into a corruption error.
+func recoverCorrupt(path string, err *error) {
+	if r := recover(); r != nil {
+		*err = corrupt(path, fmt.Sprint("decoder failed: ", r))
+	}
+}
+
+func corrupt(path, why string) error {
+	return errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "segment %s is corrupt: %s", path, why)
+}
+
+// Load reads row group rg of the file at path: the time column and the
+// field slots asked for (others are left nil), as a sealed batch with the
+// row group's runs and zone maps.
+func Load(ctx context.Context, path string, m *Meta, rg int, slots []int) (_ *membuf.Batch, err error) {
+	defer recoverCorrupt(path, &err)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, errs.Internal(err, "open segment")
+	}
+	defer f.Close()
+	pf, err := file.NewParquetReader(f)
+	if err != nil {
+		return nil, corrupt(path, err.Error())
+	}
+	defer pf.Close()
+	if rg < 0 || rg >= pf.NumRowGroups() || rg >= len(m.RowGroups) {
+		return nil, corrupt(path, "row group out of range")
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(m.RowGroups[rg].N)}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, corrupt(path, err.Error())
+	}
+	idx := []int{0}
+	want := make([]int, 0, len(slots)) // field slots read, in idx order after time
+	for _, s := range slots {
+		for i, c := range m.Columns {
+			if c.Kind == arrowstore.KindField && c.Slot == s {
+				idx = append(idx, 1+i)
+				want = append(want, s)
+				break
+			}
+		}
+	}
+	tbl, err := fr.ReadRowGroups(ctx, idx, []int{rg})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, corrupt(path, err.Error())
+	}
+	defer tbl.Release()
+	meta := &m.RowGroups[rg]
+	if tbl.NumRows() != int64(meta.N) {
+		return nil, corrupt(path, "row group has a different row count")
+	}
+	bt := &membuf.Batch{N: meta.N, Runs: meta.Runs, MinT: meta.MinT, MaxT: meta.MaxT, Types: meta.Types, Zones: meta.Zones}
+	tarr, err := single(tbl.Column(0).Data())
+	if err != nil {
+		return nil, corrupt(path, err.Error())
+	}
+	ts, ok := tarr.(*array.Timestamp)
+	if !ok || ts.NullN() > 0 || !arrow.TypeEqual(ts.DataType(), arrowstore.TimeType) {
+		tarr.Release()
+		return nil, corrupt(path, "bad time column")
+	}
+	raw := ts.TimestampValues()
+	bt.Time = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw))
+	bt.TimeArr = ts
+	bt.Bytes = membuf.ArrayBytes(ts)
+	nslots := len(meta.Types)
+	bt.Cols = make([]arrow.Array, nslots)
+	for k, s := range want {
+		a, err := single(tbl.Column(1 + k).Data())
+		if err != nil {
+			return nil, corrupt(path, err.Error())
+		}
+		if s >= nslots || meta.Types[s] == 0 {
+			a.Release() // all NULL here
+			continue
+		}
+		if !arrow.TypeEqual(a.DataType(), meta.Types[s].ArrowType()) {
+			a.Release()
+			return nil, corrupt(path, fmt.Sprintf("column of slot %d has type %s", s, a.DataType()))
+		}
+		bt.Cols[s] = a
+		bt.Bytes += membuf.ArrayBytes(a)
+	}
+	return bt, nil
+}
+
+// single is the one array of a chunked column (concatenated if the
+// reader split it).
+func single(c *arrow.Chunked) (arrow.Array, error) {
+	switch len(c.Chunks()) {
+	case 0:
+		return nil, fmt.Errorf("empty column")
+	case 1:
+		a := c.Chunk(0)
+		a.Retain()
+		return a, nil
+	}
+	return array.Concatenate(c.Chunks(), memory.DefaultAllocator)
+}
+
+// metadata encoding: little-endian, varints for counts and deltas.
+
+type enc struct{ b []byte }
+
+func (e *enc) uv(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
+func (e *enc) sv(v int64)    { e.b = binary.AppendVarint(e.b, v) }
+func (e *enc) f64(v float64) { e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(v)) }
+func (e *enc) str(s string)  { e.uv(uint64(len(s))); e.b = append(e.b, s...) }
+
+type dec struct {
+	r   *bytes.Reader
+	err error
+}
+
+func (d *dec) uv() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, err := binary.ReadUvarint(d.r)
+	if err != nil {
+		d.err = fmt.Errorf("truncated metadata")
+	}
+	return v
+}
+func (d *dec) sv() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, err := binary.ReadVarint(d.r)
+	if err != nil {
+		d.err = fmt.Errorf("truncated metadata")
+	}
+	return v
+}
+func (d *dec) f64() float64 {
+	var b [8]byte
+	if d.err == nil {
+		if _, err := io.ReadFull(d.r, b[:]); err != nil {
+			d.err = fmt.Errorf("truncated metadata")
+		}
+	}
+	return math.Float64frombits(binary.LittleEndian.Uint64(b[:]))
+}
+func (d *dec) count(max int) int {
+	n := d.uv()
+	if n > uint64(max) {
+		if d.err == nil {
+			d.err = fmt.Errorf("implausible count %d", n)
+		}
+		return 0
+	}
+	return int(n)
+}
+func (d *dec) str() string {
+	n := d.count(d.r.Len())
+	b := make([]byte, n)
+	if d.err == nil {
+		io.ReadFull(d.r, b)
+	}
+	return string(b)
+}
+
+func encodeMeta(m *Meta) []byte {
+	var e enc
+	e.uv(metaVersion)
+	e.uv(uint64(m.Table))
+	e.uv(m.LSN)
+	e.uv(uint64(len(m.Columns)))
+	for _, c := range m.Columns {
+		e.str(c.Name)
+		e.uv(uint64(c.Kind))
+		e.uv(uint64(c.Slot))
+		e.uv(uint64(c.Type))
+	}
+	e.uv(uint64(len(m.RowGroups)))
+	for _, rg := range m.RowGroups {
+		e.uv(uint64(rg.N))
+		e.sv(rg.MinT)
+		e.sv(rg.MaxT)
+		e.uv(uint64(len(rg.Runs)))
+		prev := uint32(0)
+		for _, r := range rg.Runs {
+			e.uv(uint64(r.SID - prev))
+			e.uv(uint64(r.End - r.Start))
+			e.sv(r.MinT - rg.MinT)
+			e.uv(uint64(r.MaxT - r.MinT))
+			prev = r.SID
+		}
+		e.uv(uint64(len(rg.Types)))
+		for slot, t := range rg.Types {
+			e.uv(uint64(t))
+			if t == 0 {
+				continue
+			}
+			z := rg.Zones[slot]
+			flags := uint64(0)
+			if z.HasMinMax {
+				flags |= 1
+			}
+			if z.HasNaN {
+				flags |= 2
+			}
+			e.uv(uint64(z.Nulls))
+			e.uv(flags)
+			if z.HasMinMax {
+				switch t {
+				case arrowstore.TypeFloat:
+					e.f64(z.MinF)
+					e.f64(z.MaxF)
+				case arrowstore.TypeInt:
+					e.sv(z.MinI)
+					e.sv(z.MaxI)
+				}
+			}
+		}
+	}
+	return e.b
+}
+
+func decodeMeta(b []byte) (*Meta, error) {
+	d := &dec{r: bytes.NewReader(b)}
+	if v := d.uv(); d.err == nil && v != metaVersion {
+		return nil, fmt.Errorf("metadata version %d (want %d)", v, metaVersion)
+	}
+	m := &Meta{Table: uint32(d.uv()), LSN: d.uv()}
+	m.Columns = make([]Column, d.count(4096))
+	for i := range m.Columns {
+		m.Columns[i] = Column{Name: d.str(), Kind: arrowstore.ColumnKind(d.uv()), Slot: d.count(4096), Type: arrowstore.FieldType(d.uv())}
+	}
+	m.RowGroups = make([]RowGroup, d.count(d.r.Len()))
+	for i := range m.RowGroups {
+		rg := &m.RowGroups[i]
+		rg.N = d.count(math.MaxInt32)
+		rg.MinT, rg.MaxT = d.sv(), d.sv()
+		rg.Runs = make([]membuf.Run, d.count(d.r.Len()))
+		sid, start := uint32(0), int32(0)
+		for k := range rg.Runs {
+			sid += uint32(d.uv())
+			n := int32(d.count(rg.N))
+			minT := rg.MinT + d.sv()
+			rg.Runs[k] = membuf.Run{SID: sid, Start: start, End: start + n, MinT: minT, MaxT: minT + int64(d.uv())}
+			start += n
+		}
+		if d.err == nil && int(start) != rg.N {
+			return nil, fmt.Errorf("runs cover %d of %d rows", start, rg.N)
+		}
+		rg.Types = make([]arrowstore.FieldType, d.count(4096))
+		rg.Zones = make([]membuf.Zone, len(rg.Types))
+		for slot := range rg.Types {
+			t := arrowstore.FieldType(d.uv())
+			rg.Types[slot] = t
+			if t == 0 {
+				continue
+			}
+			if t > arrowstore.TypeString {
+				return nil, fmt.Errorf("unknown field type %d", t)
+			}
+			z := &rg.Zones[slot]
+			z.Nulls = d.count(rg.N)
+			flags := d.uv()
+			z.HasMinMax, z.HasNaN = flags&1 != 0, flags&2 != 0
+			if z.HasMinMax {
+				switch t {
+				case arrowstore.TypeFloat:
+					z.MinF, z.MaxF = d.f64(), d.f64()
+				case arrowstore.TypeInt:
+					z.MinI, z.MaxI = d.sv(), d.sv()
+				}
+			}
+		}
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if d.r.Len() != 0 {
+		return nil, fmt.Errorf("trailing metadata bytes")
+	}
+	for _, c := range m.Columns {
+		if c.Kind != arrowstore.KindTag && c.Kind != arrowstore.KindField {
+			return nil, fmt.Errorf("bad column kind %d", c.Kind)
+		}
+	}
+	return m, nil
+}
