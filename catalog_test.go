@@ -255,6 +255,19 @@ func TestCatalogFunctions(t *testing.T) {
 	fails("SELECT * FROM nosuchschema.cpu", "42P01")
 	f("SELECT string_agg(x, ',') FROM (SELECT * FROM unnest(ARRAY[1, 2]) AS x) s", "1,2")
 	fails("SELECT x COLLATE \"de_DE\" FROM (SELECT 'a' AS x) s", "0A000")
+	f("SELECT format('%s|%I|%L|%L|%%|%2$s|%-5s|%5s|', 'a', 'Select', NULL, E'it''s\\\\', 'x', 'y')", `a|"Select"|NULL|E'it''s\\'|%|Select|     |it's\|`)
+	f("SELECT format('%I.%I', 'public', 'cpu'), format('%s', NULL), format(NULL, 1), format('x')", "public.cpu||NULL|x")
+	fails("SELECT format('%*s', 2, 'x')", "0A000")
+	fails("SELECT format('%s %s', 'x')", "22023")
+	f("SELECT k.word, k.catcode FROM pg_catalog.pg_get_keywords() AS k WHERE k.word IN ('select', 'json', 'abort') ORDER BY 1", "abort|U\nselect|R")
+	f("SELECT count(*), count(*) FILTER (WHERE catcode = 'R') FROM pg_get_keywords()", "460|77")
+	f("SELECT w FROM pg_get_keywords() AS k(w) WHERE w = 'zone'", "zone")
+	fails("SELECT * FROM pg_get_keywords() WITH ORDINALITY", "0A000")
+	f("SELECT quote_ident('json'), quote_ident('select')", `json|"select"`)
+	f("SELECT obj_description(2200, 'pg_namespace'), obj_description(2200), obj_description(11, 'pg_class')", "standard public schema|standard public schema|NULL")
+	f("SELECT public.cpu.hostname, pg_catalog.pg_class.relname FROM cpu, pg_catalog.pg_class WHERE false", "")
+	fails("SELECT public.c.hostname FROM cpu c", "42703")
+	f("SELECT attname, attnum FROM pg_attribute WHERE attrelid = "+cpu+" AND attnum < 0 ORDER BY attnum", "tableoid|-6\ncmax|-5\nxmax|-4\ncmin|-3\nxmin|-2\nctid|-1")
 
 	// a user table named like a catalog: public.x is the user's, x the catalog's
 	if _, err := db.Exec(ctx, "postgres", "CREATE TABLE pg_am (time timestamptz, v bigint)"); err != nil {

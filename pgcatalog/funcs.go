@@ -42,7 +42,7 @@ func Functions(snap func() *Snapshot) []*functions.Scalar {
 	for i := range catFuncs {
 		out = append(out, catFuncs[i].scalar(snap))
 	}
-	return out
+	return append(out, formatFunc())
 }
 
 func (c *catFunc) scalar(snap func() *Snapshot) *functions.Scalar {
@@ -189,11 +189,27 @@ var catFuncs = []catFunc{
 	{name: "has_table_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
 	{name: "has_schema_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
 	{name: "has_database_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
+	{name: "has_any_column_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
 	{name: "has_column_privilege", ret: functions.TBool, sigs: [][]argKind{sig(argAny, argAny, argAny), sig(argAny, argAny, argAny, argAny)}, strict: true, f: tru},
 	{name: "has_function_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
 	{name: "has_sequence_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
 	{name: "pg_has_role", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
-	{name: "obj_description", ret: functions.TText, sigs: [][]argKind{oid1, sig(argOID, argText)}, f: null},
+	{name: "obj_description", ret: functions.TText, sigs: [][]argKind{oid1, sig(argOID, argText)}, strict: true, f: func(s *Snapshot, a []any) (any, error) {
+		oid, err := oidOf(a[0])
+		if err != nil {
+			return nil, err
+		}
+		var class int64
+		if len(a) > 1 {
+			if class, err = s.regclassIn(a[1].(string)); err != nil {
+				return nil, err
+			}
+		}
+		if d, ok := description(oid, class); ok {
+			return d, nil
+		}
+		return nil, nil
+	}},
 	{name: "col_description", ret: functions.TText, sigs: [][]argKind{sig(argOID, argInt)}, f: null},
 	{name: "shobj_description", ret: functions.TText, sigs: [][]argKind{sig(argOID, argText)}, f: null},
 	{name: "pg_get_userbyid", ret: functions.TText, sigs: [][]argKind{oid1}, strict: true, f: func(s *Snapshot, a []any) (any, error) {
@@ -253,6 +269,7 @@ var catFuncs = []catFunc{
 	{name: "pg_total_relation_size", ret: functions.TInt, sigs: [][]argKind{oid1}, strict: true, f: constant(int64(0))},
 	{name: "pg_table_size", ret: functions.TInt, sigs: [][]argKind{oid1}, strict: true, f: constant(int64(0))},
 	{name: "pg_indexes_size", ret: functions.TInt, sigs: [][]argKind{oid1}, strict: true, f: constant(int64(0))},
+	{name: "pg_stat_get_numscans", ret: functions.TInt, sigs: [][]argKind{oid1}, strict: true, f: constant(int64(0))},
 	{name: "pg_database_size", ret: functions.TInt, sigs: [][]argKind{oid1}, strict: true, f: constant(int64(0))},
 	{name: "pg_size_pretty", ret: functions.TText, sigs: [][]argKind{sig(argInt)}, strict: true, f: func(_ *Snapshot, a []any) (any, error) {
 		return sizePretty(a[0].(int64)), nil

@@ -26,6 +26,9 @@ var builders = map[string]func(s *Snapshot, r *rowset){
 	"information_schema.table_constraints": isTableConstraints,
 	"information_schema.check_constraints": isCheckConstraints,
 	"information_schema.routines":          isRoutines,
+	"pg_catalog.pg_get_keywords()":         pgGetKeywords,
+	"pg_catalog.pg_description":            pgDescription,
+	"pg_catalog.pg_stat_user_tables":       pgStatUserTables,
 }
 
 // Rows returns the rows of an emulated relation in its column order.
@@ -65,7 +68,55 @@ var schemas = []struct {
 
 func pgNamespace(s *Snapshot, r *rowset) {
 	for _, n := range schemas {
-		r.add("oid", n.oid, "nspname", n.name, "nspowner", n.owner)
+		var acl any // pg_toast has none
+		if n.name != "pg_toast" {
+			owner := s.user()
+			if n.owner == 6171 {
+				owner = "pg_database_owner"
+			}
+			acl = []string{owner + "=UC/" + owner, "=U/" + owner}
+		}
+		r.add("oid", n.oid, "nspname", n.name, "nspowner", n.owner, "nspacl", acl)
+	}
+}
+
+// descriptions are the comments (pg_description) on objects ugnos
+// emulates: PostgreSQL 15's on its schemas. Types, functions and catalog
+// relations carry none in ugnos.
+var descriptions = []struct {
+	objoid, classoid int64
+	text             string
+}{
+	{OIDPgCatalog, oidPgNamespace, "system catalog schema"},
+	{99, oidPgNamespace, "reserved schema for TOAST tables"},
+	{OIDPublic, oidPgNamespace, "standard public schema"},
+}
+
+// oidPgNamespace is pg_namespace's OID (pg_description.classoid).
+const oidPgNamespace = 2615
+
+func pgDescription(_ *Snapshot, r *rowset) {
+	for _, d := range descriptions {
+		r.add("objoid", d.objoid, "classoid", d.classoid, "objsubid", 0, "description", d.text)
+	}
+}
+
+// description is obj_description(oid, catalog): the comment on an object
+// of the catalog (classoid 0: any catalog).
+func description(objoid, classoid int64) (string, bool) {
+	for _, d := range descriptions {
+		if d.objoid == objoid && (classoid == 0 || d.classoid == classoid) {
+			return d.text, true
+		}
+	}
+	return "", false
+}
+
+func pgStatUserTables(s *Snapshot, r *rowset) {
+	for _, t := range s.Tables {
+		// a table without activity: ugnos keeps no statistics, and no
+		// indexes (idx_* NULL)
+		r.add("relid", t.OID, "schemaname", "public", "relname", t.Name, "idx_scan", nil, "idx_tup_fetch", nil)
 	}
 }
 
@@ -137,6 +188,7 @@ func pgAttribute(s *Snapshot, r *rowset) {
 			"attcollation", ti.coll)
 	}
 	for _, t := range s.Tables {
+		systemAttributes(r, t.OID)
 		for i, c := range t.Columns {
 			add(t.OID, i, c.Name, c.Type, c.NotNull)
 		}
@@ -147,9 +199,38 @@ func pgAttribute(s *Snapshot, r *rowset) {
 		}
 	}
 	for _, c := range catalogRelations {
+		if !c.view {
+			systemAttributes(r, c.oid)
+		}
 		for i, d := range relColumns[c.schema+"."+c.name] {
 			add(c.oid, i, d.name, d.typ, false)
 		}
+	}
+}
+
+// sysColumns are the system columns every table has in PostgreSQL 15
+// (pg_attribute rows with negative attnum); ugnos lists them but its
+// tables do not answer them.
+var sysColumns = []struct {
+	name  string
+	typ   int64
+	len   int64
+	byval bool
+	align string
+}{
+	{"tableoid", 26, 4, true, "i"},
+	{"cmax", 29, 4, true, "i"},
+	{"xmax", 28, 4, true, "i"},
+	{"cmin", 29, 4, true, "i"},
+	{"xmin", 28, 4, true, "i"},
+	{"ctid", 27, 6, false, "s"},
+}
+
+func systemAttributes(r *rowset, rel int64) {
+	for i, c := range sysColumns {
+		r.add("attrelid", rel, "attname", c.name, "atttypid", c.typ, "attlen", c.len,
+			"attnum", i-len(sysColumns), "attcacheoff", -1, "atttypmod", -1, "attbyval", c.byval,
+			"attalign", c.align, "attstorage", "p", "attnotnull", true, "attislocal", true)
 	}
 }
 

@@ -17,7 +17,7 @@ type rowset struct {
 }
 
 func newRowset(rel string) *rowset {
-	cols := relColumns[rel]
+	cols, _ := columnsOf(rel)
 	r := &rowset{cols: cols, idx: make(map[string]int, len(cols)), types: make([]functions.Type, len(cols))}
 	for i, c := range cols {
 		r.idx[c.name] = i

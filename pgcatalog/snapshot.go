@@ -82,7 +82,7 @@ func hash30(s string) uint32 {
 // Relation returns the columns of an emulated relation; schema is
 // "pg_catalog" or "information_schema".
 func Relation(schema, name string) ([]Col, bool) {
-	defs, ok := relColumns[schema+"."+name]
+	defs, ok := columnsOf(schema + "." + name)
 	if !ok {
 		return nil, false
 	}

@@ -281,6 +281,12 @@ func TestSetShow(t *testing.T) {
 	if got := text("SHOW TimeZone"); got != "UTC" {
 		t.Errorf("TimeZone %q", got)
 	}
+	if got := text("show timezone;"); got != "UTC" { // Metabase's db-default-timezone
+		t.Errorf("show timezone; %q", got)
+	}
+	if got := text("SHOW search_path"); got != `"$user", public` { // DBeaver on connect
+		t.Errorf("search_path %q", got)
+	}
 	if got := text("SELECT time FROM cpu WHERE n = 1"); got != "2016-01-01 00:00:00+00" {
 		t.Errorf("UTC timestamp %q", got)
 	}

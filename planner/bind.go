@@ -58,7 +58,10 @@ func (p *Planner) PlanSelect(s *pg.SelectStmt) (Node, error) {
 type scopeCol struct {
 	name  string
 	table string // alias or table name ("" for derived)
-	t     functions.Type
+	// schema is the relation's schema when it is referenced by its own
+	// name (no alias): schema.table.column references match it
+	schema string
+	t      functions.Type
 	// hidden columns answer only qualified references and are left out
 	// of *: the inputs' copies of JOIN ... USING columns
 	hidden bool
@@ -71,9 +74,15 @@ type scope struct {
 }
 
 func (s *scope) resolve(table, name string) (int, error) {
+	return s.resolveIn("", table, name)
+}
+
+// resolveIn resolves a column reference qualified by schema and table as
+// well (schema "" for one- and two-part references).
+func (s *scope) resolveIn(schema, table, name string) (int, error) {
 	found := -1
 	for i, c := range s.cols {
-		if c.name == name && (table == "" && !c.hidden || table != "" && c.table == table) {
+		if c.name == name && (table == "" && !c.hidden || table != "" && c.table == table) && (schema == "" || c.schema == schema) {
 			if found >= 0 {
 				return 0, errs.New(errs.ErrInvalidInput, "42702", "column reference %q is ambiguous", name)
 			}
@@ -81,6 +90,9 @@ func (s *scope) resolve(table, name string) (int, error) {
 		}
 	}
 	if found < 0 {
+		if schema != "" {
+			return 0, undefinedColumn(schema + "." + table + "." + name)
+		}
 		if table != "" {
 			return 0, undefinedColumn(table + "." + name)
 		}
@@ -524,11 +536,19 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 			if err != nil {
 				return nil, nil, nil, err
 			}
+			schema := ""
+			if rv.GetAlias() == nil {
+				schema, _, _ = strings.Cut(scan.Table, ".")
+			}
 			for _, c := range scan.Cols {
-				sc.cols = append(sc.cols, scopeCol{name: c.Name, table: alias, t: c.T, pg: c.PGType})
+				sc.cols = append(sc.cols, scopeCol{name: c.Name, table: alias, schema: schema, t: c.T, pg: c.PGType})
 			}
 			sc.used = make([]bool, len(sc.cols))
 			return scan, sc, scan, nil
+		}
+		schema := ""
+		if rv.GetAlias() == nil {
+			schema = "public" // user relations live in public
 		}
 		if q, ok := b.p.Cat.View(rv.GetRelname()); ok {
 			node, err := b.view(rv.GetRelname(), q)
@@ -536,7 +556,7 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 				return nil, nil, nil, err
 			}
 			for _, col := range node.Columns() {
-				sc.cols = append(sc.cols, scopeCol{name: col.Name, table: alias, t: col.T, pg: col.PGType})
+				sc.cols = append(sc.cols, scopeCol{name: col.Name, table: alias, schema: schema, t: col.T, pg: col.PGType})
 			}
 			sc.used = make([]bool, len(sc.cols))
 			return node, sc, nil, nil
@@ -547,7 +567,7 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 		}
 		scan := &Scan{Table: rv.GetRelname(), Cols: cols, MinT: minTime, MaxT: maxTime}
 		for _, c := range cols {
-			sc.cols = append(sc.cols, scopeCol{name: c.Name, table: alias, t: c.T, pg: c.PGType})
+			sc.cols = append(sc.cols, scopeCol{name: c.Name, table: alias, schema: schema, t: c.T, pg: c.PGType})
 		}
 		sc.used = make([]bool, len(sc.cols))
 		return scan, sc, scan, nil
@@ -581,6 +601,24 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 		node, sc, err := b.join(it.GetJoinExpr(), e)
 		return node, sc, nil, err
 	case it.GetRangeFunction() != nil:
+		if scan, name, ok := b.catalogSetFunction(it.GetRangeFunction()); ok {
+			alias, colnames := name, []*pg.Node(nil)
+			if a := it.GetRangeFunction().GetAlias(); a != nil {
+				alias, colnames = a.GetAliasname(), a.GetColnames()
+			}
+			if len(colnames) > len(scan.Cols) {
+				return nil, nil, nil, errs.New(errs.ErrInvalidInput, "42P10", "table %q has %d columns available but %d columns specified", alias, len(scan.Cols), len(colnames))
+			}
+			for i, c := range scan.Cols {
+				cn := c.Name
+				if i < len(colnames) {
+					cn = colnames[i].GetString_().GetSval()
+				}
+				sc.cols = append(sc.cols, scopeCol{name: cn, table: alias, t: c.T, pg: c.PGType})
+			}
+			sc.used = make([]bool, len(sc.cols))
+			return scan, sc, scan, nil
+		}
 		node, out, err := b.rangeFunction(it.GetRangeFunction(), e)
 		if err != nil {
 			return nil, nil, nil, err

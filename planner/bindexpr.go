@@ -120,18 +120,20 @@ func (q *query) bindExpr(n *pg.Node, ctx exprCtx) (Expr, error) {
 		for _, f := range cr.GetFields() {
 			parts = append(parts, f.GetString_().GetSval())
 		}
-		table, name := "", parts[len(parts)-1]
+		schema, table, name := "", "", parts[len(parts)-1]
 		switch len(parts) {
 		case 1:
 		case 2:
 			table = parts[0]
+		case 3:
+			schema, table = parts[0], parts[1]
 		default:
 			return nil, unsupported("qualified column reference %s", strings.Join(parts, "."))
 		}
-		i, err := q.sc.resolve(table, name)
+		i, err := q.sc.resolveIn(schema, table, name)
 		if err != nil {
 			if oc := q.b.outer; oc != nil {
-				if j, err2 := oc.sc.resolve(table, name); err2 == nil {
+				if j, err2 := oc.sc.resolveIn(schema, table, name); err2 == nil {
 					return oc.ref(j), nil
 				}
 			}

@@ -58,6 +58,33 @@ func (b *binder) systemRelation(rv *pg.RangeVar) (*Scan, bool, error) {
 	return nil, true, errs.New(errs.ErrNotFound, errs.CodeUndefinedTable, "relation \"%s.%s\" does not exist", schema, name)
 }
 
+// catalogSetFunction binds a set-returning system function without
+// arguments in FROM (pg_get_keywords()) as a Scan of the system relation
+// "pg_catalog.name()"; ok is false for any other function.
+func (b *binder) catalogSetFunction(rf *pg.RangeFunction) (scan *Scan, name string, ok bool) {
+	if len(rf.GetFunctions()) != 1 || rf.GetOrdinality() {
+		return nil, "", false
+	}
+	fc := rf.GetFunctions()[0].GetList().GetItems()[0].GetFuncCall()
+	if fc == nil || len(fc.GetArgs()) > 0 || fc.GetAggStar() {
+		return nil, "", false
+	}
+	names := fc.GetFuncname()
+	if len(names) > 2 || len(names) == 2 && names[0].GetString_().GetSval() != "pg_catalog" {
+		return nil, "", false
+	}
+	sys, _ := b.p.Cat.(SystemCatalog)
+	if sys == nil {
+		return nil, "", false
+	}
+	name = names[len(names)-1].GetString_().GetSval()
+	cols, ok := sys.System("pg_catalog", name+"()")
+	if !ok {
+		return nil, "", false
+	}
+	return &Scan{Table: "pg_catalog." + name + "()", Cols: cols, MinT: minTime, MaxT: maxTime}, name, true
+}
+
 // pgTypeOf is the PostgreSQL type an output expression is announced as
 // (Column.PGType), "" when its ugnos type says it.
 func (q *query) pgTypeOf(e Expr) string {
