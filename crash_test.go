@@ -379,7 +379,8 @@ func TestCrashChild(t *testing.T) {
 	}
 	kbase, writers, seed, segSize := envInt(crashKBaseEnv), int(envInt(crashWritersEnv)), envInt(crashSeedEnv), envInt(crashSegSizeEnv)
 	pace := envInt(crashPaceEnv)
-	var opts []ugnos.Option
+	// checkpoints every 256 KiB of WAL: kills land in the middle of them
+	opts := []ugnos.Option{ugnos.WithCheckpointWAL(256 << 10)}
 	if segSize > 0 {
 		opts = append(opts, ugnos.WithWALSegmentSize(segSize))
 	}
@@ -729,6 +730,28 @@ func crashCheck(t *testing.T, round int, dir string, m *crashModel, lg *crashLog
 			t.Errorf("round %d: close: %v", round, err)
 		}
 	}()
+	// Open cleaned up after the killed checkpoint: no temporary files, and
+	// every segment file on disk is one the manifest lists.
+	var tmps, segs []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if strings.HasSuffix(p, ".tmp") {
+				tmps = append(tmps, p)
+			}
+			if strings.HasSuffix(p, ".parquet") {
+				segs = append(segs, p)
+			}
+		}
+		return nil
+	})
+	if len(tmps) > 0 {
+		t.Errorf("round %d: temporary files left after reopen: %v", round, tmps)
+	}
+	if st := db.Metrics(); len(segs) != st.Segments {
+		t.Errorf("round %d: %d segment files on disk, %d live", round, len(segs), st.Segments)
+	} else {
+		t.Logf("round %d: %d segment files, %d rows in them", round, st.Segments, st.DiskRows)
+	}
 	rep := db.Recovery()
 	if len(rep.MovedAside) > 0 {
 		t.Errorf("round %d: a kill may only tear the tail, yet segments were moved aside: %v (%s)", round, rep.MovedAside, rep.Reason)

@@ -26,6 +26,10 @@ type Metrics struct {
 	QueryLatencyP99 time.Duration
 	QueryLatencyMax time.Duration
 	RowsScanned     int64 // rows examined by Query since Open
+	DiskRows        int64 // rows in segment files (deleted ones until compaction purges them)
+	Segments        int   // live segment files
+	SegmentBytes    int64
+	Checkpoints     int64 // since Open
 }
 
 // queryStats accumulates query latencies in a log2 histogram of µs.
@@ -76,6 +80,7 @@ func (db *DB) Metrics() Metrics {
 		MemoryBytes: st.SealedBytes + st.ActiveBytes, SealedBatches: st.SealedBatches, SealedBytes: st.SealedBytes,
 		IngestedRows: st.IngestedRows, Writes: st.Writes,
 		WALBytes: int64(st.WAL.Bytes), WALRecords: int64(st.WAL.Records), WALSyncs: int64(st.WAL.Fsyncs),
+		DiskRows: st.DiskRows, Segments: st.Segments, SegmentBytes: st.SegmentBytes, Checkpoints: st.Checkpoints,
 	}
 	if s := st.Uptime.Seconds(); s > 0 {
 		m.IngestRate = float64(st.IngestedRows) / s

@@ -180,7 +180,11 @@ func runModel(t *testing.T, seed int64) {
 		}
 	}
 	for step := 0; step < 300; step++ {
-		switch r := rng.Intn(100); {
+		r := rng.Intn(100)
+		if step == 0 {
+			r = 0 // a write first: the tenant and table exist from then on
+		}
+		switch {
 		case r < 60:
 			n := 1 + rng.Intn(40)
 			batch := make([]ugnos.Point, n)
@@ -212,6 +216,8 @@ func runModel(t *testing.T, seed int64) {
 			}
 		case r < 74:
 			db.Flush()
+		case r < 76:
+			must(t, db.Checkpoint(ctx))
 		case r < 78:
 			must(t, db.Close())
 			db, err = ugnos.Open(dir, opts...)

@@ -105,3 +105,23 @@ func WithLogger(l *slog.Logger) Option {
 		o.Logger = l
 	}
 }
+
+// WithMemoryLimit bounds the bytes of rows the in-memory tier holds: above
+// it, a checkpoint moves them to Parquet segment files on disk, where they
+// stay queryable (0, the default: no limit; the WAL size still triggers
+// checkpoints). It has no effect on a memory-only database.
+func WithMemoryLimit(bytes int64) Option {
+	return func(c *config) {
+		o := &c.eng
+		o.MemoryLimit = bytes
+	}
+}
+
+// WithCheckpointWAL sets how many bytes of WAL trigger a checkpoint
+// (default 256 MiB): it bounds the WAL on disk and the replay on Open.
+func WithCheckpointWAL(bytes int64) Option {
+	return func(c *config) {
+		o := &c.eng
+		o.CheckpointWAL = bytes
+	}
+}

@@ -151,6 +151,13 @@ func (db *DB) Databases() []string { return db.eng.Tenants() }
 // durable without it; it makes sealed-batch statistics exact.
 func (db *DB) Flush() { db.eng.Seal() }
 
+// Checkpoint moves every row held in memory into Parquet segment files,
+// publishes them in the manifest and truncates the write-ahead log. It
+// runs in the background on its own (WithMemoryLimit, WithCheckpointWAL);
+// calling it is never needed for durability. A memory-only database has
+// nothing to do.
+func (db *DB) Checkpoint(ctx context.Context) error { return db.eng.Checkpoint(ctx) }
+
 func tagFilters(tags TagSet) []arrowstore.Filter {
 	fs := make([]arrowstore.Filter, 0, len(tags))
 	for k, v := range tags {

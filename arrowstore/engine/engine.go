@@ -29,6 +29,29 @@ type Options struct {
 	// NoAutoCreateTenants refuses writes to tenants not created first.
 	NoAutoCreateTenants bool
 	Logger              *slog.Logger
+	// MemoryLimit bounds the bytes of rows kept in memory: above it a
+	// checkpoint moves them to segment files. 0: no limit.
+	MemoryLimit int64
+	// CheckpointWAL is the WAL growth (bytes) that triggers a checkpoint;
+	// default 256 MiB.
+	CheckpointWAL int64
+	// CheckInterval is how often the background checkpointer compares
+	// memory with MemoryLimit; default 100ms.
+	CheckInterval time.Duration
+}
+
+func (o Options) walCheckpointBytes() uint64 {
+	if o.CheckpointWAL > 0 {
+		return uint64(o.CheckpointWAL)
+	}
+	return 256 << 20
+}
+
+func (o Options) checkInterval() time.Duration {
+	if o.CheckInterval > 0 {
+		return o.CheckInterval
+	}
+	return 100 * time.Millisecond
 }
 
 // DefaultTenant always exists: tools connect to it first.
@@ -59,6 +82,16 @@ type Engine struct {
 	started  time.Time
 	ingested atomic.Int64 // rows written since open (not replayed)
 	writes   atomic.Int64
+
+	// the on-disk tier (storage.go)
+	ckMu        sync.Mutex    // one checkpoint at a time; deletes wait for it
+	man         *manifest     // the last durable manifest (under ckMu)
+	ckptLSN     atomic.Uint64 // its WAL position
+	checkpoints atomic.Int64
+	bg          sync.WaitGroup
+	stop        chan struct{}
+	stopOnce    sync.Once
+	kick        chan struct{}
 }
 
 var _ arrowstore.Engine = (*Engine)(nil)
@@ -86,15 +119,39 @@ func Open(dir string, opts Options) (*Engine, error) {
 		return nil, errs.New(errs.ErrInvalidInput, errs.CodeObjectInUse, "data directory %s is in use by another process", dir)
 	}
 	e.lockF = lf
+	from, err := e.loadManifest()
+	if err != nil {
+		lf.Close()
+		return nil, err
+	}
 	w, rep, err := wal.Open(filepath.Join(dir, "wal"), wal.Options{
 		SyncMode: opts.SyncMode, SyncInterval: opts.SyncInterval, SegmentSize: opts.SegmentSize, Logger: e.log,
-	}, e.replay)
+	}, func(lsn wal.LSN, payload []byte) error {
+		if uint64(lsn) <= from {
+			return nil // in the checkpoint
+		}
+		return e.replay(lsn, payload)
+	})
 	if err != nil {
 		lf.Close()
 		return nil, err
 	}
 	e.wal, e.report = w, rep
+	e.stop, e.kick = make(chan struct{}), make(chan struct{}, 1)
+	e.bg.Add(1)
+	go e.checkpointer()
 	return e, nil
+}
+
+// KickCheckpoint asks the background checkpointer to look now.
+func (e *Engine) KickCheckpoint() {
+	if e.kick == nil {
+		return
+	}
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Recovery returns what the WAL replay found on open.
@@ -112,6 +169,13 @@ func (e *Engine) begin() (func(), error) {
 
 // Close flushes the WAL and releases the data directory.
 func (e *Engine) Close() error {
+	e.closeMu.RLock()
+	closed := e.closed
+	e.closeMu.RUnlock()
+	if !closed && e.stop != nil {
+		e.stopOnce.Do(func() { close(e.stop) })
+		e.bg.Wait()
+	}
 	e.closeMu.Lock()
 	defer e.closeMu.Unlock()
 	if e.closed {
@@ -337,6 +401,10 @@ type Stats struct {
 	Writes          int64
 	WAL             wal.Stats
 	Uptime          time.Duration
+	DiskRows        int64 // rows in segment files (before deletes there)
+	Segments        int   // live segment files
+	SegmentBytes    int64
+	Checkpoints     int64 // since open
 }
 
 // Stats returns current figures.
@@ -351,7 +419,14 @@ func (e *Engine) Stats() Stats {
 	for _, t := range tables {
 		st.Series += int64(t.cat.count())
 		bs := t.buf.Stats()
-		st.Rows += bs.Rows
+		st.Rows += bs.Rows + bs.LazyRows
+		st.DiskRows += bs.LazyRows
+		t.segMu.RLock()
+		st.Segments += len(t.segs)
+		for _, sf := range t.segs {
+			st.SegmentBytes += sf.ref.Size
+		}
+		t.segMu.RUnlock()
 		st.SealedBatches += bs.SealedBatches
 		st.SealedBytes += bs.SealedBytes
 		st.ActiveBytes += bs.ActiveBytes
@@ -362,6 +437,7 @@ func (e *Engine) Stats() Stats {
 		st.WAL = e.wal.Stats()
 	}
 	st.Uptime = time.Since(e.started)
+	st.Checkpoints = e.checkpoints.Load()
 	return st
 }
 

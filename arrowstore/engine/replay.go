@@ -8,7 +8,7 @@ import (
 
 // replay applies one WAL record during Open. Records are applied without
 // being logged again; ids must come out exactly as recorded.
-func (e *Engine) replay(_ wal.LSN, payload []byte) error {
+func (e *Engine) replay(lsn wal.LSN, payload []byte) error {
 	d := &dec{b: payload}
 	typ := d.u8()
 	switch typ {
@@ -121,6 +121,7 @@ func (e *Engine) replay(_ wal.LSN, payload []byte) error {
 			return corrupt("delete")
 		}
 		t.buf.Delete(minT, maxT, sids)
+		t.addTombstone(tombstone{Table: id, MinT: minT, MaxT: maxT, SIDs: sids, All: sids == nil, LSN: uint64(lsn)})
 	case recDropTable:
 		id := d.u32()
 		t := e.byID[id]
@@ -149,6 +150,18 @@ func (e *Engine) replay(_ wal.LSN, payload []byte) error {
 			return corrupt("drop-view")
 		}
 		delete(e.tenants[tn].views, name)
+	case recCatalogIDs:
+		next, n := d.u32(), d.u32()
+		if int(n)*4 > len(d.b) {
+			return corrupt("catalog-ids")
+		}
+		for range n {
+			e.dropped[d.u32()] = true
+		}
+		if d.err || len(d.b) != 0 {
+			return corrupt("catalog-ids")
+		}
+		e.nextID = max(e.nextID, next)
 	default:
 		return errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "wal: unknown record type %d", typ)
 	}

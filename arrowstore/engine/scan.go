@@ -52,7 +52,7 @@ func (t *table) ScanPartitions(ctx context.Context, req arrowstore.ScanRequest, 
 	}
 	fields := make([]arrow.Field, len(names))
 	cols := make([]outCol, len(names))
-	spec := membuf.ScanSpec{MinT: req.MinT, MaxT: req.MaxT, Stats: req.Stats, Reuse: req.Reuse}
+	spec := membuf.ScanSpec{MinT: req.MinT, MaxT: req.MaxT, Stats: req.Stats, Reuse: req.Reuse, Ctx: ctx}
 	for i, name := range names {
 		if name == arrowstore.SeriesIDColumn {
 			cols[i] = outCol{kind: kindSeriesID}
@@ -157,6 +157,7 @@ func (r *reader) Next() bool {
 	}
 	p, ok := r.cur.Next()
 	if !ok {
+		r.err = r.cur.Err()
 		r.cur = nil
 		r.end()
 		return false
@@ -350,6 +351,8 @@ func (e *Engine) Delete(ctx context.Context, tenantName, tableName string, minT,
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	e.ckMu.Lock() // the segments stay put
+	defer e.ckMu.Unlock()
 	t.order.Lock()
 	defer t.order.Unlock()
 	if err := t.checkLive(); err != nil {
@@ -358,6 +361,10 @@ func (e *Engine) Delete(ctx context.Context, tenantName, tableName string, minT,
 	sids := t.cat.match(rfs) // stable: no writer runs under order
 	if sids != nil && len(sids) == 0 {
 		return 0, nil
+	}
+	onDisk, err := t.countInSegments(ctx, minT, maxT, sids)
+	if err != nil {
+		return 0, err
 	}
 	var en enc
 	en.u8(recDelete)
@@ -379,7 +386,10 @@ func (e *Engine) Delete(ctx context.Context, tenantName, tableName string, minT,
 	if err := e.syncTo(lsn); err != nil {
 		return 0, err
 	}
-	return uint64(t.buf.Delete(minT, maxT, sids)), nil
+	if e.wal != nil {
+		t.addTombstone(tombstone{Table: t.id, MinT: minT, MaxT: maxT, SIDs: sids, All: sids == nil, LSN: uint64(lsn)})
+	}
+	return uint64(t.buf.Delete(minT, maxT, sids) + onDisk), nil
 }
 
 // SeriesTags implements arrowstore.SeriesTable.

@@ -29,6 +29,11 @@ type table struct {
 	order sync.RWMutex
 
 	dropped atomic.Bool
+
+	// the on-disk tier: segments and tombstones (storage.go)
+	segMu sync.RWMutex
+	segs  []*segFile
+	tombs []tombstone
 }
 
 // checkLive fails writes to a table dropped meanwhile. Caller holds order.
@@ -167,6 +172,9 @@ func (t *table) commit(rows *membuf.Rows) error {
 		}
 		if err := e.wal.Sync(lsn); err != nil {
 			return err
+		}
+		if uint64(lsn)-e.ckptLSN.Load() > e.opts.walCheckpointBytes() {
+			e.KickCheckpoint()
 		}
 	}
 	t.buf.Append(rows)

@@ -1,0 +1,802 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zeebo/xxh3"
+
+	"github.com/ugnos/ugnos/arrowstore/membuf"
+	"github.com/ugnos/ugnos/arrowstore/segment"
+	"github.com/ugnos/ugnos/arrowstore/wal"
+	"github.com/ugnos/ugnos/errs"
+)
+
+// The on-disk tier. A checkpoint moves every table's in-memory rows into
+// segment files (arrowstore/segment, one file per table and UTC day per
+// checkpoint) and writes the catalog (tenants, tables, columns, series,
+// views) to a catalog file; a manifest (MANIFEST, JSON, replaced
+// atomically) then lists the live files with the WAL position L they
+// cover: every change logged at or before L is in them. Only after the
+// manifest is durable is the WAL truncated before L. Open loads the
+// manifest, replays the catalog file, attaches the segments' row groups as
+// lazy batches and replays the WAL records after L.
+//
+// Deletes of rows already in segments are tombstones (table, time range,
+// series, the delete's WAL position D): a tombstone hides the matching rows
+// of every segment written before it (segment LSN < D). Tombstones live in
+// memory, in the WAL until a checkpoint, then in the manifest.
+//
+// Layout under the data directory:
+//
+//	MANIFEST                                   the live files (JSON)
+//	catalog/<n>.cat                            catalog checkpoints
+//	segments/<tenant>/<table>-<id>/<YYYY-MM-DD>/<n>.parquet
+//	wal/                                       the write-ahead log
+//
+// Names are escaped (bytes outside [A-Za-z0-9_-] as %XX) so any tenant or
+// table name is one safe path element.
+
+const manifestName = "MANIFEST"
+
+// recCatalogIDs ends a catalog file: the next table id and the ids of
+// dropped tables (never reused).
+const recCatalogIDs byte = 11
+
+var catalogMagic = []byte("UGCAT001")
+
+type fileRef struct {
+	Path string `json:"path"` // relative to the data directory, with /
+	Size int64  `json:"size"`
+	Sum  uint64 `json:"xxh3"`
+}
+
+type segmentRef struct {
+	fileRef
+	Table uint32 `json:"table"`
+	Day   string `json:"day"`
+	LSN   uint64 `json:"lsn"`
+	Rows  int64  `json:"rows"`
+	MinT  int64  `json:"min_time"`
+	MaxT  int64  `json:"max_time"`
+}
+
+type tombstone struct {
+	Table uint32   `json:"table"`
+	MinT  int64    `json:"min_time"`
+	MaxT  int64    `json:"max_time"`
+	SIDs  []uint32 `json:"series,omitempty"` // sorted; nil: every series
+	All   bool     `json:"all,omitempty"`
+	LSN   uint64   `json:"lsn"`
+}
+
+type manifest struct {
+	Version    int          `json:"version"`
+	LSN        uint64       `json:"lsn"`
+	NextFile   uint64       `json:"next_file"`
+	Catalog    fileRef      `json:"catalog"`
+	Segments   []segmentRef `json:"segments"`
+	Tombstones []tombstone  `json:"tombstones"`
+}
+
+// segFile is a live segment of a table.
+type segFile struct {
+	ref  segmentRef
+	path string // absolute
+	meta *segment.Meta
+}
+
+// rgLoader loads one row group of a segment, hiding the rows of the
+// table's tombstones written after the segment.
+type rgLoader struct {
+	t   *table
+	seg *segFile
+	rg  int
+}
+
+func (l *rgLoader) Load(ctx context.Context, slots []int) (*membuf.Batch, error) {
+	bt, err := segment.Load(ctx, l.seg.path, l.seg.meta, l.rg, slots)
+	if err != nil {
+		return nil, err
+	}
+	return l.t.applyTombstones(bt, l.seg.ref.LSN, 0), nil
+}
+
+// applyTombstones removes from a loaded batch of a segment written at
+// segLSN the rows of the table's tombstones logged after it (and before
+// upTo, when not 0).
+func (t *table) applyTombstones(bt *membuf.Batch, segLSN, upTo uint64) *membuf.Batch {
+	t.segMu.RLock()
+	var dead []bool
+	for _, ts := range t.tombs {
+		if ts.LSN <= segLSN || upTo != 0 && ts.LSN >= upTo || ts.MaxT < bt.MinT || ts.MinT > bt.MaxT {
+			continue
+		}
+		sids := ts.SIDs
+		if ts.All {
+			sids = nil
+		}
+		for _, r := range membuf.MatchRows(bt, ts.MinT, ts.MaxT, sids) {
+			if dead == nil {
+				dead = make([]bool, bt.N)
+			}
+			for k := r[0]; k < r[1]; k++ {
+				dead[k] = true
+			}
+		}
+	}
+	t.segMu.RUnlock()
+	if dead == nil {
+		return bt
+	}
+	keep := make([]int32, 0, bt.N)
+	for k, d := range dead {
+		if !d {
+			keep = append(keep, int32(k))
+		}
+	}
+	if len(keep) == 0 {
+		return &membuf.Batch{}
+	}
+	return membuf.FilterBatch(bt, keep)
+}
+
+// lazyBatches are the row groups of a segment as lazy batches.
+func (t *table) lazyBatches(sf *segFile) []*membuf.Batch {
+	out := make([]*membuf.Batch, len(sf.meta.RowGroups))
+	for i, rg := range sf.meta.RowGroups {
+		out[i] = &membuf.Batch{N: rg.N, Runs: rg.Runs, MinT: rg.MinT, MaxT: rg.MaxT, Types: rg.Types, Zones: rg.Zones,
+			Lazy: &rgLoader{t: t, seg: sf, rg: i}}
+	}
+	return out
+}
+
+// addTombstone records a delete for the table's segments.
+func (t *table) addTombstone(ts tombstone) {
+	t.segMu.Lock()
+	t.tombs = append(t.tombs, ts)
+	t.segMu.Unlock()
+}
+
+// countInSegments counts the rows of the table's lazy batches a delete
+// would hide (rows already hidden by earlier tombstones excluded).
+func (t *table) countInSegments(ctx context.Context, minT, maxT int64, sids []uint32) (int64, error) {
+	var n int64
+	for _, bt := range t.buf.Sealed() {
+		if bt.Lazy == nil || bt.MaxT < minT || bt.MinT > maxT {
+			continue
+		}
+		hit := false
+		for _, r := range bt.Runs {
+			if r.MaxT >= minT && r.MinT <= maxT && (sids == nil || hasSorted(sids, r.SID)) {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			continue
+		}
+		full, err := bt.Lazy.Load(ctx, nil)
+		if err != nil {
+			return 0, err
+		}
+		for _, r := range membuf.MatchRows(full, minT, maxT, sids) {
+			n += int64(r[1] - r[0])
+		}
+	}
+	return n, nil
+}
+
+func hasSorted(s []uint32, v uint32) bool {
+	_, ok := slices.BinarySearch(s, v)
+	return ok
+}
+
+// escapeName makes a name one safe path element.
+func escapeName(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+const dayNanos = int64(24 * time.Hour)
+
+func dayOf(t int64) int64 {
+	d := t / dayNanos
+	if t%dayNanos < 0 {
+		d--
+	}
+	return d
+}
+
+func dayName(d int64) string {
+	return time.Unix(0, 0).UTC().AddDate(0, 0, int(d)).Format("2006-01-02")
+}
+
+// splitByDay cuts a loaded batch into one batch per UTC day.
+func splitByDay(bt *membuf.Batch) map[int64]*membuf.Batch {
+	lo, hi := dayOf(bt.MinT), dayOf(bt.MaxT)
+	if lo == hi {
+		return map[int64]*membuf.Batch{lo: bt}
+	}
+	keep := map[int64][]int32{}
+	for _, r := range bt.Runs {
+		for k := r.Start; k < r.End; k++ {
+			d := dayOf(bt.Time[k])
+			keep[d] = append(keep[d], k)
+		}
+	}
+	out := make(map[int64]*membuf.Batch, len(keep))
+	for d, k := range keep {
+		out[d] = membuf.FilterBatch(bt, k)
+	}
+	return out
+}
+
+// segColumns are a schema's tags and fields as segment columns.
+func segColumns(s *schema) []segment.Column {
+	out := make([]segment.Column, 0, len(s.order))
+	for _, name := range s.order {
+		ref := s.byName[name]
+		out = append(out, segment.Column{Name: name, Kind: ref.kind, Slot: ref.slot, Type: ref.typ})
+	}
+	return out
+}
+
+// Checkpoint moves every table's in-memory rows into segment files,
+// publishes them in a new manifest and truncates the WAL. Writes and
+// queries go on meanwhile; deletes wait. It does nothing in memory mode.
+func (e *Engine) Checkpoint(ctx context.Context) error {
+	if e.wal == nil {
+		return nil
+	}
+	e.ckMu.Lock()
+	defer e.ckMu.Unlock()
+	return e.checkpointLocked(ctx)
+}
+
+type flushJob struct {
+	t       *table
+	batches []*membuf.Batch
+	cols    []segment.Column
+	tags    map[uint32][]string
+	segs    []*segFile
+}
+
+func (e *Engine) checkpointLocked(ctx context.Context) error {
+	start := time.Now()
+	// 1. at a quiet moment: the WAL position, every table's rows sealed,
+	// the catalog encoded
+	e.closeMu.Lock()
+	if e.closed {
+		e.closeMu.Unlock()
+		return errs.New(errs.ErrClosed, errs.CodeAdminShutdown, "database is closed")
+	}
+	lsn := uint64(e.wal.Stats().AppendedLSN)
+	e.mu.RLock()
+	tables := make([]*table, 0, len(e.byID))
+	for _, t := range e.byID {
+		tables = append(tables, t)
+	}
+	e.mu.RUnlock()
+	slices.SortFunc(tables, func(a, b *table) int { return int(a.id) - int(b.id) })
+	var jobs []*flushJob
+	for _, t := range tables {
+		t.buf.Seal()
+		var mem []*membuf.Batch
+		for _, bt := range t.buf.Sealed() {
+			if bt.Lazy == nil && bt.N > 0 {
+				mem = append(mem, bt)
+			}
+		}
+		if len(mem) == 0 {
+			continue
+		}
+		j := &flushJob{t: t, batches: mem, cols: segColumns(t.schema.Load()), tags: map[uint32][]string{}}
+		t.cat.mu.RLock()
+		for _, bt := range mem {
+			for _, r := range bt.Runs {
+				j.tags[r.SID] = t.cat.tags[r.SID]
+			}
+		}
+		t.cat.mu.RUnlock()
+		jobs = append(jobs, j)
+	}
+	catalog := e.encodeCatalog()
+	var tombs []tombstone
+	for _, t := range tables {
+		t.segMu.RLock()
+		tombs = append(tombs, t.tombs...)
+		t.segMu.RUnlock()
+	}
+	e.closeMu.Unlock()
+
+	// 2. the files
+	next := uint64(1)
+	if e.man != nil {
+		next = e.man.NextFile
+	}
+	var newSegs []segmentRef
+	for _, j := range jobs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		byDay := map[int64][]*membuf.Batch{}
+		for _, bt := range j.batches {
+			for d, part := range splitByDay(bt) {
+				byDay[d] = append(byDay[d], part)
+			}
+		}
+		days := make([]int64, 0, len(byDay))
+		for d := range byDay {
+			days = append(days, d)
+		}
+		slices.Sort(days)
+		tags := func(sid uint32, slot int) string {
+			if v := j.tags[sid]; slot < len(v) {
+				return v[slot]
+			}
+			return ""
+		}
+		for _, d := range days {
+			rel := filepath.ToSlash(filepath.Join("segments", escapeName(j.t.tenant), fmt.Sprintf("%s-%d", escapeName(j.t.name), j.t.id),
+				dayName(d), fmt.Sprintf("%d.parquet", next)))
+			next++
+			abs := filepath.Join(e.dir, filepath.FromSlash(rel))
+			info, err := segment.Write(abs, j.t.id, lsn, j.cols, tags, byDay[d])
+			if err != nil {
+				return err
+			}
+			if err := syncDirs(e.dir, filepath.Dir(abs)); err != nil {
+				return err
+			}
+			meta, err := segment.ReadMeta(abs)
+			if err != nil {
+				return err
+			}
+			ref := segmentRef{fileRef: fileRef{Path: rel, Size: info.Size, Sum: info.Sum}, Table: j.t.id, Day: dayName(d), LSN: lsn,
+				Rows: info.Rows, MinT: info.MinT, MaxT: info.MaxT}
+			j.segs = append(j.segs, &segFile{ref: ref, path: abs, meta: meta})
+			newSegs = append(newSegs, ref)
+		}
+	}
+	catRel := fmt.Sprintf("catalog/%d.cat", next)
+	next++
+	catRef, err := e.writeFile(catRel, catalog)
+	if err != nil {
+		return err
+	}
+
+	// 3. the manifest
+	m := &manifest{Version: 1, LSN: lsn, NextFile: next, Catalog: catRef}
+	live := map[uint32]bool{}
+	e.mu.RLock()
+	for id := range e.byID {
+		live[id] = true
+	}
+	e.mu.RUnlock()
+	if e.man != nil {
+		for _, s := range e.man.Segments {
+			if live[s.Table] {
+				m.Segments = append(m.Segments, s)
+			}
+		}
+	}
+	m.Segments = append(m.Segments, newSegs...)
+	oldest := map[uint32]uint64{} // per table, the oldest segment's LSN
+	for _, s := range m.Segments {
+		if o, ok := oldest[s.Table]; !ok || s.LSN < o {
+			oldest[s.Table] = s.LSN
+		}
+	}
+	for _, ts := range tombs {
+		if o, ok := oldest[ts.Table]; ok && o < ts.LSN && live[ts.Table] {
+			m.Tombstones = append(m.Tombstones, ts)
+		}
+	}
+	if err := e.writeManifest(m); err != nil {
+		return err
+	}
+
+	// 4. readers move to the files
+	for _, j := range jobs {
+		if j.t.dropped.Load() {
+			continue
+		}
+		var lazy []*membuf.Batch
+		for _, sf := range j.segs {
+			lazy = append(lazy, j.t.lazyBatches(sf)...)
+		}
+		j.t.buf.ReplaceSealed(j.batches, lazy)
+		j.t.segMu.Lock()
+		j.t.segs = append(j.t.segs, j.segs...)
+		j.t.segMu.Unlock()
+	}
+	for _, t := range tables { // forget tombstones no segment needs
+		t.segMu.Lock()
+		oldest, any := uint64(0), false
+		for _, sf := range t.segs {
+			if !any || sf.ref.LSN < oldest {
+				oldest, any = sf.ref.LSN, true
+			}
+		}
+		t.tombs = slices.DeleteFunc(t.tombs, func(ts tombstone) bool { return !any || ts.LSN <= oldest })
+		t.segMu.Unlock()
+	}
+	e.man = m
+	e.ckptLSN.Store(lsn)
+
+	// 5. the WAL before L and files no longer listed go
+	if err := e.wal.TruncateBefore(wal.LSN(lsn)); err != nil {
+		return err
+	}
+	e.removeUnlisted(m)
+	e.checkpoints.Add(1)
+	e.log.Debug("checkpoint", "lsn", lsn, "tables", len(jobs), "segments", len(newSegs), "took", time.Since(start))
+	return nil
+}
+
+// writeFile writes a small file durably (temporary name, sync, rename).
+func (e *Engine) writeFile(rel string, data []byte) (fileRef, error) {
+	abs := filepath.Join(e.dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return fileRef{}, errs.Internal(err, "create %s", filepath.Dir(rel))
+	}
+	if err := writeSynced(abs, data); err != nil {
+		return fileRef{}, err
+	}
+	if err := syncDirs(e.dir, filepath.Dir(abs)); err != nil {
+		return fileRef{}, err
+	}
+	return fileRef{Path: rel, Size: int64(len(data)), Sum: xxh3.Hash(data)}, nil
+}
+
+func writeSynced(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return errs.Internal(err, "create %s", tmp)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return errs.Internal(err, "write %s", path)
+	}
+	return nil
+}
+
+// syncDirs fsyncs dir and its parents up to root (new entries durable).
+func syncDirs(root, dir string) error {
+	for {
+		d, err := os.Open(dir)
+		if err != nil {
+			return errs.Internal(err, "open directory")
+		}
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return errs.Internal(err, "sync directory %s", dir)
+		}
+		if dir == root || len(dir) <= len(root) {
+			return nil
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+func (e *Engine) writeManifest(m *manifest) error {
+	b, err := json.MarshalIndent(m, "", " ")
+	if err != nil {
+		return errs.Internal(err, "encode manifest")
+	}
+	if err := writeSynced(filepath.Join(e.dir, manifestName), b); err != nil {
+		return err
+	}
+	return syncDirs(e.dir, e.dir)
+}
+
+// removeUnlisted deletes segment and catalog files the manifest does not
+// list (older checkpoints, dropped tables, files of a checkpoint that
+// crashed), and empty directories.
+func (e *Engine) removeUnlisted(m *manifest) {
+	listed := map[string]bool{m.Catalog.Path: true}
+	for _, s := range m.Segments {
+		listed[s.Path] = true
+	}
+	for _, top := range []string{"segments", "catalog"} {
+		root := filepath.Join(e.dir, top)
+		var dirs []string
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if d.IsDir() {
+				dirs = append(dirs, p)
+				return nil
+			}
+			rel, _ := filepath.Rel(e.dir, p)
+			if !listed[filepath.ToSlash(rel)] {
+				os.Remove(p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i > 0; i-- { // deepest first; keep the top
+			os.Remove(dirs[i]) // fails unless empty
+		}
+	}
+}
+
+// encodeCatalog encodes the catalog as the WAL records that rebuild it.
+// Caller holds closeMu exclusively (no change in flight).
+func (e *Engine) encodeCatalog() []byte {
+	out := append([]byte(nil), catalogMagic...)
+	add := func(rec []byte) {
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(rec)))
+		out = append(out, rec...)
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	names := make([]string, 0, len(e.tenants))
+	for n := range e.tenants {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		var en enc
+		en.u8(recCreateTenant)
+		en.str(n)
+		add(en.b)
+	}
+	ids := make([]uint32, 0, len(e.byID))
+	for id := range e.byID {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		t := e.byID[id]
+		var en enc
+		en.u8(recCreateTable)
+		en.u32(id)
+		en.str(t.tenant)
+		en.str(t.name)
+		add(en.b)
+		s := t.schema.Load()
+		if len(s.order) > 0 {
+			en = enc{}
+			en.u8(recAddColumns)
+			en.u32(id)
+			en.u16(uint16(len(s.order)))
+			for _, name := range s.order {
+				ref := s.byName[name]
+				en.u8(byte(ref.kind))
+				en.u8(byte(ref.typ))
+				en.str(name)
+			}
+			add(en.b)
+		}
+		c := &t.cat
+		c.mu.RLock()
+		const perRec = 4096
+		for first := 0; first < len(c.tags); first += perRec {
+			last := min(first+perRec, len(c.tags))
+			en = enc{}
+			en.u8(recNewSeries)
+			en.u32(id)
+			en.u32(uint32(first))
+			en.u32(uint32(last - first))
+			for sid := first; sid < last; sid++ {
+				en.u16(c.ntags[sid])
+				for slot, v := range c.tags[sid] {
+					if v != "" {
+						en.u16(uint16(slot))
+						en.str(v)
+					}
+				}
+			}
+			add(en.b)
+		}
+		c.mu.RUnlock()
+	}
+	for _, n := range names {
+		tn := e.tenants[n]
+		views := make([]string, 0, len(tn.views))
+		for v := range tn.views {
+			views = append(views, v)
+		}
+		slices.Sort(views)
+		for _, v := range views {
+			var en enc
+			en.u8(recCreateView)
+			en.str(n)
+			en.str(v)
+			en.str(tn.views[v])
+			add(en.b)
+		}
+	}
+	var en enc
+	en.u8(recCatalogIDs)
+	en.u32(e.nextID)
+	dropped := make([]uint32, 0, len(e.dropped))
+	for id := range e.dropped {
+		dropped = append(dropped, id)
+	}
+	slices.Sort(dropped)
+	en.u32(uint32(len(dropped)))
+	for _, id := range dropped {
+		en.u32(id)
+	}
+	add(en.b)
+	return out
+}
+
+// loadManifest restores the state of the last checkpoint, if any: the
+// catalog, the segments as lazy batches and the tombstones. It returns the
+// position WAL replay starts after.
+func (e *Engine) loadManifest() (uint64, error) {
+	b, err := os.ReadFile(filepath.Join(e.dir, manifestName))
+	if errors.Is(err, fs.ErrNotExist) {
+		e.removeTemps()
+		return 0, nil
+	}
+	if err != nil {
+		return 0, errs.Internal(err, "read manifest")
+	}
+	m := &manifest{}
+	if err := json.Unmarshal(b, m); err != nil || m.Version != 1 {
+		return 0, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "manifest %s is corrupt: %v", manifestName, err)
+	}
+	cat, err := e.readListed(m.Catalog)
+	if err != nil {
+		return 0, err
+	}
+	if err := e.replayCatalog(cat); err != nil {
+		return 0, err
+	}
+	for _, ref := range m.Segments {
+		t := e.byID[ref.Table]
+		if t == nil {
+			continue // dropped before the checkpoint finished
+		}
+		abs := filepath.Join(e.dir, filepath.FromSlash(ref.Path))
+		st, err := os.Stat(abs)
+		if err != nil || st.Size() != ref.Size {
+			return 0, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "segment %s listed in the manifest is missing or has the wrong size", ref.Path)
+		}
+		meta, err := segment.ReadMeta(abs)
+		if err != nil {
+			return 0, err
+		}
+		if meta.Table != ref.Table {
+			return 0, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "segment %s belongs to table %d, not %d", ref.Path, meta.Table, ref.Table)
+		}
+		sf := &segFile{ref: ref, path: abs, meta: meta}
+		t.segs = append(t.segs, sf)
+		t.buf.ReplaceSealed(nil, t.lazyBatches(sf))
+	}
+	for _, ts := range m.Tombstones {
+		if t := e.byID[ts.Table]; t != nil {
+			t.tombs = append(t.tombs, ts)
+		}
+	}
+	e.man = m
+	e.ckptLSN.Store(m.LSN)
+	e.removeTemps()
+	e.removeUnlisted(m)
+	return m.LSN, nil
+}
+
+// readListed reads a file the manifest lists and checks its checksum.
+func (e *Engine) readListed(ref fileRef) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(e.dir, filepath.FromSlash(ref.Path)))
+	if err != nil {
+		return nil, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "%s listed in the manifest cannot be read: %v", ref.Path, err)
+	}
+	if int64(len(b)) != ref.Size || xxh3.Hash(b) != ref.Sum {
+		return nil, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "%s does not match its checksum in the manifest", ref.Path)
+	}
+	return b, nil
+}
+
+// replayCatalog applies the records of a catalog file.
+func (e *Engine) replayCatalog(b []byte) error {
+	if len(b) < len(catalogMagic) || string(b[:len(catalogMagic)]) != string(catalogMagic) {
+		return errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "catalog file has no valid header")
+	}
+	b = b[len(catalogMagic):]
+	for len(b) > 0 {
+		if len(b) < 4 || int(binary.LittleEndian.Uint32(b)) > len(b)-4 {
+			return errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "catalog file is truncated")
+		}
+		n := int(binary.LittleEndian.Uint32(b))
+		if err := e.replay(0, b[4:4+n]); err != nil {
+			return err
+		}
+		b = b[4+n:]
+	}
+	return nil
+}
+
+// removeTemps deletes temporary files a crash left behind.
+func (e *Engine) removeTemps() {
+	for _, top := range []string{"segments", "catalog", "."} {
+		root := filepath.Join(e.dir, top)
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if d.IsDir() && top == "." && p != root {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && strings.HasSuffix(p, ".tmp") {
+				os.Remove(p)
+			}
+			return nil
+		})
+	}
+}
+
+// background checkpoints: when the rows in memory pass the memory limit,
+// or the WAL grows past walCheckpointBytes since the last checkpoint.
+func (e *Engine) checkpointer() {
+	defer e.bg.Done()
+	tick := time.NewTicker(e.opts.checkInterval())
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-tick.C:
+		case <-e.kick:
+		}
+		if !e.needCheckpoint() {
+			continue
+		}
+		if err := e.Checkpoint(context.Background()); err != nil && !errors.Is(err, errs.ErrClosed) {
+			e.log.Error("checkpoint failed", "err", err)
+		}
+	}
+}
+
+func (e *Engine) needCheckpoint() bool {
+	if lim := e.opts.MemoryLimit; lim > 0 && e.memoryBytes() > lim {
+		return true
+	}
+	return uint64(e.wal.Stats().AppendedLSN)-e.ckptLSN.Load() > e.opts.walCheckpointBytes()
+}
+
+// memoryBytes is what the in-memory tier holds.
+func (e *Engine) memoryBytes() int64 {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var n int64
+	for _, t := range e.byID {
+		st := t.buf.Stats()
+		n += st.SealedBytes + st.ActiveBytes
+	}
+	return n
+}
