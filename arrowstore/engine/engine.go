@@ -35,6 +35,9 @@ type Options struct {
 	// CheckpointWAL is the WAL growth (bytes) that triggers a checkpoint;
 	// default 256 MiB.
 	CheckpointWAL int64
+	// CacheBytes bounds the cache of decoded segment columns; default
+	// 256 MiB, or a quarter of MemoryLimit when that is set; < 0: none.
+	CacheBytes int64
 	// CheckInterval is how often the background checkpointer compares
 	// memory with MemoryLimit; default 100ms.
 	CheckInterval time.Duration
@@ -43,6 +46,16 @@ type Options struct {
 func (o Options) walCheckpointBytes() uint64 {
 	if o.CheckpointWAL > 0 {
 		return uint64(o.CheckpointWAL)
+	}
+	return 256 << 20
+}
+
+func (o Options) cacheBytes() int64 {
+	switch {
+	case o.CacheBytes != 0:
+		return max(o.CacheBytes, 0)
+	case o.MemoryLimit > 0:
+		return o.MemoryLimit / 4
 	}
 	return 256 << 20
 }
@@ -88,6 +101,7 @@ type Engine struct {
 	man         *manifest     // the last durable manifest (under ckMu)
 	ckptLSN     atomic.Uint64 // its WAL position
 	checkpoints atomic.Int64
+	cache       *colCache
 	bg          sync.WaitGroup
 	stop        chan struct{}
 	stopOnce    sync.Once
@@ -99,7 +113,8 @@ var _ arrowstore.Engine = (*Engine)(nil)
 // Open opens (creating if needed) the engine in dir and replays its WAL.
 // dir "" keeps everything in memory, with no durability.
 func Open(dir string, opts Options) (*Engine, error) {
-	e := &Engine{opts: opts, log: opts.Logger, dir: dir, tenants: map[string]*tenant{}, byID: map[uint32]*table{}, dropped: map[uint32]bool{}, started: time.Now()}
+	e := &Engine{opts: opts, log: opts.Logger, dir: dir, tenants: map[string]*tenant{}, byID: map[uint32]*table{}, dropped: map[uint32]bool{}, started: time.Now(),
+		cache: newColCache(opts.cacheBytes())}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -405,6 +420,7 @@ type Stats struct {
 	Segments        int   // live segment files
 	SegmentBytes    int64
 	Checkpoints     int64 // since open
+	Cache           CacheStats
 }
 
 // Stats returns current figures.
@@ -438,6 +454,7 @@ func (e *Engine) Stats() Stats {
 	}
 	st.Uptime = time.Since(e.started)
 	st.Checkpoints = e.checkpoints.Load()
+	st.Cache = e.cache.stats()
 	return st
 }
 

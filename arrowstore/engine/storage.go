@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/zeebo/xxh3"
 
 	"github.com/ugnos/ugnos/arrowstore/membuf"
@@ -88,11 +89,12 @@ type manifest struct {
 	Tombstones []tombstone  `json:"tombstones"`
 }
 
-// segFile is a live segment of a table.
+// segFile is a live segment of a table, open.
 type segFile struct {
 	ref  segmentRef
 	path string // absolute
 	meta *segment.Meta
+	file *segment.File
 }
 
 // rgLoader loads one row group of a segment, hiding the rows of the
@@ -104,11 +106,39 @@ type rgLoader struct {
 }
 
 func (l *rgLoader) Load(ctx context.Context, slots []int) (*membuf.Batch, error) {
-	bt, err := segment.Load(ctx, l.seg.path, l.seg.meta, l.rg, slots)
-	if err != nil {
-		return nil, err
+	m, cache := l.seg.meta, l.t.e.cache
+	cols := make([]arrow.Array, len(m.RowGroups[l.rg].Types))
+	var miss, missSlot []int // file columns to read, and their slots (-1: time)
+	timeArr := cache.get(cacheKey{l.seg, l.rg, 0})
+	if timeArr == nil {
+		miss, missSlot = append(miss, 0), append(missSlot, -1)
 	}
-	return l.t.applyTombstones(bt, l.seg.ref.LSN, 0), nil
+	for _, s := range slots {
+		c := m.ColumnOf(s)
+		if c < 0 || s >= len(cols) || m.RowGroups[l.rg].Types[s] == 0 {
+			continue // not in this file, or NULL throughout
+		}
+		if a := cache.get(cacheKey{l.seg, l.rg, c}); a != nil {
+			cols[s] = a
+			continue
+		}
+		miss, missSlot = append(miss, c), append(missSlot, s)
+	}
+	if len(miss) > 0 {
+		arrs, err := l.seg.file.ReadColumns(ctx, l.rg, miss)
+		if err != nil {
+			return nil, err
+		}
+		for k, a := range arrs {
+			cache.put(cacheKey{l.seg, l.rg, miss[k]}, a)
+			if missSlot[k] < 0 {
+				timeArr = a
+			} else {
+				cols[missSlot[k]] = a
+			}
+		}
+	}
+	return l.t.applyTombstones(m.Assemble(l.rg, timeArr, cols), l.seg.ref.LSN, 0), nil
 }
 
 // applyTombstones removes from a loaded batch of a segment written at
@@ -366,13 +396,13 @@ func (e *Engine) checkpointLocked(ctx context.Context) error {
 			if err := syncDirs(e.dir, filepath.Dir(abs)); err != nil {
 				return err
 			}
-			meta, err := segment.ReadMeta(abs)
+			sf, err := segment.Open(abs)
 			if err != nil {
 				return err
 			}
 			ref := segmentRef{fileRef: fileRef{Path: rel, Size: info.Size, Sum: info.Sum}, Table: j.t.id, Day: dayName(d), LSN: lsn,
 				Rows: info.Rows, MinT: info.MinT, MaxT: info.MaxT}
-			j.segs = append(j.segs, &segFile{ref: ref, path: abs, meta: meta})
+			j.segs = append(j.segs, &segFile{ref: ref, path: abs, meta: sf.Meta, file: sf})
 			newSegs = append(newSegs, ref)
 		}
 	}
@@ -687,14 +717,15 @@ func (e *Engine) loadManifest() (uint64, error) {
 		if err != nil || st.Size() != ref.Size {
 			return 0, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "segment %s listed in the manifest is missing or has the wrong size", ref.Path)
 		}
-		meta, err := segment.ReadMeta(abs)
+		file, err := segment.Open(abs)
 		if err != nil {
 			return 0, err
 		}
-		if meta.Table != ref.Table {
-			return 0, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "segment %s belongs to table %d, not %d", ref.Path, meta.Table, ref.Table)
+		if file.Meta.Table != ref.Table {
+			file.Close()
+			return 0, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "segment %s belongs to table %d, not %d", ref.Path, file.Meta.Table, ref.Table)
 		}
-		sf := &segFile{ref: ref, path: abs, meta: meta}
+		sf := &segFile{ref: ref, path: abs, meta: file.Meta, file: file}
 		t.segs = append(t.segs, sf)
 		t.buf.ReplaceSealed(nil, t.lazyBatches(sf))
 	}

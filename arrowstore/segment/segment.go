@@ -244,20 +244,50 @@ func tagArray(bt *membuf.Batch, slot int, tags TagFunc) arrow.Array {
 	return b.NewArray()
 }
 
-// ReadMeta reads a segment file's metadata from its footer.
-func ReadMeta(path string) (m *Meta, err error) {
+// File is an open segment file: its footer parsed once, its row groups
+// read on demand. Safe for concurrent use.
+type File struct {
+	Path string
+	Meta *Meta
+	f    *os.File
+	pf   *file.Reader
+}
+
+// Open opens a segment file and reads its metadata.
+func Open(path string) (_ *File, err error) {
 	defer recoverCorrupt(path, &err)
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, errs.Internal(err, "open segment")
 	}
-	defer f.Close()
 	pf, err := file.NewParquetReader(f)
 	if err != nil {
+		f.Close()
 		return nil, corrupt(path, err.Error())
 	}
-	defer pf.Close()
-	return metaOf(path, pf)
+	m, err := metaOf(path, pf)
+	if err != nil {
+		pf.Close()
+		f.Close()
+		return nil, err
+	}
+	return &File{Path: path, Meta: m, f: f, pf: pf}, nil
+}
+
+// Close closes the file.
+func (f *File) Close() error {
+	f.pf.Close()
+	return f.f.Close()
+}
+
+// ReadMeta reads a segment file's metadata from its footer.
+func ReadMeta(path string) (*Meta, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Meta, nil
 }
 
 func metaOf(path string, pf *file.Reader) (*Meta, error) {
@@ -297,84 +327,107 @@ func corrupt(path, why string) error {
 	return errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "segment %s is corrupt: %s", path, why)
 }
 
-// Load reads row group rg of the file at path: the time column and the
-// field slots asked for (others are left nil), as a sealed batch with the
-// row group's runs and zone maps.
-func Load(ctx context.Context, path string, m *Meta, rg int, slots []int) (_ *membuf.Batch, err error) {
-	defer recoverCorrupt(path, &err)
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, errs.Internal(err, "open segment")
-	}
-	defer f.Close()
-	pf, err := file.NewParquetReader(f)
-	if err != nil {
-		return nil, corrupt(path, err.Error())
-	}
-	defer pf.Close()
-	if rg < 0 || rg >= pf.NumRowGroups() || rg >= len(m.RowGroups) {
-		return nil, corrupt(path, "row group out of range")
-	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(m.RowGroups[rg].N)}, memory.DefaultAllocator)
-	if err != nil {
-		return nil, corrupt(path, err.Error())
-	}
-	idx := []int{0}
-	want := make([]int, 0, len(slots)) // field slots read, in idx order after time
-	for _, s := range slots {
-		for i, c := range m.Columns {
-			if c.Kind == arrowstore.KindField && c.Slot == s {
-				idx = append(idx, 1+i)
-				want = append(want, s)
-				break
-			}
+// ColumnOf is the file column of a field slot (time is column 0), or -1
+// when the file has no such field.
+func (m *Meta) ColumnOf(slot int) int {
+	for i, c := range m.Columns {
+		if c.Kind == arrowstore.KindField && c.Slot == slot {
+			return 1 + i
 		}
 	}
-	tbl, err := fr.ReadRowGroups(ctx, idx, []int{rg})
+	return -1
+}
+
+// ReadColumns reads file columns cols (0: time; 1+i: Meta.Columns[i]) of
+// row group rg, checked against the metadata (row count, types).
+func (f *File) ReadColumns(ctx context.Context, rg int, cols []int) (_ []arrow.Array, err error) {
+	defer recoverCorrupt(f.Path, &err)
+	m := f.Meta
+	if rg < 0 || rg >= len(m.RowGroups) {
+		return nil, corrupt(f.Path, "row group out of range")
+	}
+	meta := &m.RowGroups[rg]
+	fr, err := pqarrow.NewFileReader(f.pf, pqarrow.ArrowReadProperties{BatchSize: int64(meta.N)}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, corrupt(f.Path, err.Error())
+	}
+	tbl, err := fr.ReadRowGroups(ctx, cols, []int{rg})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, corrupt(path, err.Error())
+		return nil, corrupt(f.Path, err.Error())
 	}
 	defer tbl.Release()
-	meta := &m.RowGroups[rg]
-	if tbl.NumRows() != int64(meta.N) {
-		return nil, corrupt(path, "row group has a different row count")
+	if tbl.NumRows() != int64(meta.N) || int(tbl.NumCols()) != len(cols) {
+		return nil, corrupt(f.Path, "row group has a different shape")
 	}
-	bt := &membuf.Batch{N: meta.N, Runs: meta.Runs, MinT: meta.MinT, MaxT: meta.MaxT, Types: meta.Types, Zones: meta.Zones}
-	tarr, err := single(tbl.Column(0).Data())
-	if err != nil {
-		return nil, corrupt(path, err.Error())
-	}
-	ts, ok := tarr.(*array.Timestamp)
-	if !ok || ts.NullN() > 0 || !arrow.TypeEqual(ts.DataType(), arrowstore.TimeType) {
-		tarr.Release()
-		return nil, corrupt(path, "bad time column")
-	}
-	raw := ts.TimestampValues()
-	bt.Time = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw))
-	bt.TimeArr = ts
-	bt.Bytes = membuf.ArrayBytes(ts)
-	nslots := len(meta.Types)
-	bt.Cols = make([]arrow.Array, nslots)
-	for k, s := range want {
-		a, err := single(tbl.Column(1 + k).Data())
+	out := make([]arrow.Array, len(cols))
+	for k, c := range cols {
+		a, err := single(tbl.Column(k).Data())
 		if err != nil {
-			return nil, corrupt(path, err.Error())
+			return nil, corrupt(f.Path, err.Error())
 		}
-		if s >= nslots || meta.Types[s] == 0 {
-			a.Release() // all NULL here
-			continue
+		want := arrow.DataType(arrowstore.TimeType)
+		if c > 0 {
+			col := m.Columns[c-1]
+			if col.Kind == arrowstore.KindTag {
+				want = arrowstore.TagType
+			} else {
+				want = col.Type.ArrowType()
+			}
 		}
-		if !arrow.TypeEqual(a.DataType(), meta.Types[s].ArrowType()) {
+		if !arrow.TypeEqual(a.DataType(), want) || c == 0 && a.NullN() > 0 {
 			a.Release()
-			return nil, corrupt(path, fmt.Sprintf("column of slot %d has type %s", s, a.DataType()))
+			return nil, corrupt(f.Path, fmt.Sprintf("column %d is %s", c, a.DataType()))
 		}
-		bt.Cols[s] = a
-		bt.Bytes += membuf.ArrayBytes(a)
+		out[k] = a
 	}
-	return bt, nil
+	return out, nil
+}
+
+// Assemble builds the batch of row group rg from its time column and
+// field columns by slot (nil: not read, or NULL throughout).
+func (m *Meta) Assemble(rg int, timeArr arrow.Array, cols []arrow.Array) *membuf.Batch {
+	meta := &m.RowGroups[rg]
+	bt := &membuf.Batch{N: meta.N, Runs: meta.Runs, MinT: meta.MinT, MaxT: meta.MaxT, Types: meta.Types, Zones: meta.Zones}
+	raw := timeArr.(*array.Timestamp).TimestampValues()
+	bt.Time = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw))
+	bt.TimeArr = timeArr
+	bt.Bytes = membuf.ArrayBytes(timeArr)
+	bt.Cols = make([]arrow.Array, len(meta.Types))
+	for s, a := range cols {
+		if a != nil && s < len(meta.Types) && meta.Types[s] != 0 {
+			bt.Cols[s] = a
+			bt.Bytes += membuf.ArrayBytes(a)
+		}
+	}
+	return bt
+}
+
+// Load reads row group rg: the time column and the field slots asked for
+// (others are left nil), as a sealed batch with the row group's runs and
+// zone maps.
+func (f *File) Load(ctx context.Context, rg int, slots []int) (*membuf.Batch, error) {
+	idx := []int{0}
+	var want []int
+	for _, s := range slots {
+		if c := f.Meta.ColumnOf(s); c > 0 {
+			idx = append(idx, c)
+			want = append(want, s)
+		}
+	}
+	arrs, err := f.ReadColumns(ctx, rg, idx)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]arrow.Array, len(f.Meta.RowGroups[rg].Types))
+	for k, s := range want {
+		if s < len(cols) {
+			cols[s] = arrs[1+k]
+		}
+	}
+	return f.Meta.Assemble(rg, arrs[0], cols), nil
 }
 
 // single is the one array of a chunked column (concatenated if the

@@ -95,10 +95,12 @@ func TestWriteLoad(t *testing.T) {
 	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
 		t.Fatalf("temporary file left: %v", err)
 	}
-	m, err := ReadMeta(path)
+	sf, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer sf.Close()
+	m := sf.Meta
 	if m.Table != 7 || m.LSN != 42 || len(m.RowGroups) != 2 || m.Rows() != 1000 || len(m.Columns) != len(testCols) {
 		t.Fatalf("meta %+v", m)
 	}
@@ -132,7 +134,7 @@ func TestWriteLoad(t *testing.T) {
 				t.Fatalf("slot %d zone %+v, want %+v", slot, z, wz)
 			}
 		}
-		got, err := Load(context.Background(), path, m, g, []int{0, 1, 3})
+		got, err := sf.Load(context.Background(), g, []int{0, 1, 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,10 +218,6 @@ func TestCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := ReadMeta(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bad := filepath.Join(t.TempDir(), "bad.parquet")
 	for _, cut := range []int{0, 4, len(good) / 2, len(good) - 9, len(good) - 1} {
 		os.WriteFile(bad, good[:cut], 0o644)
@@ -232,9 +230,9 @@ func TestCorrupt(t *testing.T) {
 		b := append([]byte(nil), good...)
 		b[off] ^= 0x5a
 		os.WriteFile(bad, b, 0o644)
-		if mm, err := ReadMeta(bad); err == nil {
-			Load(context.Background(), bad, mm, 0, []int{0, 2, 3})
+		if f, err := Open(bad); err == nil {
+			f.Load(context.Background(), 0, []int{0, 2, 3})
+			f.Close()
 		}
-		Load(context.Background(), bad, m, 0, []int{0, 2, 3})
 	}
 }

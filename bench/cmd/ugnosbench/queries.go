@@ -32,15 +32,28 @@ func runQueries(args []string) {
 	memprof := fs.String("memprofile", "", "write an allocation profile of the query runs here (every allocation sampled)")
 	peer := fs.Bool("duckdb", true, "also run every query on DuckDB (same data, same threads) and print ratios")
 	each := fs.Bool("each", false, "print every timed run's latency (to see the first runs after the load)")
+	onDisk := fs.Bool("segments", false, "query the data from Parquet segments (a checkpoint in a temporary data directory) instead of memory")
 	fs.Parse(args)
 	warmupRuns = *warmup
 	printEach = *each
 	cfg := tsbs.Config{Hosts: *hosts, Start: tsbs.DefaultStart, End: tsbs.DefaultStart.Add(*dur), Seed: tsbs.DefaultSeed}
-	db, err := ugnos.Open("")
+	dataDir := ""
+	if *onDisk {
+		tmp, err := os.MkdirTemp("", "ugnosbench-seg")
+		check(err)
+		defer os.RemoveAll(tmp)
+		dataDir = tmp
+	}
+	db, err := ugnos.Open(dataDir)
 	check(err)
 	defer db.Close()
 	for _, r := range ingest.Records(cfg, 10000, nil) {
 		check(db.WriteRecord(context.Background(), "bench", "cpu", r))
+	}
+	if *onDisk {
+		check(db.Checkpoint(context.Background()))
+		m := db.Metrics()
+		fmt.Printf("data in %d segment files, %.1f MB (%d rows, %.2f bytes per row)\n", m.Segments, float64(m.SegmentBytes)/1e6, m.DiskRows, float64(m.SegmentBytes)/float64(m.DiskRows))
 	}
 	files, err := filepath.Glob(filepath.Join(*dir, "*.sql"))
 	check(err)
