@@ -216,8 +216,10 @@ func runModel(t *testing.T, seed int64) {
 			}
 		case r < 74:
 			db.Flush()
-		case r < 76:
+		case r < 75:
 			must(t, db.Checkpoint(ctx))
+		case r < 76:
+			must(t, db.Compact(ctx))
 		case r < 78:
 			must(t, db.Close())
 			db, err = ugnos.Open(dir, opts...)

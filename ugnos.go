@@ -158,6 +158,11 @@ func (db *DB) Flush() { db.eng.Seal() }
 // nothing to do.
 func (db *DB) Checkpoint(ctx context.Context) error { return db.eng.Checkpoint(ctx) }
 
+// Compact merges the small segment files of each partition and purges
+// deleted rows from segment files, until nothing is left to do. It runs
+// in the background on its own; calling it is never needed.
+func (db *DB) Compact(ctx context.Context) error { return db.eng.Compact(ctx) }
+
 func tagFilters(tags TagSet) []arrowstore.Filter {
 	fs := make([]arrowstore.Filter, 0, len(tags))
 	for k, v := range tags {

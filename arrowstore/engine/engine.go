@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -35,6 +36,12 @@ type Options struct {
 	// CheckpointWAL is the WAL growth (bytes) that triggers a checkpoint;
 	// default 256 MiB.
 	CheckpointWAL int64
+	// NoBackground turns the background checkpointer and compaction off:
+	// only Checkpoint and Compact do that work (tools, tests).
+	NoBackground bool
+	// CompactBytes bounds the rows (decoded) one compaction merges;
+	// default 128 MiB, or half of MemoryLimit when that is set.
+	CompactBytes int64
 	// CacheBytes bounds the cache of decoded segment columns; default
 	// 256 MiB, or a quarter of MemoryLimit when that is set; < 0: none.
 	CacheBytes int64
@@ -101,7 +108,10 @@ type Engine struct {
 	man         *manifest     // the last durable manifest (under ckMu)
 	ckptLSN     atomic.Uint64 // its WAL position
 	checkpoints atomic.Int64
+	compactions atomic.Int64
 	cache       *colCache
+	bgCtx       context.Context
+	bgCancel    context.CancelFunc
 	bg          sync.WaitGroup
 	stop        chan struct{}
 	stopOnce    sync.Once
@@ -153,8 +163,11 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	e.wal, e.report = w, rep
 	e.stop, e.kick = make(chan struct{}), make(chan struct{}, 1)
-	e.bg.Add(1)
-	go e.checkpointer()
+	e.bgCtx, e.bgCancel = context.WithCancel(context.Background())
+	if !opts.NoBackground {
+		e.bg.Add(1)
+		go e.checkpointer()
+	}
 	return e, nil
 }
 
@@ -188,9 +201,11 @@ func (e *Engine) Close() error {
 	closed := e.closed
 	e.closeMu.RUnlock()
 	if !closed && e.stop != nil {
-		e.stopOnce.Do(func() { close(e.stop) })
+		e.stopOnce.Do(func() { close(e.stop); e.bgCancel() })
 		e.bg.Wait()
 	}
+	e.ckMu.Lock() // no checkpoint or compaction runs past Close
+	defer e.ckMu.Unlock()
 	e.closeMu.Lock()
 	defer e.closeMu.Unlock()
 	if e.closed {
@@ -420,6 +435,7 @@ type Stats struct {
 	Segments        int   // live segment files
 	SegmentBytes    int64
 	Checkpoints     int64 // since open
+	Compactions     int64 // since open
 	Cache           CacheStats
 }
 
@@ -454,6 +470,7 @@ func (e *Engine) Stats() Stats {
 	}
 	st.Uptime = time.Since(e.started)
 	st.Checkpoints = e.checkpoints.Load()
+	st.Compactions = e.compactions.Load()
 	st.Cache = e.cache.stats()
 	return st
 }

@@ -332,6 +332,10 @@ func stringData(vals []string) arrow.ArrayData {
 // Delete removes rows of a table in [minT, maxT] matching the tag filters
 // and returns how many it removed (arrowstore.Engine).
 func (e *Engine) Delete(ctx context.Context, tenantName, tableName string, minT, maxT int64, filters []arrowstore.Filter) (uint64, error) {
+	// the segments stay put (lock order: ckMu before closeMu, as in
+	// checkpoints)
+	e.ckMu.Lock()
+	defer e.ckMu.Unlock()
 	done, err := e.begin()
 	if err != nil {
 		return 0, err
@@ -351,8 +355,6 @@ func (e *Engine) Delete(ctx context.Context, tenantName, tableName string, minT,
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	e.ckMu.Lock() // the segments stay put
-	defer e.ckMu.Unlock()
 	t.order.Lock()
 	defer t.order.Unlock()
 	if err := t.checkLive(); err != nil {

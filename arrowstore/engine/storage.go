@@ -414,32 +414,7 @@ func (e *Engine) checkpointLocked(ctx context.Context) error {
 	}
 
 	// 3. the manifest
-	m := &manifest{Version: 1, LSN: lsn, NextFile: next, Catalog: catRef}
-	live := map[uint32]bool{}
-	e.mu.RLock()
-	for id := range e.byID {
-		live[id] = true
-	}
-	e.mu.RUnlock()
-	if e.man != nil {
-		for _, s := range e.man.Segments {
-			if live[s.Table] {
-				m.Segments = append(m.Segments, s)
-			}
-		}
-	}
-	m.Segments = append(m.Segments, newSegs...)
-	oldest := map[uint32]uint64{} // per table, the oldest segment's LSN
-	for _, s := range m.Segments {
-		if o, ok := oldest[s.Table]; !ok || s.LSN < o {
-			oldest[s.Table] = s.LSN
-		}
-	}
-	for _, ts := range tombs {
-		if o, ok := oldest[ts.Table]; ok && o < ts.LSN && live[ts.Table] {
-			m.Tombstones = append(m.Tombstones, ts)
-		}
-	}
+	m := e.newManifest(lsn, next, catRef, newSegs, nil, tombs)
 	if err := e.writeManifest(m); err != nil {
 		return err
 	}
@@ -480,6 +455,39 @@ func (e *Engine) checkpointLocked(ctx context.Context) error {
 	e.checkpoints.Add(1)
 	e.log.Debug("checkpoint", "lsn", lsn, "tables", len(jobs), "segments", len(newSegs), "took", time.Since(start))
 	return nil
+}
+
+// newManifest is the current manifest with segments added and removed
+// (by path), segments of dropped tables left out, and the tombstones that
+// still hide rows of some listed segment.
+func (e *Engine) newManifest(lsn, next uint64, cat fileRef, add []segmentRef, remove map[string]bool, tombs []tombstone) *manifest {
+	m := &manifest{Version: 1, LSN: lsn, NextFile: next, Catalog: cat}
+	live := map[uint32]bool{}
+	e.mu.RLock()
+	for id := range e.byID {
+		live[id] = true
+	}
+	e.mu.RUnlock()
+	if e.man != nil {
+		for _, s := range e.man.Segments {
+			if live[s.Table] && !remove[s.Path] {
+				m.Segments = append(m.Segments, s)
+			}
+		}
+	}
+	m.Segments = append(m.Segments, add...)
+	oldest := map[uint32]uint64{} // per table, the oldest segment's LSN
+	for _, s := range m.Segments {
+		if o, ok := oldest[s.Table]; !ok || s.LSN < o {
+			oldest[s.Table] = s.LSN
+		}
+	}
+	for _, ts := range tombs {
+		if o, ok := oldest[ts.Table]; ok && o < ts.LSN && live[ts.Table] {
+			m.Tombstones = append(m.Tombstones, ts)
+		}
+	}
+	return m
 }
 
 // writeFile writes a small file durably (temporary name, sync, rename).
@@ -804,11 +812,23 @@ func (e *Engine) checkpointer() {
 		case <-tick.C:
 		case <-e.kick:
 		}
-		if !e.needCheckpoint() {
-			continue
+		if e.needCheckpoint() {
+			if err := e.Checkpoint(e.bgCtx); err != nil && !errors.Is(err, errs.ErrClosed) && e.bgCtx.Err() == nil {
+				e.log.Error("checkpoint failed", "err", err)
+			}
 		}
-		if err := e.Checkpoint(context.Background()); err != nil && !errors.Is(err, errs.ErrClosed) {
-			e.log.Error("checkpoint failed", "err", err)
+		// compaction, a unit at a time, giving way to checkpoints
+		for e.bgCtx.Err() == nil && !e.needCheckpoint() {
+			did, err := e.compactOnce(e.bgCtx)
+			if err != nil {
+				if e.bgCtx.Err() == nil {
+					e.log.Error("compaction failed", "err", err)
+				}
+				break
+			}
+			if !did {
+				break
+			}
 		}
 	}
 }

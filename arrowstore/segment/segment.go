@@ -100,8 +100,38 @@ type TagFunc func(sid uint32, slot int) string
 // through a temporary file that is synced and renamed into place. cols
 // lists the table's tags and fields at the time of writing.
 func Write(path string, table uint32, lsn uint64, cols []Column, tags TagFunc, batches []*membuf.Batch) (Info, error) {
-	info := Info{MinT: math.MaxInt64, MaxT: math.MinInt64}
-	meta := Meta{Table: table, LSN: lsn, Columns: cols}
+	w, err := NewWriter(path, table, lsn, cols, tags)
+	if err != nil {
+		return Info{}, err
+	}
+	for _, bt := range batches {
+		if err := w.Add(bt); err != nil {
+			w.Abort()
+			return Info{}, err
+		}
+	}
+	return w.Close()
+}
+
+// Writer writes a segment file one row group at a time.
+type Writer struct {
+	path, tmp string
+	f         *os.File
+	h         *xxh3.Hasher
+	cw        *countWriter
+	fw        *pqarrow.FileWriter
+	schema    *arrow.Schema
+	cols      []Column
+	tags      TagFunc
+	meta      Meta
+	info      Info
+}
+
+// NewWriter starts a segment file at path (written as path.tmp until
+// Close).
+func NewWriter(path string, table uint32, lsn uint64, cols []Column, tags TagFunc) (*Writer, error) {
+	w := &Writer{path: path, tmp: path + ".tmp", cols: cols, tags: tags, meta: Meta{Table: table, LSN: lsn, Columns: cols},
+		info: Info{MinT: math.MaxInt64, MaxT: math.MinInt64}}
 	fields := make([]arrow.Field, 0, 1+len(cols))
 	fields = append(fields, arrow.Field{Name: arrowstore.TimeColumn, Type: arrowstore.TimeType})
 	opts := []parquet.WriterProperty{
@@ -129,65 +159,77 @@ func Write(path string, table uint32, lsn uint64, cols []Column, tags TagFunc, b
 			opts = append(opts, parquet.WithDictionaryPath(path, true))
 		}
 	}
-	schema := arrow.NewSchema(fields, nil)
-
-	tmp := path + ".tmp"
+	w.schema = arrow.NewSchema(fields, nil)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return info, errs.Internal(err, "create segment directory")
+		return nil, errs.Internal(err, "create segment directory")
 	}
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(w.tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
-		return info, errs.Internal(err, "create segment file")
+		return nil, errs.Internal(err, "create segment file")
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	h := xxh3.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
-	fw, err := pqarrow.NewFileWriter(schema, cw, parquet.NewWriterProperties(opts...),
+	w.f, w.h = f, xxh3.New()
+	w.cw = &countWriter{w: io.MultiWriter(f, w.h)}
+	w.fw, err = pqarrow.NewFileWriter(w.schema, w.cw, parquet.NewWriterProperties(opts...),
 		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
-		return info, errs.Internal(err, "segment writer")
+		w.f.Close()
+		os.Remove(w.tmp)
+		return nil, errs.Internal(err, "segment writer")
 	}
-	for _, bt := range batches {
-		if bt.N == 0 {
-			continue
-		}
-		rec := batchRecord(schema, cols, tags, bt)
-		err := fw.Write(rec)
-		rec.Release()
-		if err != nil {
-			fw.Close()
-			return info, errs.Internal(err, "write segment %s", path)
-		}
-		rg := RowGroup{N: bt.N, MinT: bt.MinT, MaxT: bt.MaxT, Runs: bt.Runs, Types: bt.Types, Zones: bt.Zones}
-		meta.RowGroups = append(meta.RowGroups, rg)
-		info.Rows += int64(bt.N)
-		info.MinT, info.MaxT = min(info.MinT, bt.MinT), max(info.MaxT, bt.MaxT)
+	return w, nil
+}
+
+// Add writes a loaded, sealed batch as one row group.
+func (w *Writer) Add(bt *membuf.Batch) error {
+	if bt == nil || bt.N == 0 {
+		return nil
 	}
-	if err := fw.AppendKeyValueMetadata(MetaKey, base64.StdEncoding.EncodeToString(encodeMeta(&meta))); err != nil {
-		fw.Close()
-		return info, errs.Internal(err, "write segment metadata")
+	rec := batchRecord(w.schema, w.cols, w.tags, bt)
+	err := w.fw.Write(rec)
+	rec.Release()
+	if err != nil {
+		return errs.Internal(err, "write segment %s", w.path)
 	}
-	if err := fw.Close(); err != nil {
-		return info, errs.Internal(err, "close segment %s", path)
+	w.meta.RowGroups = append(w.meta.RowGroups, RowGroup{N: bt.N, MinT: bt.MinT, MaxT: bt.MaxT, Runs: bt.Runs, Types: bt.Types, Zones: bt.Zones})
+	w.info.Rows += int64(bt.N)
+	w.info.MinT, w.info.MaxT = min(w.info.MinT, bt.MinT), max(w.info.MaxT, bt.MaxT)
+	return nil
+}
+
+// Rows is the number of rows added so far.
+func (w *Writer) Rows() int64 { return w.info.Rows }
+
+// Abort removes the unfinished file.
+func (w *Writer) Abort() {
+	w.fw.Close()
+	w.f.Close()
+	os.Remove(w.tmp)
+}
+
+// Close finishes the file: footer, fsync, rename into place.
+func (w *Writer) Close() (Info, error) {
+	if err := w.fw.AppendKeyValueMetadata(MetaKey, base64.StdEncoding.EncodeToString(encodeMeta(&w.meta))); err != nil {
+		w.Abort()
+		return w.info, errs.Internal(err, "write segment metadata")
 	}
-	if err := f.Sync(); err != nil {
-		return info, errs.Internal(err, "sync segment %s", path)
+	if err := w.fw.Close(); err != nil {
+		w.f.Close()
+		os.Remove(w.tmp)
+		return w.info, errs.Internal(err, "close segment %s", w.path)
 	}
-	if err := f.Close(); err != nil {
-		return info, errs.Internal(err, "close segment %s", path)
+	err := w.f.Sync()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return info, errs.Internal(err, "rename segment %s", path)
+	if err == nil {
+		err = os.Rename(w.tmp, w.path)
 	}
-	ok = true
-	info.Size, info.Sum = cw.n, h.Sum64()
-	return info, nil
+	if err != nil {
+		os.Remove(w.tmp)
+		return w.info, errs.Internal(err, "finish segment %s", w.path)
+	}
+	w.info.Size, w.info.Sum = w.cw.n, w.h.Sum64()
+	return w.info, nil
 }
 
 type countWriter struct {
