@@ -158,6 +158,24 @@ func (db *DB) Flush() { db.eng.Seal() }
 // nothing to do.
 func (db *DB) Checkpoint(ctx context.Context) error { return db.eng.Checkpoint(ctx) }
 
+// Snapshot writes a consistent point-in-time copy of the whole database
+// to path (a directory that must not exist or be empty): segment files
+// (hard links to the live ones where possible), a catalog file and a
+// manifest with checksums. Every write acknowledged before Snapshot was
+// called is in it; writes go on meanwhile. Works for memory-only
+// databases too.
+func (db *DB) Snapshot(path string) error {
+	_, err := db.eng.Snapshot(context.Background(), path)
+	return err
+}
+
+// Restore replaces the database's content by the snapshot at path, row for
+// row. The snapshot is verified first (sizes and checksums of every file):
+// a truncated or tampered one is refused with an error of kind ErrCorrupt
+// and the current data stays as it is. Statements running when Restore is
+// called finish first; later ones see the restored data.
+func (db *DB) Restore(path string) error { return db.eng.Restore(context.Background(), path) }
+
 // Compact merges the small segment files of each partition and purges
 // deleted rows from segment files, until nothing is left to do. It runs
 // in the background on its own; calling it is never needed.

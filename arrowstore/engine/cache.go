@@ -72,6 +72,15 @@ func (c *colCache) put(k cacheKey, a arrow.Array) {
 	}
 }
 
+// reset forgets everything.
+func (c *colCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lru.Init()
+	c.byKey = map[cacheKey]*list.Element{}
+	c.size = 0
+}
+
 // drop forgets the columns of segments no longer live.
 func (c *colCache) drop(gone map[*segFile]bool) {
 	c.mu.Lock()

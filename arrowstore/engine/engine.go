@@ -144,13 +144,17 @@ func Open(dir string, opts Options) (*Engine, error) {
 		return nil, errs.New(errs.ErrInvalidInput, errs.CodeObjectInUse, "data directory %s is in use by another process", dir)
 	}
 	e.lockF = lf
+	if err := finishRestore(dir); err != nil { // a restore a crash interrupted
+		lf.Close()
+		return nil, err
+	}
 	from, err := e.loadManifest()
 	if err != nil {
 		lf.Close()
 		return nil, err
 	}
 	w, rep, err := wal.Open(filepath.Join(dir, "wal"), wal.Options{
-		SyncMode: opts.SyncMode, SyncInterval: opts.SyncInterval, SegmentSize: opts.SegmentSize, Logger: e.log,
+		SyncMode: opts.SyncMode, SyncInterval: opts.SyncInterval, SegmentSize: opts.SegmentSize, Logger: e.log, StartLSN: wal.LSN(from),
 	}, func(lsn wal.LSN, payload []byte) error {
 		if uint64(lsn) <= from {
 			return nil // in the checkpoint

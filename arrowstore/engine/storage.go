@@ -319,34 +319,12 @@ func (e *Engine) checkpointLocked(ctx context.Context) error {
 		return errs.New(errs.ErrClosed, errs.CodeAdminShutdown, "database is closed")
 	}
 	lsn := uint64(e.wal.Stats().AppendedLSN)
-	e.mu.RLock()
-	tables := make([]*table, 0, len(e.byID))
-	for _, t := range e.byID {
-		tables = append(tables, t)
-	}
-	e.mu.RUnlock()
-	slices.SortFunc(tables, func(a, b *table) int { return int(a.id) - int(b.id) })
+	tables := e.sortedTables()
 	var jobs []*flushJob
 	for _, t := range tables {
-		t.buf.Seal()
-		var mem []*membuf.Batch
-		for _, bt := range t.buf.Sealed() {
-			if bt.Lazy == nil && bt.N > 0 {
-				mem = append(mem, bt)
-			}
+		if j := e.freezeTable(t); j != nil {
+			jobs = append(jobs, j)
 		}
-		if len(mem) == 0 {
-			continue
-		}
-		j := &flushJob{t: t, batches: mem, cols: segColumns(t.schema.Load()), tags: map[uint32][]string{}}
-		t.cat.mu.RLock()
-		for _, bt := range mem {
-			for _, r := range bt.Runs {
-				j.tags[r.SID] = t.cat.tags[r.SID]
-			}
-		}
-		t.cat.mu.RUnlock()
-		jobs = append(jobs, j)
 	}
 	catalog := e.encodeCatalog()
 	var tombs []tombstone
@@ -364,47 +342,19 @@ func (e *Engine) checkpointLocked(ctx context.Context) error {
 	}
 	var newSegs []segmentRef
 	for _, j := range jobs {
-		if err := ctx.Err(); err != nil {
+		refs, files, err := writeJob(ctx, e.dir, j, lsn, &next)
+		if err != nil {
 			return err
 		}
-		byDay := map[int64][]*membuf.Batch{}
-		for _, bt := range j.batches {
-			for d, part := range splitByDay(bt) {
-				byDay[d] = append(byDay[d], part)
-			}
-		}
-		days := make([]int64, 0, len(byDay))
-		for d := range byDay {
-			days = append(days, d)
-		}
-		slices.Sort(days)
-		tags := func(sid uint32, slot int) string {
-			if v := j.tags[sid]; slot < len(v) {
-				return v[slot]
-			}
-			return ""
-		}
-		for _, d := range days {
-			rel := filepath.ToSlash(filepath.Join("segments", escapeName(j.t.tenant), fmt.Sprintf("%s-%d", escapeName(j.t.name), j.t.id),
-				dayName(d), fmt.Sprintf("%d.parquet", next)))
-			next++
-			abs := filepath.Join(e.dir, filepath.FromSlash(rel))
-			info, err := segment.Write(abs, j.t.id, lsn, j.cols, tags, byDay[d])
+		for _, sf := range files {
+			f, err := segment.Open(sf.path)
 			if err != nil {
 				return err
 			}
-			if err := syncDirs(e.dir, filepath.Dir(abs)); err != nil {
-				return err
-			}
-			sf, err := segment.Open(abs)
-			if err != nil {
-				return err
-			}
-			ref := segmentRef{fileRef: fileRef{Path: rel, Size: info.Size, Sum: info.Sum}, Table: j.t.id, Day: dayName(d), LSN: lsn,
-				Rows: info.Rows, MinT: info.MinT, MaxT: info.MaxT}
-			j.segs = append(j.segs, &segFile{ref: ref, path: abs, meta: sf.Meta, file: sf})
-			newSegs = append(newSegs, ref)
+			sf.meta, sf.file = f.Meta, f
 		}
+		j.segs = files
+		newSegs = append(newSegs, refs...)
 	}
 	catRel := fmt.Sprintf("catalog/%d.cat", next)
 	next++

@@ -191,6 +191,7 @@ func (w *WAL) openActive(segs []segFile, active int) error {
 	case active < 0:
 		// No segment left: start one where the log (or the first moved-aside
 		// segment) began.
+		base = w.opts.StartLSN
 		if len(segs) > 0 {
 			base = segs[0].base
 		}

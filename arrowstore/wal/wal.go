@@ -58,6 +58,10 @@ type Options struct {
 	SegmentSize  int64         // roll once the active segment exceeds this; default 128 MiB
 	MaxRecord    int           // largest payload appended or replayed; default 256 MiB, at most 4 GiB-1
 	Logger       *slog.Logger  // nil: slog.Default()
+	// StartLSN is where an empty log begins (LSNs of a log with segments
+	// continue from them): the engine passes the position its checkpoint
+	// covers, so LSNs never go back after the log is emptied or restored.
+	StartLSN LSN
 }
 
 func (o Options) withDefaults() (Options, error) {

@@ -442,3 +442,21 @@ func TestSegmentNames(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// TestStartLSN: an empty log begins at StartLSN; a log with segments
+// ignores it and continues from them.
+func TestStartLSN(t *testing.T) {
+	dir := t.TempDir()
+	w, _, _ := openT(t, dir, Options{StartLSN: 5000})
+	a := logT(t, w, []byte("hello"))
+	if a.lsn <= 5000 {
+		t.Fatalf("first LSN %d, want above 5000", a.lsn)
+	}
+	closeT(t, w)
+	w, _, got := openT(t, dir, Options{StartLSN: 9})
+	sameRecs(t, got, []rec{a})
+	if b := logT(t, w, []byte("again")); b.lsn <= a.lsn {
+		t.Fatalf("LSN %d after reopen, want above %d", b.lsn, a.lsn)
+	}
+	closeT(t, w)
+}
