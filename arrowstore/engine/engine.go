@@ -109,6 +109,8 @@ type Engine struct {
 	ckptLSN     atomic.Uint64 // its WAL position
 	checkpoints atomic.Int64
 	compactions atomic.Int64
+	memEst      atomic.Int64 // the in-memory tier's bytes, roughly (throttle)
+	throttled   atomic.Int64 // 2 ms waits of writers held back by the memory limit
 	cache       *colCache
 	bgCtx       context.Context
 	bgCancel    context.CancelFunc
@@ -440,6 +442,7 @@ type Stats struct {
 	SegmentBytes    int64
 	Checkpoints     int64 // since open
 	Compactions     int64 // since open
+	ThrottleWaits   int64 // 2 ms waits of writers held back by MemoryLimit
 	Cache           CacheStats
 }
 
@@ -475,6 +478,7 @@ func (e *Engine) Stats() Stats {
 	st.Uptime = time.Since(e.started)
 	st.Checkpoints = e.checkpoints.Load()
 	st.Compactions = e.compactions.Load()
+	st.ThrottleWaits = e.throttled.Load()
 	st.Cache = e.cache.stats()
 	return st
 }

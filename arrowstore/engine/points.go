@@ -30,6 +30,7 @@ func mapID(m map[string]string) uintptr { return *(*uintptr)(unsafe.Pointer(&m))
 // WritePoints stores single-value points (field "value", double) with
 // their tags in a table. Values must be finite. On error nothing is stored.
 func (e *Engine) WritePoints(ctx context.Context, tenantName, tableName string, src PointSource) error {
+	e.throttle(ctx, int64(src.Len())*16) // before begin: a checkpoint needs writers out
 	done, err := e.beginWrite(ctx, tenantName, tableName)
 	if err != nil {
 		return err

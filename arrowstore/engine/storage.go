@@ -787,10 +787,12 @@ func (e *Engine) needCheckpoint() bool {
 	if lim := e.opts.MemoryLimit; lim > 0 && e.memoryBytes() > lim {
 		return true
 	}
+	e.memEst.Store(e.memoryBytes())
 	return uint64(e.wal.Stats().AppendedLSN)-e.ckptLSN.Load() > e.opts.walCheckpointBytes()
 }
 
-// memoryBytes is what the in-memory tier holds.
+// memoryBytes is what the in-memory tier holds (and, as a side effect,
+// refreshes the estimate writers consult).
 func (e *Engine) memoryBytes() int64 {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -799,5 +801,29 @@ func (e *Engine) memoryBytes() int64 {
 		st := t.buf.Stats()
 		n += st.SealedBytes + st.ActiveBytes
 	}
+	e.memEst.Store(n)
 	return n
 }
+
+// throttle holds a writer back while the in-memory tier is over twice
+// the memory limit and a checkpoint is on its way (ingest faster than
+// checkpoints would otherwise grow memory without bound). It gives up
+// waiting after maxThrottle, so a failing checkpoint slows writes down
+// but does not stop them.
+func (e *Engine) throttle(ctx context.Context, adding int64) {
+	lim := e.opts.MemoryLimit
+	if lim <= 0 || e.wal == nil {
+		return
+	}
+	if e.memEst.Add(adding) <= 2*lim {
+		return
+	}
+	e.KickCheckpoint()
+	deadline := time.Now().Add(maxThrottle)
+	for e.memoryBytes() > 2*lim && time.Now().Before(deadline) && ctx.Err() == nil {
+		e.throttled.Add(1)
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+const maxThrottle = 10 * time.Second

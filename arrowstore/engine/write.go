@@ -295,6 +295,7 @@ func (e *Engine) beginWrite(ctx context.Context, tenantName, tableName string) (
 
 // Write stores a record's rows in a table (arrowstore.Engine).
 func (e *Engine) Write(ctx context.Context, tenantName, tableName string, rec arrow.RecordBatch) error {
+	e.throttle(ctx, arrowstore.RecordBytes(rec)) // before begin: a checkpoint needs writers out
 	done, err := e.beginWrite(ctx, tenantName, tableName)
 	if err != nil {
 		return err
