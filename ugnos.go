@@ -18,6 +18,7 @@ package ugnos
 
 import (
 	"context"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -175,6 +176,22 @@ func (db *DB) Snapshot(path string) error {
 // and the current data stays as it is. Statements running when Restore is
 // called finish first; later ones see the restored data.
 func (db *DB) Restore(path string) error { return db.eng.Restore(context.Background(), path) }
+
+// SetRetention sets how long a table keeps its rows (table ""; the
+// default of every table of the tenant without its own period); 0 removes
+// the period. Rows older than now minus the period are never returned by
+// queries from the moment they expire, and are removed in the background:
+// segment files wholly expired are dropped, the rest deleted.
+func (db *DB) SetRetention(tenant, table string, period time.Duration) error {
+	return db.eng.SetRetention(tenant, table, period)
+}
+
+// Retention returns the retention period that applies to a table (its
+// own, else its tenant's default; 0: rows are kept forever), or with
+// table "" the tenant's default.
+func (db *DB) Retention(tenant, table string) (time.Duration, error) {
+	return db.eng.Retention(tenant, table)
+}
 
 // Compact merges the small segment files of each partition and purges
 // deleted rows from segment files, until nothing is left to do. It runs

@@ -285,21 +285,7 @@ func (e *Engine) compactFiles(ctx context.Context, t *table, in []*segFile, merg
 		gone[sf.ref.Path] = true
 		goneSeg[sf] = true
 	}
-	t.segMu.RLock()
-	tombs := slices.Clone(t.tombs)
-	t.segMu.RUnlock()
-	var all []tombstone
-	e.mu.RLock()
-	for _, o := range e.byID {
-		if o == t {
-			all = append(all, tombs...)
-			continue
-		}
-		o.segMu.RLock()
-		all = append(all, o.tombs...)
-		o.segMu.RUnlock()
-	}
-	e.mu.RUnlock()
+	all := e.allTombstones()
 	m := e.newManifest(e.man.LSN, next+1, e.man.Catalog, add, gone, all)
 	if err := e.writeManifest(m); err != nil {
 		return err

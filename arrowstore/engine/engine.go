@@ -39,6 +39,9 @@ type Options struct {
 	// NoBackground turns the background checkpointer and compaction off:
 	// only Checkpoint and Compact do that work (tools, tests).
 	NoBackground bool
+	// RetentionInterval is how often expired rows are removed in the
+	// background; default 10s.
+	RetentionInterval time.Duration
 	// CompactBytes bounds the rows (decoded) one compaction merges;
 	// default 128 MiB, or half of MemoryLimit when that is set.
 	CompactBytes int64
@@ -67,6 +70,13 @@ func (o Options) cacheBytes() int64 {
 	return 256 << 20
 }
 
+func (o Options) retentionInterval() time.Duration {
+	if o.RetentionInterval > 0 {
+		return o.RetentionInterval
+	}
+	return 10 * time.Second
+}
+
 func (o Options) checkInterval() time.Duration {
 	if o.CheckInterval > 0 {
 		return o.CheckInterval
@@ -78,9 +88,10 @@ func (o Options) checkInterval() time.Duration {
 const DefaultTenant = "postgres"
 
 type tenant struct {
-	name   string
-	tables map[string]*table
-	views  map[string]string // name -> SELECT text
+	name      string
+	tables    map[string]*table
+	views     map[string]string // name -> SELECT text
+	retention atomic.Int64      // default retention of its tables, ns (0: none)
 }
 
 // Engine is the storage engine. It implements arrowstore.Engine.
@@ -104,20 +115,23 @@ type Engine struct {
 	writes   atomic.Int64
 
 	// the on-disk tier (storage.go)
-	ckMu        sync.Mutex    // one checkpoint at a time; deletes wait for it
-	man         *manifest     // the last durable manifest (under ckMu)
-	ckptLSN     atomic.Uint64 // its WAL position
-	checkpoints atomic.Int64
-	compactions atomic.Int64
-	memEst      atomic.Int64 // the in-memory tier's bytes, roughly (throttle)
-	throttled   atomic.Int64 // 2 ms waits of writers held back by the memory limit
-	cache       *colCache
-	bgCtx       context.Context
-	bgCancel    context.CancelFunc
-	bg          sync.WaitGroup
-	stop        chan struct{}
-	stopOnce    sync.Once
-	kick        chan struct{}
+	ckMu          sync.Mutex    // one checkpoint at a time; deletes wait for it
+	man           *manifest     // the last durable manifest (under ckMu)
+	ckptLSN       atomic.Uint64 // its WAL position
+	checkpoints   atomic.Int64
+	compactions   atomic.Int64
+	memEst        atomic.Int64 // the in-memory tier's bytes, roughly (throttle)
+	throttled     atomic.Int64 // 2 ms waits of writers held back by the memory limit
+	expired       atomic.Int64 // retention deletes
+	expiredFiles  atomic.Int64 // segment files dropped by retention
+	lastRetention time.Time    // checkpointer goroutine only
+	cache         *colCache
+	bgCtx         context.Context
+	bgCancel      context.CancelFunc
+	bg            sync.WaitGroup
+	stop          chan struct{}
+	stopOnce      sync.Once
+	kick          chan struct{}
 }
 
 var _ arrowstore.Engine = (*Engine)(nil)
@@ -419,6 +433,7 @@ func (e *Engine) tableForWrite(tenantName, name string) (*table, error) {
 // addTable registers a new table. Caller holds e.mu.
 func (e *Engine) addTable(tn *tenant, id uint32, name string) *table {
 	t := newTable(e, id, tn.name, name)
+	t.tn = tn
 	tn.tables[name] = t
 	e.byID[id] = t
 	e.nextID = max(e.nextID, id+1)
@@ -427,23 +442,25 @@ func (e *Engine) addTable(tn *tenant, id uint32, name string) *table {
 
 // Stats are engine-wide figures.
 type Stats struct {
-	Tenants, Tables int
-	Series          int64
-	Rows            int64
-	SealedBatches   int
-	SealedBytes     int64
-	ActiveBytes     int64
-	IngestedRows    int64 // rows written since open
-	Writes          int64
-	WAL             wal.Stats
-	Uptime          time.Duration
-	DiskRows        int64 // rows in segment files (before deletes there)
-	Segments        int   // live segment files
-	SegmentBytes    int64
-	Checkpoints     int64 // since open
-	Compactions     int64 // since open
-	ThrottleWaits   int64 // 2 ms waits of writers held back by MemoryLimit
-	Cache           CacheStats
+	Tenants, Tables  int
+	Series           int64
+	Rows             int64
+	SealedBatches    int
+	SealedBytes      int64
+	ActiveBytes      int64
+	IngestedRows     int64 // rows written since open
+	Writes           int64
+	WAL              wal.Stats
+	Uptime           time.Duration
+	DiskRows         int64 // rows in segment files (before deletes there)
+	Segments         int   // live segment files
+	SegmentBytes     int64
+	Checkpoints      int64 // since open
+	Compactions      int64 // since open
+	ThrottleWaits    int64 // 2 ms waits of writers held back by MemoryLimit
+	RetentionDeletes int64 // deletes of expired rows
+	ExpiredFiles     int64 // segment files dropped whole by retention
+	Cache            CacheStats
 }
 
 // Stats returns current figures.
@@ -479,6 +496,8 @@ func (e *Engine) Stats() Stats {
 	st.Checkpoints = e.checkpoints.Load()
 	st.Compactions = e.compactions.Load()
 	st.ThrottleWaits = e.throttled.Load()
+	st.RetentionDeletes = e.expired.Load()
+	st.ExpiredFiles = e.expiredFiles.Load()
 	st.Cache = e.cache.stats()
 	return st
 }

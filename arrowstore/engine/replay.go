@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/arrowstore/wal"
 	"github.com/ugnos/ugnos/errs"
@@ -150,6 +152,18 @@ func (e *Engine) replay(lsn wal.LSN, payload []byte) error {
 			return corrupt("drop-view")
 		}
 		delete(e.tenants[tn].views, name)
+	case recRetention:
+		tn, name, period := d.str(), d.str(), time.Duration(d.u64())
+		if d.err || len(d.b) != 0 || e.tenants[tn] == nil || period < 0 {
+			return corrupt("retention")
+		}
+		var t *table
+		if name != "" {
+			if t = e.tenants[tn].tables[name]; t == nil {
+				return corrupt("retention")
+			}
+		}
+		e.applyRetention(tn, t, period)
 	case recCatalogIDs:
 		next, n := d.u32(), d.u32()
 		if int(n)*4 > len(d.b) {

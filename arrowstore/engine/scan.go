@@ -42,6 +42,11 @@ func (t *table) ScanPartitions(ctx context.Context, req arrowstore.ScanRequest, 
 	if req.MinT > req.MaxT {
 		return nil, errs.Invalid("scan time range is inverted (%d > %d)", req.MinT, req.MaxT)
 	}
+	expired := false
+	if cut := t.cutoff(); req.MinT < cut { // retention: expired rows are never seen
+		req.MinT = cut
+		expired = req.MinT > req.MaxT
+	}
 	s := t.schema.Load()
 	names := req.Columns
 	if names == nil {
@@ -98,7 +103,7 @@ func (t *table) ScanPartitions(ctx context.Context, req arrowstore.ScanRequest, 
 	schema := arrow.NewSchema(fields, nil)
 	out := make([]array.RecordReader, n)
 	var view *membuf.View
-	if spec.SIDs == nil || len(spec.SIDs) > 0 { // else no series match
+	if !expired && (spec.SIDs == nil || len(spec.SIDs) > 0) { // else no series match
 		view = t.buf.View(spec.SIDs)
 	}
 	for i := range out {

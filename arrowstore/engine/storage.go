@@ -626,6 +626,17 @@ func (e *Engine) encodeCatalog() []byte {
 			add(en.b)
 		}
 	}
+	for _, n := range names {
+		tn := e.tenants[n]
+		if p := tn.retention.Load(); p > 0 {
+			add(retentionRec(n, "", p))
+		}
+	}
+	for _, id := range ids {
+		if t := e.byID[id]; t.retention.Load() > 0 {
+			add(retentionRec(t.tenant, t.name, t.retention.Load()))
+		}
+	}
 	var en enc
 	en.u8(recCatalogIDs)
 	en.u32(e.nextID)
@@ -640,6 +651,15 @@ func (e *Engine) encodeCatalog() []byte {
 	}
 	add(en.b)
 	return out
+}
+
+func retentionRec(tenant, table string, period int64) []byte {
+	var en enc
+	en.u8(recRetention)
+	en.str(tenant)
+	en.str(table)
+	en.u64(uint64(period))
+	return en.b
 }
 
 // loadManifest restores the state of the last checkpoint, if any: the
@@ -765,6 +785,12 @@ func (e *Engine) checkpointer() {
 		if e.needCheckpoint() {
 			if err := e.Checkpoint(e.bgCtx); err != nil && !errors.Is(err, errs.ErrClosed) && e.bgCtx.Err() == nil {
 				e.log.Error("checkpoint failed", "err", err)
+			}
+		}
+		if time.Since(e.lastRetention) >= e.opts.retentionInterval() {
+			e.lastRetention = time.Now()
+			if err := e.enforceRetention(e.bgCtx); err != nil && e.bgCtx.Err() == nil && !errors.Is(err, errs.ErrClosed) {
+				e.log.Error("retention failed", "err", err)
 			}
 		}
 		// compaction, a unit at a time, giving way to checkpoints

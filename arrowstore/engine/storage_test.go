@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -461,4 +462,95 @@ func TestConcurrentMaintenance(t *testing.T) {
 	e = openDir(t, dir, opts)
 	defer e.Close()
 	check(t, e, "t", "m", all)
+}
+
+// TestRetention: expired rows disappear from scans at once; in the
+// background, wholly expired segment files are dropped and the rest of
+// the expired rows deleted; periods survive reopening; a tenant's default
+// applies to tables without their own.
+func TestRetention(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{NoBackground: true}
+	e := openDir(t, dir, opts)
+	now := time.Now().UnixNano()
+	day := 24 * hour
+	var pts []pt
+	for i := range 600 { // one point every 10 minutes over the last 100 hours
+		pts = append(pts, pt{fmt.Sprintf("h%d", i%2), now - int64(i)*hour/6, float64(i)})
+	}
+	writePts(t, e, "t", "m", pts[300:]) // the older half
+	if err := e.Checkpoint(bg); err != nil {
+		t.Fatal(err)
+	}
+	writePts(t, e, "t", "m", pts[:300])
+	files := len(segFiles(t, dir))
+	if files < 2 {
+		t.Fatalf("%d segment files; the test wants several days", files)
+	}
+	if err := e.SetRetention("t", "m", 30*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	keep := func(period int64) []pt {
+		var out []pt
+		for _, p := range pts {
+			if p.t >= time.Now().UnixNano()-period+int64(time.Minute) { // a minute of slack for the clock
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	visible := func() int { return len(readAll(t, e, "t", "m")) }
+	if n, w := visible(), len(keep(30*hour)); n < w || n > w+1 {
+		t.Fatalf("%d rows visible, want %d", n, w)
+	}
+	if err := e.enforceRetention(bg); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stats()
+	if st.ExpiredFiles == 0 || len(segFiles(t, dir)) >= files {
+		t.Fatalf("no expired segment file dropped: %+v, files %v", st, segFiles(t, dir))
+	}
+	if st.Rows > int64(len(keep(30*hour)))+1+int64(st.DiskRows) {
+		t.Fatalf("expired rows still stored: %+v", st)
+	}
+	if err := e.Checkpoint(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Compact(bg); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Stats(); st.Rows > int64(len(keep(30*hour)))+1 {
+		t.Fatalf("after compaction %d rows stored, want about %d", st.Rows, len(keep(30*hour)))
+	}
+	// a tenant default, for a table without its own period
+	writePts(t, e, "t", "other", pts)
+	if err := e.SetRetention("t", "", 48*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := e.Retention("t", "other"); p != 48*time.Hour {
+		t.Fatalf("retention of t.other %v", p)
+	}
+	if p, _ := e.Retention("t", "m"); p != 30*time.Hour {
+		t.Fatalf("retention of t.m %v", p)
+	}
+	e.Close()
+	e = openDir(t, dir, opts)
+	defer e.Close()
+	if p, _ := e.Retention("t", "other"); p != 48*time.Hour {
+		t.Fatalf("after reopening: retention of t.other %v", p)
+	}
+	if n, w := len(readAll(t, e, "t", "other")), len(keep(2*day)); n < w || n > w+1 {
+		t.Fatalf("t.other: %d rows visible, want %d", n, w)
+	}
+	if err := e.Checkpoint(bg); err != nil { // the periods now come from the catalog file
+		t.Fatal(err)
+	}
+	e.Close()
+	e = openDir(t, dir, opts)
+	if p, _ := e.Retention("t", "m"); p != 30*time.Hour {
+		t.Fatalf("after a checkpoint and reopening: retention of t.m %v", p)
+	}
+	if err := e.SetRetention("t", "m", -time.Hour); err == nil {
+		t.Fatal("a negative period was accepted")
+	}
 }

@@ -16,7 +16,10 @@ type table struct {
 	e      *Engine
 	id     uint32
 	tenant string
+	tn     *tenant
 	name   string
+
+	retention atomic.Int64 // ns; 0: the tenant's default
 
 	schema   atomic.Pointer[schema]
 	schemaMu sync.Mutex // serialises schema changes

@@ -308,3 +308,29 @@ func (b *Buffer) View(sids []uint32) *View {
 	b.view.Unlock()
 	return v
 }
+
+// MinT is the earliest time of any row (memory and lazy batches), or
+// arrowstore.MaxTime when there is none. Deletes of lazy batches' rows
+// are not accounted for.
+func (b *Buffer) MinT() int64 {
+	m := arrowstore.MaxTime
+	b.pubMu.Lock()
+	for _, bt := range b.sealed {
+		if bt.N > 0 {
+			m = min(m, bt.MinT)
+		}
+	}
+	for _, c := range b.frozen {
+		m = min(m, c.minT)
+	}
+	b.pubMu.Unlock()
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		if s.act.rows() > 0 {
+			m = min(m, s.act.minT)
+		}
+		s.mu.Unlock()
+	}
+	return m
+}
