@@ -223,3 +223,66 @@ func ExampleDB_Recovery() {
 	fmt.Println(rep.Records > 0, rep.Truncated, db.Metrics().Points)
 	// Output: true false 1
 }
+
+func ExampleDB_Checkpoint() {
+	dir, _ := os.MkdirTemp("", "ugnos-example")
+	defer os.RemoveAll(dir)
+	db, _ := ugnos.Open(dir, ugnos.WithMemoryLimit(64<<20)) // checkpoints also run on their own past 64 MiB
+	defer db.Close()
+	db.Insert("acme", "cpu", t0, 1, ugnos.TagSet{"host": "a"})
+	err := db.Checkpoint(context.Background()) // rows move to Parquet segments, the WAL is truncated
+	m := db.Metrics()
+	fmt.Println(err, m.Segments, m.DiskRows)
+	// Output: <nil> 1 1
+}
+
+func ExampleDB_Compact() {
+	dir, _ := os.MkdirTemp("", "ugnos-example")
+	defer os.RemoveAll(dir)
+	db, _ := ugnos.Open(dir)
+	defer db.Close()
+	for i := range 3 { // three checkpoints: three small files of one day
+		db.Insert("acme", "cpu", t0+int64(i), 1, ugnos.TagSet{"host": "a"})
+		db.Checkpoint(context.Background())
+	}
+	db.Compact(context.Background()) // usually done in the background
+	fmt.Println(db.Metrics().Segments)
+	// Output: 1
+}
+
+func ExampleDB_Snapshot() {
+	dir, _ := os.MkdirTemp("", "ugnos-example")
+	defer os.RemoveAll(dir)
+	db, _ := ugnos.Open("")
+	defer db.Close()
+	db.Insert("acme", "cpu", t0, 1, ugnos.TagSet{"host": "a"})
+	err := db.Snapshot(dir + "/snap") // writes may go on meanwhile
+	fmt.Println(err)
+	// Output: <nil>
+}
+
+func ExampleDB_Restore() {
+	dir, _ := os.MkdirTemp("", "ugnos-example")
+	defer os.RemoveAll(dir)
+	db, _ := ugnos.Open("")
+	defer db.Close()
+	db.Insert("acme", "cpu", t0, 1, ugnos.TagSet{"host": "a"})
+	db.Snapshot(dir + "/snap")
+	db.Insert("acme", "cpu", t0+1, 2, ugnos.TagSet{"host": "a"})
+	err := db.Restore(dir + "/snap") // verified first; a damaged snapshot changes nothing
+	fmt.Println(err, db.Metrics().Points)
+	// Output: <nil> 1
+}
+
+func ExampleDB_SetRetention() {
+	db, _ := ugnos.Open("")
+	defer db.Close()
+	now := time.Now().UnixNano()
+	db.Insert("acme", "cpu", now-int64(48*time.Hour), 1, ugnos.TagSet{"host": "a"})
+	db.Insert("acme", "cpu", now, 2, ugnos.TagSet{"host": "a"})
+	db.SetRetention("acme", "cpu", 24*time.Hour) // table "" would set the tenant's default
+	pts, _ := db.Query(context.Background(), "acme", "cpu", ugnos.QueryOptions{Start: 0, End: now})
+	period, _ := db.Retention("acme", "cpu")
+	fmt.Println(len(pts), period)
+	// Output: 1 24h0m0s
+}
