@@ -191,7 +191,7 @@ func (e *Engine) compactFiles(ctx context.Context, t *table, in []*segFile, merg
 	next := e.man.NextFile
 	rel := filepath.ToSlash(filepath.Join(filepath.Dir(filepath.FromSlash(in[0].ref.Path)), fmt.Sprintf("%d.parquet", next)))
 	abs := filepath.Join(e.dir, filepath.FromSlash(rel))
-	w, err := segment.NewWriter(abs, t.id, outLSN, cols, tags)
+	w, err := segment.NewWriter(abs, t.id, outLSN, cols, tags, segment.LevelDefault)
 	if err != nil {
 		return err
 	}

@@ -239,7 +239,7 @@ func writeJob(ctx context.Context, root string, j *flushJob, lsn uint64, next *u
 			dayName(d), fmt.Sprintf("%d.parquet", *next)))
 		*next++
 		abs := filepath.Join(root, filepath.FromSlash(rel))
-		info, err := segment.Write(abs, j.t.id, lsn, j.cols, tags, byDay[d])
+		info, err := segment.Write(abs, j.t.id, lsn, j.cols, tags, byDay[d], segment.LevelFast)
 		if err != nil {
 			return nil, nil, err
 		}

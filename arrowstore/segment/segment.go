@@ -34,6 +34,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -99,8 +100,8 @@ type TagFunc func(sid uint32, slot int) string
 // Write writes batches (loaded, sealed; one row group each) to path,
 // through a temporary file that is synced and renamed into place. cols
 // lists the table's tags and fields at the time of writing.
-func Write(path string, table uint32, lsn uint64, cols []Column, tags TagFunc, batches []*membuf.Batch) (Info, error) {
-	w, err := NewWriter(path, table, lsn, cols, tags)
+func Write(path string, table uint32, lsn uint64, cols []Column, tags TagFunc, batches []*membuf.Batch, level int) (Info, error) {
+	w, err := NewWriter(path, table, lsn, cols, tags, level)
 	if err != nil {
 		return Info{}, err
 	}
@@ -127,15 +128,23 @@ type Writer struct {
 	info      Info
 }
 
+// Compression levels of zstd: LevelFast for files written on the ingest
+// path (checkpoints), LevelDefault for files compaction rewrites.
+const (
+	LevelFast    = 1
+	LevelDefault = 3
+)
+
 // NewWriter starts a segment file at path (written as path.tmp until
-// Close).
-func NewWriter(path string, table uint32, lsn uint64, cols []Column, tags TagFunc) (*Writer, error) {
+// Close), compressed with zstd at level.
+func NewWriter(path string, table uint32, lsn uint64, cols []Column, tags TagFunc, level int) (*Writer, error) {
 	w := &Writer{path: path, tmp: path + ".tmp", cols: cols, tags: tags, meta: Meta{Table: table, LSN: lsn, Columns: cols},
 		info: Info{MinT: math.MaxInt64, MaxT: math.MinInt64}}
 	fields := make([]arrow.Field, 0, 1+len(cols))
 	fields = append(fields, arrow.Field{Name: arrowstore.TimeColumn, Type: arrowstore.TimeType})
 	opts := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompressionLevel(level),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithStats(true),
 		parquet.WithMaxRowGroupLength(math.MaxInt32),
@@ -268,22 +277,53 @@ func batchRecord(schema *arrow.Schema, cols []Column, tags TagFunc, bt *membuf.B
 	return rec
 }
 
-// tagArray is the dictionary array of a tag slot over a batch's rows.
+// tagArray is the dictionary array of a tag slot over a batch's rows:
+// one dictionary entry per distinct value, indices filled run by run.
 func tagArray(bt *membuf.Batch, slot int, tags TagFunc) arrow.Array {
-	b := array.NewDictionaryBuilder(memory.DefaultAllocator, arrowstore.TagType).(*array.BinaryDictionaryBuilder)
-	defer b.Release()
-	b.Reserve(bt.N)
+	n := bt.N
+	pos := map[string]int32{}
+	var dict []string
+	idx := make([]int32, n)
+	var valid []byte
+	nulls := 0
 	for _, r := range bt.Runs {
 		v := tags(r.SID, slot)
-		for range r.End - r.Start {
-			if v == "" {
-				b.AppendNull()
-			} else {
-				b.AppendString(v)
+		if v == "" {
+			if valid == nil {
+				valid = make([]byte, bitutil.BytesForBits(int64(n)))
+				bitutil.SetBitsTo(valid, 0, int64(n), true)
 			}
+			bitutil.SetBitsTo(valid, int64(r.Start), int64(r.End-r.Start), false)
+			nulls += int(r.End - r.Start)
+			continue
+		}
+		code, ok := pos[v]
+		if !ok {
+			code = int32(len(dict))
+			pos[v] = code
+			dict = append(dict, v)
+		}
+		fill := idx[r.Start:r.End]
+		for i := range fill {
+			fill[i] = code
 		}
 	}
-	return b.NewArray()
+	if len(dict) == 0 {
+		dict = []string{""}
+	}
+	db := array.NewStringBuilder(memory.DefaultAllocator)
+	defer db.Release()
+	db.AppendValues(dict, nil)
+	values := db.NewArray()
+	defer values.Release()
+	var vb *memory.Buffer
+	if valid != nil {
+		vb = memory.NewBufferBytes(valid)
+	}
+	data := array.NewData(arrowstore.TagType, n, []*memory.Buffer{vb, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(idx))}, nil, nulls, 0)
+	data.SetDictionary(values.Data())
+	defer data.Release()
+	return array.MakeFromData(data)
 }
 
 // File is an open segment file: its footer parsed once, its row groups

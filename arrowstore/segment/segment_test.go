@@ -85,7 +85,7 @@ func TestWriteLoad(t *testing.T) {
 	bts := sealed(t, rows[:600])
 	bts = append(bts, sealed(t, rows[600:])...)
 	path := filepath.Join(t.TempDir(), "p", "1.parquet")
-	info, err := Write(path, 7, 42, testCols, testTags, bts)
+	info, err := Write(path, 7, 42, testCols, testTags, bts, LevelDefault)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestWriteLoad(t *testing.T) {
 func TestExternalReader(t *testing.T) {
 	rows := testRows(100)
 	path := filepath.Join(t.TempDir(), "1.parquet")
-	if _, err := Write(path, 1, 1, testCols, testTags, sealed(t, rows)); err != nil {
+	if _, err := Write(path, 1, 1, testCols, testTags, sealed(t, rows), LevelFast); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)
@@ -211,7 +211,7 @@ func TestExternalReader(t *testing.T) {
 // panic.
 func TestCorrupt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "1.parquet")
-	if _, err := Write(path, 1, 1, testCols, testTags, sealed(t, testRows(500))); err != nil {
+	if _, err := Write(path, 1, 1, testCols, testTags, sealed(t, testRows(500)), LevelFast); err != nil {
 		t.Fatal(err)
 	}
 	good, err := os.ReadFile(path)
