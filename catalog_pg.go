@@ -27,7 +27,8 @@ var ServerVersion = "PostgreSQL 15.0 (ugnos) on " + runtime.GOARCH + "-" + runti
 type pgSession struct {
 	db     *DB
 	tenant string
-	client *Session // nil: the embedded process
+	client *Session        // nil: the embedded process
+	ctx    context.Context // the statement's, for administrative functions; nil: Background
 	once   sync.Once
 	snap   *pgcatalog.Snapshot
 	reg    *functions.Registry
@@ -35,8 +36,15 @@ type pgSession struct {
 
 func newPGSession(db *DB, tenant string, client *Session) *pgSession {
 	s := &pgSession{db: db, tenant: tenant, client: client}
-	s.reg = db.reg.With(pgcatalog.Functions(s.snapshot)...)
+	s.reg = db.reg.With(append(pgcatalog.Functions(s.snapshot), s.adminFunctions()...)...)
 	return s
+}
+
+func (s *pgSession) context() context.Context {
+	if s.ctx == nil {
+		return context.Background()
+	}
+	return s.ctx
 }
 
 // snapshot builds the plain-data catalog of the tenant: databases, tables

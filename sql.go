@@ -90,8 +90,8 @@ type Result struct {
 
 // Exec runs one SQL statement for a tenant: SELECT and EXPLAIN (rows),
 // INSERT … VALUES / INSERT … SELECT, DELETE (time ranges and tag
-// predicates), TRUNCATE, CREATE TABLE, DROP TABLE, CREATE DATABASE and
-// DROP DATABASE.
+// predicates), TRUNCATE, CREATE TABLE, DROP TABLE, CREATE DATABASE,
+// DROP DATABASE and CHECKPOINT (of the whole database; admin.go).
 func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Result, error) {
 	if err := checkName("database", tenant); err != nil {
 		return nil, err
@@ -107,6 +107,8 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 	case node.GetDropdbStmt() != nil:
 		d := node.GetDropdbStmt()
 		return &Result{Tag: "DROP DATABASE"}, db.eng.DropTenant(d.GetDbname(), d.GetMissingOk())
+	case node.GetCheckPointStmt() != nil:
+		return db.checkpointStmt(ctx)
 	}
 	if !db.eng.HasTenant(tenant) {
 		if _, err := db.eng.Tables(tenant); err != nil {
@@ -114,6 +116,7 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		}
 	}
 	pgs := newPGSession(db, tenant, sessionFrom(ctx))
+	pgs.ctx = ctx
 	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), Params: args, Text: query}
 	switch {
 	case node.GetSelectStmt() != nil:

@@ -52,6 +52,7 @@ type DataPoint struct {
 // DB is an open database. Its methods are safe for concurrent use.
 type DB struct {
 	eng      *engine.Engine
+	dir      string // the data directory; "" in memory
 	queries  queryStats
 	parser   *sql.Parser
 	reg      *functions.Registry
@@ -70,7 +71,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{eng: eng, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem}, nil
+	return &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem}, nil
 }
 
 // Close flushes the write-ahead log and closes the database. Later calls

@@ -423,7 +423,7 @@ func unify(l, r Expr) (Expr, Expr, error) {
 }
 
 // call resolves a scalar function and folds it when every argument is
-// constant.
+// constant and the function is not volatile.
 func (q *query) call(name string, args []Expr) (Expr, error) {
 	fn, ok := q.reg().Scalar(name)
 	if !ok {
@@ -443,6 +443,9 @@ func (q *query) call(name string, args []Expr) (Expr, error) {
 		return nil, err
 	}
 	c := &Call{Name: name, Args: args, T: t}
+	if fn.Volatile {
+		return c, nil // runs when the statement runs, once per row
+	}
 	consts := make([]functions.Vec, len(args))
 	for i, a := range args {
 		k, ok := a.(*Const)

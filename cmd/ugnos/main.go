@@ -1,7 +1,10 @@
 // Command ugnos is the ugnos time-series database server and its tools.
 //
-//	ugnos serve [flags]   run the server
-//	ugnos version         print the version
+//	ugnos serve [flags]                  run the server
+//	ugnos snapshot [flags] PATH          snapshot a running server (or --data-dir)
+//	ugnos restore --data-dir DIR PATH    restore a snapshot (server stopped)
+//	ugnos verify-snapshot PATH           check a snapshot
+//	ugnos version                        print the version
 package main
 
 import (
@@ -21,9 +24,19 @@ Usage:
 
 Commands:
 
-	serve     run the server (ugnos serve -h for its flags)
-	version   print the version
-	help      show this text
+	serve             run the server (ugnos serve -h for its flags)
+	snapshot          take a snapshot of a running server into a directory:
+	                  ugnos snapshot [--pg-addr host:port] PATH
+	                  or offline, with no server on the data directory:
+	                  ugnos snapshot --data-dir DIR PATH
+	restore           restore a snapshot into a stopped server's data directory:
+	                  ugnos restore --data-dir DIR PATH
+	verify-snapshot   check a snapshot's files and checksums:
+	                  ugnos verify-snapshot PATH
+	version           print the version
+	help              show this text
+
+Run ugnos <command> -h for a command's flags and environment variables.
 `
 
 func main() {
@@ -40,6 +53,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		return serve(rest, stderr)
+	case "snapshot":
+		return snapshotCmd(rest, os.Getenv, stdout, stderr)
+	case "restore":
+		return restoreCmd(rest, os.Getenv, stdout, stderr)
+	case "verify-snapshot":
+		return verifyCmd(rest, os.Getenv, stdout, stderr)
 	case "version":
 		return printVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

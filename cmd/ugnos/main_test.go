@@ -419,3 +419,244 @@ func TestCheckLoopbackAddr(t *testing.T) {
 	f("127.0.0.1:65536", false)
 	f("127.0.0.1:-1", false)
 }
+
+// runCLI runs the ugnos binary with a clean environment plus env and
+// returns its exit code, stdout and stderr.
+func runCLI(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(binary, args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = cleanEnv(env...), &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), stdout.String(), stderr.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, stdout.String(), stderr.String()
+}
+
+// dumpRows returns every row of a query as text, one line each.
+func dumpRows(t *testing.T, c *pgx.Conn, q string) string {
+	t.Helper()
+	rows, err := c.Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(&b, vals...)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestSnapshotRestoreCommands: rows written to a running server over
+// pgwire survive ugnos snapshot --pg-addr, a stop, ugnos restore into a
+// fresh data directory and a new server on it, exactly; an offline
+// snapshot is refused while the server runs; a damaged snapshot is
+// refused by verify-snapshot and restore, and the target keeps its data.
+func TestSnapshotRestoreCommands(t *testing.T) {
+	bg := context.Background()
+	dataDir, root := t.TempDir(), t.TempDir()
+	addr, pgAddr := freeAddr(t), freeAddr(t)
+	s := startServe(t, cleanEnv(), "--data-dir", dataDir, "--http-addr", addr, "--pg-addr", pgAddr)
+	s.waitHealthy(t, addr)
+
+	pc, err := pgx.Connect(bg, "postgres://ugnos@"+pgAddr+"/postgres?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close(bg)
+	for _, q := range []string{
+		"CREATE DATABASE acme",
+		"CREATE TABLE mem (time timestamptz, host text, free bigint)",
+		"INSERT INTO mem VALUES ('2024-02-01 00:00:00+00', 'x', 10), ('2024-02-01 00:00:10+00', 'y', 20)",
+	} {
+		if _, err := pc.Exec(bg, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	ac, err := pgx.Connect(bg, "postgres://ugnos@"+pgAddr+"/acme?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ac.Close(bg)
+	for _, q := range []string{
+		"CREATE TABLE cpu (time timestamptz, host text, usage double precision, n bigint, ok boolean, note varchar)",
+		"INSERT INTO cpu VALUES ('2024-01-01 00:00:00+00', 'a', 1.5, 1, true, 'x'), ('2024-01-01 00:01:00+00', 'b', 0.1, -2, false, NULL)",
+		"CHECKPOINT", // some rows in segment files, the rest in memory
+		"INSERT INTO cpu VALUES ('2024-01-01 00:02:00+00', 'a', NULL, 3, NULL, 'z'), ('2024-01-01 00:03:00+00', 'c', 1e300, 9007199254740993, true, 'é')",
+	} {
+		if _, err := ac.Exec(bg, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	const cpuQ, memQ = "SELECT time, host, usage, n, ok, note FROM cpu ORDER BY time", "SELECT time, host, free FROM mem ORDER BY time"
+	wantCPU, wantMem := dumpRows(t, ac, cpuQ), dumpRows(t, pc, memQ)
+	if strings.Count(wantCPU, "\n") != 4 || strings.Count(wantMem, "\n") != 2 {
+		t.Fatalf("rows written:\n%s%s", wantCPU, wantMem)
+	}
+
+	// offline snapshot of a data directory a server holds: refused
+	code, _, stderr := runCLI(t, nil, "snapshot", "--data-dir", dataDir, filepath.Join(root, "offline"))
+	if code != 1 || !strings.Contains(stderr, "server") || !strings.Contains(stderr, "--pg-addr") {
+		t.Fatalf("offline snapshot of a live data directory: exit %d, stderr %q", code, stderr)
+	}
+	snap := filepath.Join(root, "snap")
+	code, stdout, stderr := runCLI(t, nil, "snapshot", "--pg-addr", pgAddr, snap)
+	if code != 0 || !strings.Contains(stdout, snap) {
+		t.Fatalf("ugnos snapshot: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// the same through UGNOS_PG_ADDR, into a non-empty target: the server's error
+	code, _, stderr = runCLI(t, []string{"UGNOS_PG_ADDR=" + pgAddr}, "snapshot", snap)
+	if code != 1 || !strings.Contains(stderr, "58P02") {
+		t.Fatalf("snapshot into a non-empty directory: exit %d, stderr %q", code, stderr)
+	}
+	// written after the snapshot: not restored
+	if _, err := ac.Exec(bg, "INSERT INTO cpu VALUES ('2024-01-01 00:04:00+00', 'late', 0, 0, false, 'late')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d", code)
+	}
+
+	if code, stdout, stderr := runCLI(t, nil, "verify-snapshot", snap); code != 0 || !strings.Contains(stdout, "intact") {
+		t.Fatalf("verify-snapshot: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	fresh := filepath.Join(t.TempDir(), "restored")
+	if code, stdout, stderr := runCLI(t, nil, "restore", "--data-dir", fresh, snap); code != 0 {
+		t.Fatalf("restore: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	addr2, pgAddr2 := freeAddr(t), freeAddr(t)
+	s2 := startServe(t, cleanEnv(), "--data-dir", fresh, "--http-addr", addr2, "--pg-addr", pgAddr2)
+	s2.waitHealthy(t, addr2)
+	for _, q := range []struct{ db, sql, want string }{{"acme", cpuQ, wantCPU}, {"postgres", memQ, wantMem}} {
+		c, err := pgx.Connect(bg, "postgres://ugnos@"+pgAddr2+"/"+q.db+"?sslmode=disable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := dumpRows(t, c, q.sql)
+		c.Close(bg)
+		if got != q.want {
+			t.Errorf("restored %s:\n%s\nwant:\n%s", q.db, got, q.want)
+		}
+	}
+	if err := s2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := s2.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d", code)
+	}
+
+	// offline snapshot of the stopped server's data, then damaged
+	snap2 := filepath.Join(root, "snap2")
+	if code, stdout, stderr := runCLI(t, nil, "snapshot", "--data-dir", fresh, snap2); code != 0 {
+		t.Fatalf("offline snapshot: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, "verify-snapshot", snap2); code != 0 {
+		t.Fatalf("verify-snapshot of the offline snapshot: exit %d, stderr %q", code, stderr)
+	}
+	damageParquet(t, snap2)
+	if code, _, stderr := runCLI(t, nil, "verify-snapshot", snap2); code != 1 || !strings.Contains(stderr, "checksum") {
+		t.Fatalf("verify-snapshot of a damaged snapshot: exit %d, stderr %q", code, stderr)
+	}
+	target := t.TempDir()
+	db, err := ugnos.Open(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Insert("keep", "m", 1e9, 42, ugnos.TagSet{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, []string{"UGNOS_DATA_DIR=" + target}, "restore", snap2)
+	if code != 1 || !strings.Contains(stderr, "refused") || !strings.Contains(stderr, "checksum") {
+		t.Fatalf("restore of a damaged snapshot: exit %d, stderr %q", code, stderr)
+	}
+	db, err = ugnos.Open(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pts, err := db.Query(bg, "keep", "m", ugnos.QueryOptions{Start: 0, End: 2e9})
+	if err != nil || len(pts) != 1 || pts[0].Value != 42 {
+		t.Fatalf("target after a refused restore: %v, %v", pts, err)
+	}
+	if m := db.Metrics(); m.Tenants > 2 || m.Tables != 1 {
+		t.Errorf("target after a refused restore: %d tenants, %d tables", m.Tenants, m.Tables)
+	}
+}
+
+// damageParquet flips a byte in one .parquet file of a snapshot. Segment
+// files may be hard links to a data directory's, so the file is replaced,
+// not written through.
+func damageParquet(t *testing.T, snap string) {
+	t.Helper()
+	var seg string
+	filepath.WalkDir(snap, func(p string, d os.DirEntry, err error) error {
+		if err == nil && seg == "" && strings.HasSuffix(p, ".parquet") {
+			seg = p
+		}
+		return nil
+	})
+	if seg == "" {
+		t.Fatal("no .parquet file in the snapshot")
+	}
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.Remove(seg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(seg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBackupCommandUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		errs string
+	}{
+		{[]string{"snapshot"}, 2, "exactly one snapshot PATH"},
+		{[]string{"snapshot", "a", "b"}, 2, "exactly one snapshot PATH"},
+		{[]string{"snapshot", "--data-dir", "d", "--pg-addr", "127.0.0.1:1", "p"}, 2, "exclude each other"},
+		{[]string{"snapshot", "-h"}, 0, "UGNOS_PG_ADDR"},
+		{[]string{"snapshot", "--data-dir", "/nonexistent/ugnos", "/tmp/x"}, 1, "not a ugnos data directory"},
+		{[]string{"restore", "/tmp/x"}, 2, "--data-dir (or UGNOS_DATA_DIR) is required"},
+		{[]string{"restore", "-h"}, 0, "UGNOS_DATA_DIR"},
+		{[]string{"verify-snapshot"}, 2, "exactly one snapshot PATH"},
+		{[]string{"verify-snapshot", "/nonexistent/snapshot"}, 1, "not usable"},
+		{[]string{"help"}, 2, "verify-snapshot"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, _, stderr := runCLI(t, nil, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.errs) {
+				t.Errorf("exit %d, stderr %q; want exit %d, stderr containing %q", code, stderr, tc.code, tc.errs)
+			}
+		})
+	}
+	// an unreachable server: a clear error, exit 1
+	code, _, stderr := runCLI(t, nil, "snapshot", "--pg-addr", freeAddr(t), filepath.Join(t.TempDir(), "s"))
+	if code != 1 || !strings.Contains(stderr, "connect to the server") {
+		t.Errorf("snapshot of an unreachable server: exit %d, stderr %q", code, stderr)
+	}
+}
