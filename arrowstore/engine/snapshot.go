@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/zeebo/xxh3"
@@ -115,13 +117,11 @@ func (e *Engine) Snapshot(ctx context.Context, dir string) (SnapshotInfo, error)
 		}
 		segs = append(segs, ref)
 	}
-	for _, j := range jobs {
-		refs, _, err := writeJob(ctx, partial, j, lsn, &next)
-		if err != nil {
-			return info, err
-		}
-		segs = append(segs, refs...)
+	refs, err := writeJobs(ctx, partial, jobs, lsn, &next)
+	if err != nil {
+		return info, err
 	}
+	segs = append(segs, refs...)
 	catRel := fmt.Sprintf("catalog/%d.cat", next)
 	next++
 	if err := os.MkdirAll(filepath.Join(partial, "catalog"), 0o755); err != nil {
@@ -209,49 +209,101 @@ func (e *Engine) freezeTable(t *table) *flushJob {
 	return j
 }
 
-// writeJob writes a frozen table's batches under root as one segment file
-// per UTC day, numbered from *next.
-func writeJob(ctx context.Context, root string, j *flushJob, lsn uint64, next *uint64) ([]segmentRef, []*segFile, error) {
-	byDay := map[int64][]*membuf.Batch{}
-	for _, bt := range j.batches {
-		for d, part := range splitByDay(bt) {
-			byDay[d] = append(byDay[d], part)
+// splitRows is how many rows of a day make it worth writing it as several
+// files in parallel.
+const splitRows = 1 << 17
+
+// writeJobs writes frozen tables' batches under root as segment files:
+// per table and UTC day, one file, or several written in parallel when the
+// day holds more batches than that (one per core), numbered from *next.
+// The references come back in job order.
+func writeJobs(ctx context.Context, root string, jobs []*flushJob, lsn uint64, next *uint64) ([]segmentRef, error) {
+	type unit struct {
+		j       *flushJob
+		day     int64
+		batches []*membuf.Batch
+		rel     string
+		ref     segmentRef
+		file    *segFile
+	}
+	var units []*unit
+	for _, j := range jobs {
+		byDay := map[int64][]*membuf.Batch{}
+		for _, bt := range j.batches {
+			for d, part := range splitByDay(bt) {
+				byDay[d] = append(byDay[d], part)
+			}
+		}
+		days := make([]int64, 0, len(byDay))
+		for d := range byDay {
+			days = append(days, d)
+		}
+		slices.Sort(days)
+		for _, d := range days {
+			bts := byDay[d]
+			rows := 0
+			for _, bt := range bts {
+				rows += bt.N
+			}
+			k := min(runtime.GOMAXPROCS(0), len(bts), rows/splitRows) // large days: a file per core
+			for g := range max(k, 1) {
+				lo, hi := g*len(bts)/max(k, 1), (g+1)*len(bts)/max(k, 1)
+				rel := filepath.ToSlash(filepath.Join("segments", escapeName(j.t.tenant), fmt.Sprintf("%s-%d", escapeName(j.t.name), j.t.id),
+					dayName(d), fmt.Sprintf("%d.parquet", *next)))
+				*next++
+				units = append(units, &unit{j: j, day: d, batches: bts[lo:hi], rel: rel})
+			}
 		}
 	}
-	days := make([]int64, 0, len(byDay))
-	for d := range byDay {
-		days = append(days, d)
+	work := make(chan *unit)
+	errc := make(chan error, len(units))
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(units)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range work {
+				if err := ctx.Err(); err != nil {
+					errc <- err
+					continue
+				}
+				j := u.j
+				tags := func(sid uint32, slot int) string {
+					if v := j.tags[sid]; slot < len(v) {
+						return v[slot]
+					}
+					return ""
+				}
+				abs := filepath.Join(root, filepath.FromSlash(u.rel))
+				info, err := segment.Write(abs, j.t.id, lsn, j.cols, tags, u.batches, segment.LevelFast)
+				if err == nil {
+					err = syncDirs(root, filepath.Dir(abs))
+				}
+				if err != nil {
+					errc <- err
+					continue
+				}
+				u.ref = segmentRef{fileRef: fileRef{Path: u.rel, Size: info.Size, Sum: info.Sum}, Table: j.t.id, Day: dayName(u.day), LSN: lsn,
+					Rows: info.Rows, MinT: info.MinT, MaxT: info.MaxT}
+				u.file = &segFile{ref: u.ref, path: abs}
+			}
+		}()
 	}
-	slices.Sort(days)
-	tags := func(sid uint32, slot int) string {
-		if v := j.tags[sid]; slot < len(v) {
-			return v[slot]
-		}
-		return ""
+	for _, u := range units {
+		work <- u
 	}
-	var refs []segmentRef
-	var files []*segFile
-	for _, d := range days {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
-		}
-		rel := filepath.ToSlash(filepath.Join("segments", escapeName(j.t.tenant), fmt.Sprintf("%s-%d", escapeName(j.t.name), j.t.id),
-			dayName(d), fmt.Sprintf("%d.parquet", *next)))
-		*next++
-		abs := filepath.Join(root, filepath.FromSlash(rel))
-		info, err := segment.Write(abs, j.t.id, lsn, j.cols, tags, byDay[d], segment.LevelFast)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := syncDirs(root, filepath.Dir(abs)); err != nil {
-			return nil, nil, err
-		}
-		ref := segmentRef{fileRef: fileRef{Path: rel, Size: info.Size, Sum: info.Sum}, Table: j.t.id, Day: dayName(d), LSN: lsn,
-			Rows: info.Rows, MinT: info.MinT, MaxT: info.MaxT}
-		refs = append(refs, ref)
-		files = append(files, &segFile{ref: ref, path: abs})
+	close(work)
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return nil, err
 	}
-	return refs, files, nil
+	refs := make([]segmentRef, 0, len(units))
+	for _, u := range units {
+		refs = append(refs, u.ref)
+		u.j.segs = append(u.j.segs, u.file)
+	}
+	return refs, nil
 }
 
 func emptyTarget(dir string) error {

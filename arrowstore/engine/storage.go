@@ -340,21 +340,18 @@ func (e *Engine) checkpointLocked(ctx context.Context) error {
 	if e.man != nil {
 		next = e.man.NextFile
 	}
-	var newSegs []segmentRef
+	newSegs, err := writeJobs(ctx, e.dir, jobs, lsn, &next)
+	if err != nil {
+		return err
+	}
 	for _, j := range jobs {
-		refs, files, err := writeJob(ctx, e.dir, j, lsn, &next)
-		if err != nil {
-			return err
-		}
-		for _, sf := range files {
+		for _, sf := range j.segs {
 			f, err := segment.Open(sf.path)
 			if err != nil {
 				return err
 			}
 			sf.meta, sf.file = f.Meta, f
 		}
-		j.segs = files
-		newSegs = append(newSegs, refs...)
 	}
 	catRel := fmt.Sprintf("catalog/%d.cat", next)
 	next++

@@ -43,6 +43,10 @@ func main() {
 		runQueries(args[1:])
 		return
 	}
+	if len(args) > 0 && args[0] == "storage" {
+		runStorage(args[1:])
+		return
+	}
 	if len(args) > 0 && args[0] == "pgwire" {
 		runWire(args[1:])
 		return
