@@ -7,29 +7,36 @@ import (
 
 // Metrics is a snapshot of the database's figures.
 type Metrics struct {
-	Uptime          time.Duration
-	Tenants         int
-	Tables          int
-	Series          int64
-	Points          int64 // rows stored
-	MemoryBytes     int64 // bytes held by the in-memory tier (sealed batches + write buffers)
-	SealedBatches   int
-	SealedBytes     int64
-	IngestedRows    int64   // rows written since Open (excluding replay)
-	IngestRate      float64 // rows/s since Open
-	Writes          int64   // write calls since Open
-	WALBytes        int64
-	WALRecords      int64
-	WALSyncs        int64
-	Queries         int64
-	QueryLatency    time.Duration // mean
-	QueryLatencyP99 time.Duration
-	QueryLatencyMax time.Duration
-	RowsScanned     int64 // rows examined by Query since Open
-	DiskRows        int64 // rows in segment files (deleted ones until compaction purges them)
-	Segments        int   // live segment files
-	SegmentBytes    int64
-	Checkpoints     int64 // since Open
+	Uptime           time.Duration
+	Tenants          int
+	Tables           int
+	Series           int64
+	Points           int64 // rows stored
+	MemoryBytes      int64 // bytes held by the in-memory tier (sealed batches + write buffers)
+	SealedBatches    int
+	SealedBytes      int64
+	IngestedRows     int64   // rows written since Open (excluding replay)
+	IngestRate       float64 // rows/s since Open
+	Writes           int64   // write calls since Open
+	WALBytes         int64
+	WALRecords       int64
+	WALSyncs         int64
+	Queries          int64
+	QueryLatency     time.Duration // mean
+	QueryLatencyP99  time.Duration
+	QueryLatencyMax  time.Duration
+	RowsScanned      int64 // rows examined by Query since Open
+	DiskRows         int64 // rows in segment files (deleted ones until compaction purges them)
+	Segments         int   // live segment files
+	SegmentBytes     int64
+	Checkpoints      int64 // since Open
+	Compactions      int64 // compaction units since Open
+	ThrottleWaits    int64 // 2 ms waits of writers held back by the memory limit
+	RetentionDeletes int64 // deletes of expired rows since Open
+	ExpiredFiles     int64 // segment files dropped whole by retention since Open
+	CacheBytes       int64 // decoded segment columns cached
+	CacheHits        int64
+	CacheMisses      int64
 }
 
 // queryStats accumulates query latencies in a log2 histogram of µs.
@@ -81,6 +88,8 @@ func (db *DB) Metrics() Metrics {
 		IngestedRows: st.IngestedRows, Writes: st.Writes,
 		WALBytes: int64(st.WAL.Bytes), WALRecords: int64(st.WAL.Records), WALSyncs: int64(st.WAL.Fsyncs),
 		DiskRows: st.DiskRows, Segments: st.Segments, SegmentBytes: st.SegmentBytes, Checkpoints: st.Checkpoints,
+		Compactions: st.Compactions, ThrottleWaits: st.ThrottleWaits, RetentionDeletes: st.RetentionDeletes, ExpiredFiles: st.ExpiredFiles,
+		CacheBytes: st.Cache.Bytes, CacheHits: st.Cache.Hits, CacheMisses: st.Cache.Misses,
 	}
 	if s := st.Uptime.Seconds(); s > 0 {
 		m.IngestRate = float64(st.IngestedRows) / s
