@@ -125,3 +125,13 @@ func WithCheckpointWAL(bytes int64) Option {
 		o.CheckpointWAL = bytes
 	}
 }
+
+// WithDefaultRetention sets the retention period of every table whose
+// tenant sets no default and which has none of its own (see
+// DB.SetRetention); 0, the default, keeps rows forever.
+func WithDefaultRetention(period time.Duration) Option {
+	return func(c *config) {
+		o := &c.eng
+		o.DefaultRetention = period
+	}
+}

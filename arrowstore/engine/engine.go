@@ -39,6 +39,9 @@ type Options struct {
 	// NoBackground turns the background checkpointer and compaction off:
 	// only Checkpoint and Compact do that work (tools, tests).
 	NoBackground bool
+	// DefaultRetention applies to tables of tenants that set neither a
+	// period of their own nor a tenant default (0: keep everything).
+	DefaultRetention time.Duration
 	// RetentionInterval is how often expired rows are removed in the
 	// background; default 10s.
 	RetentionInterval time.Duration

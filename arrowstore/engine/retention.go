@@ -73,8 +73,8 @@ func (e *Engine) applyRetention(tenantName string, t *table, period time.Duratio
 }
 
 // Retention returns the period that applies to a table (its own, else
-// its tenant's default; 0: keep everything) or, with table "", the
-// tenant's default.
+// its tenant's default, else Options.DefaultRetention; 0: keep
+// everything) or, with table "", the tenant's own default.
 func (e *Engine) Retention(tenantName, tableName string) (time.Duration, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -97,7 +97,10 @@ func (t *table) retentionPeriod() time.Duration {
 	if p := t.retention.Load(); p > 0 {
 		return time.Duration(p)
 	}
-	return time.Duration(t.tn.retention.Load())
+	if p := t.tn.retention.Load(); p > 0 {
+		return time.Duration(p)
+	}
+	return t.e.opts.DefaultRetention
 }
 
 // cutoff is the earliest time a scan may return (MinTime: no retention).

@@ -63,6 +63,17 @@ func metricsOf(m ugnos.Metrics) []metric {
 		{"ugnos_query_latency_p99_seconds", "gauge", "99th percentile query latency (upper bound of its log2 bucket).", m.QueryLatencyP99.Seconds()},
 		{"ugnos_query_latency_max_seconds", "gauge", "Largest query latency.", m.QueryLatencyMax.Seconds()},
 		{"ugnos_rows_scanned_total", "counter", "Rows examined by queries.", float64(m.RowsScanned)},
+		{"ugnos_segments", "gauge", "Live Parquet segment files.", float64(m.Segments)},
+		{"ugnos_segment_bytes", "gauge", "Bytes of the live segment files.", float64(m.SegmentBytes)},
+		{"ugnos_disk_rows", "gauge", "Rows in segment files (deleted ones until compaction purges them).", float64(m.DiskRows)},
+		{"ugnos_checkpoints_total", "counter", "Checkpoints (rows moved from memory to segment files).", float64(m.Checkpoints)},
+		{"ugnos_compactions_total", "counter", "Compaction units (small files merged, deleted rows purged).", float64(m.Compactions)},
+		{"ugnos_memory_limit_waits_total", "counter", "2 ms waits of writers held back by the memory limit.", float64(m.ThrottleWaits)},
+		{"ugnos_retention_deletes_total", "counter", "Deletes of rows past their retention period.", float64(m.RetentionDeletes)},
+		{"ugnos_retention_dropped_files_total", "counter", "Segment files dropped whole by retention.", float64(m.ExpiredFiles)},
+		{"ugnos_segment_cache_bytes", "gauge", "Decoded segment columns held by the cache.", float64(m.CacheBytes)},
+		{"ugnos_segment_cache_hits_total", "counter", "Segment column reads served by the cache.", float64(m.CacheHits)},
+		{"ugnos_segment_cache_misses_total", "counter", "Segment column reads that decoded the file.", float64(m.CacheMisses)},
 	}
 }
 

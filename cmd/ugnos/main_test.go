@@ -324,6 +324,9 @@ func TestServeRefuses(t *testing.T) {
 		{"sync", nil, []string{"--sync", "sometimes"}, "--sync"},
 		{"argument", nil, []string{"extra"}, "unexpected arguments"},
 		{"flag", nil, []string{"--nope"}, "not defined"},
+		{"memory limit", nil, []string{"--memory-limit", "lots"}, "--memory-limit"},
+		{"memory unit", []string{"UGNOS_MEMORY_LIMIT=5 parsecs"}, nil, "unknown unit"},
+		{"retention", nil, []string{"--retention", "-3d"}, "--retention"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startServe(t, cleanEnv(tc.env...), tc.args...)
@@ -383,6 +386,30 @@ func TestVersionLdflags(t *testing.T) {
 	out, err := exec.Command(bin, "version").Output()
 	if err != nil || string(out) != "ugnos 9.9.9-test\n" {
 		t.Fatalf("version = %q, %v", out, err)
+	}
+}
+
+func TestParseSizesAndDays(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "1073741824": 1 << 30, "512MiB": 512 << 20, "2GB": 2e9, "1.5 GiB": 3 << 29, "64k": 64 << 10, "10b": 10} {
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1MB", "3 parsecs", "1e40TB"} {
+		if got, err := parseBytes(in); err == nil {
+			t.Errorf("parseBytes(%q) = %d, want an error", in, got)
+		}
+	}
+	for in, want := range map[string]time.Duration{"90d": 90 * 24 * time.Hour, "1w": 7 * 24 * time.Hour, "36h": 36 * time.Hour, "1.5d": 36 * time.Hour, "90m": 90 * time.Minute} {
+		if got, err := parseDays(in); err != nil || got != want {
+			t.Errorf("parseDays(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	c, err := parseServe(nil, func(k string) string {
+		return map[string]string{"UGNOS_MEMORY_LIMIT": "256MiB", "UGNOS_RETENTION": "30d"}[k]
+	}, io.Discard)
+	if err != nil || c.memBytes != 256<<20 || c.retention != 30*24*time.Hour {
+		t.Fatalf("config %+v, %v", c, err)
 	}
 }
 

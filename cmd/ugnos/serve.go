@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,14 +29,18 @@ const shutdownTimeout = 10 * time.Second
 // serveConfig is the configuration of ugnos serve after flags and
 // environment variables are applied.
 type serveConfig struct {
-	dataDir  string
-	pgAddr   string
-	httpAddr string
-	sync     string
-	syncMode ugnos.SyncMode
-	tlsCert  string
-	tlsKey   string
-	password string
+	dataDir   string
+	pgAddr    string
+	httpAddr  string
+	sync      string
+	syncMode  ugnos.SyncMode
+	tlsCert   string
+	tlsKey    string
+	password  string
+	memLimit  string
+	memBytes  int64
+	retent    string
+	retention time.Duration
 }
 
 // serveSetting is one setting of ugnos serve: a flag, the environment
@@ -54,6 +60,8 @@ func (c *serveConfig) settings() []serveSetting {
 		{"tls-cert", "UGNOS_TLS_CERT", "", "PEM certificate (chain) offered to PostgreSQL clients that ask for TLS", &c.tlsCert},
 		{"tls-key", "UGNOS_TLS_KEY", "", "PEM private key of --tls-cert", &c.tlsKey},
 		{"password", "UGNOS_PASSWORD", "", "password of the user ugnos over the PostgreSQL protocol (SCRAM-SHA-256); required to listen beyond loopback", &c.password},
+		{"memory-limit", "UGNOS_MEMORY_LIMIT", "", "bytes of rows kept in memory before they move to Parquet segments (e.g. 512MiB, 2GB; empty: no limit)", &c.memLimit},
+		{"retention", "UGNOS_RETENTION", "", "default retention period of every table without its own (e.g. 90d, 12h; empty: keep everything)", &c.retent},
 	}
 }
 
@@ -101,6 +109,20 @@ func (c *serveConfig) validate() error {
 	}
 	if c.dataDir == "" {
 		return errors.New("--data-dir is empty")
+	}
+	if c.memLimit != "" {
+		n, err := parseBytes(c.memLimit)
+		if err != nil {
+			return fmt.Errorf("--memory-limit: %w", err)
+		}
+		c.memBytes = n
+	}
+	if c.retent != "" {
+		d, err := parseDays(c.retent)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("--retention %q: want a positive duration such as 90d, 36h or 1w", c.retent)
+		}
+		c.retention = d
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -165,7 +187,8 @@ func serve(args []string, stderr io.Writer) int {
 func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) {
 	log.Info("starting ugnos", "version", version, "data_dir", cfg.dataDir, "sync", cfg.sync)
 	start := time.Now()
-	db, err := ugnos.Open(cfg.dataDir, ugnos.WithSyncMode(cfg.syncMode), ugnos.WithLogger(log))
+	db, err := ugnos.Open(cfg.dataDir, ugnos.WithSyncMode(cfg.syncMode), ugnos.WithLogger(log),
+		ugnos.WithMemoryLimit(cfg.memBytes), ugnos.WithDefaultRetention(cfg.retention))
 	if err != nil {
 		return fmt.Errorf("open database %s: %w", cfg.dataDir, err)
 	}
@@ -249,4 +272,47 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// parseBytes reads a size: a number of bytes with an optional unit (B, KB,
+// MB, GB, TB in powers of 1000; KiB, MiB, GiB, TiB in powers of 1024).
+func parseBytes(v string) (int64, error) {
+	s := strings.TrimSpace(v)
+	i := len(s)
+	for i > 0 && (s[i-1] < '0' || s[i-1] > '9') {
+		i--
+	}
+	num, unit := strings.TrimSpace(s[:i]), strings.ToLower(strings.TrimSpace(s[i:]))
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 512MiB, 2GB, 1073741824)", v)
+	}
+	mul := map[string]float64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit]
+	if mul == 0 {
+		return 0, fmt.Errorf("%q: unknown unit %q (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", v, unit)
+	}
+	if n*mul > math.MaxInt64 {
+		return 0, fmt.Errorf("%q is too large", v)
+	}
+	return int64(n * mul), nil
+}
+
+// parseDays reads a duration as time.ParseDuration does, plus the units d
+// (24h) and w (7d).
+func parseDays(v string) (time.Duration, error) {
+	s := strings.TrimSpace(v)
+	for _, u := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			f, err := strconv.ParseFloat(n, 64)
+			if err != nil {
+				return 0, err
+			}
+			return time.Duration(f * float64(u.d)), nil
+		}
+	}
+	return time.ParseDuration(s)
 }
