@@ -403,6 +403,18 @@ func TestCrashChild(t *testing.T) {
 			cands = append(cands, k)
 		}
 	}
+	// snapshots, one after the other, the last three kept: kills land in
+	// the middle of them too
+	go func() {
+		snaps := dir + ".snaps"
+		for i := 0; ; i++ {
+			if err := db.Snapshot(filepath.Join(snaps, strconv.Itoa(i))); err != nil {
+				out.fatal("snapshot %d: %v", i, err)
+			}
+			os.RemoveAll(filepath.Join(snaps, strconv.Itoa(i-3)))
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	var next atomic.Int64
 	next.Store(kbase)
 	out.line("ready")
@@ -717,6 +729,56 @@ func crashRunChild(t *testing.T, dir string, round, writers int, seed uint64, se
 	return lg
 }
 
+// crashCheckSnapshots verifies every complete snapshot the killed child
+// left (a snapshot cut short stays a ".partial" directory, never a
+// complete-looking one) and restores the newest into a fresh database:
+// every batch in it is whole and as written.
+func crashCheckSnapshots(t *testing.T, round int, dir string, m *crashModel) {
+	t.Helper()
+	snaps := dir + ".snaps"
+	ents, _ := os.ReadDir(snaps)
+	newest, path, complete := -1, "", 0
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".partial") {
+			continue
+		}
+		complete++
+		p := filepath.Join(snaps, e.Name())
+		if err := ugnos.VerifySnapshot(p); err != nil {
+			t.Errorf("round %d: snapshot %s: %v", round, e.Name(), err)
+			continue
+		}
+		if n, err := strconv.Atoi(e.Name()); err == nil && n > newest {
+			newest, path = n, p
+		}
+	}
+	defer os.RemoveAll(snaps)
+	if path == "" {
+		return
+	}
+	db, err := ugnos.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Restore(path); err != nil {
+		t.Fatalf("round %d: restore snapshot %d: %v", round, newest, err)
+	}
+	tally := crashScan(t, db, func(k int64) (int, bool) { j, ok := m.writer[k]; return j, ok })
+	for _, p := range tally.problems {
+		t.Errorf("round %d: snapshot %d: %s", round, newest, p)
+	}
+	whole := 0
+	for k := range tally.seen {
+		_, n := crashSpec(k)
+		if got, dup := tally.found(k); got != n || dup {
+			t.Errorf("round %d: snapshot %d: batch %d has %d of %d rows (duplicates: %v)", round, newest, k, got, n, dup)
+		}
+		whole++
+	}
+	t.Logf("round %d: %d complete snapshots verified; the newest (%d) restores %d whole batches", round, complete, newest, whole)
+}
+
 // crashCheck reopens dir after a kill and checks it against the model and
 // the child's acknowledgements, then updates the model.
 func crashCheck(t *testing.T, round int, dir string, m *crashModel, lg *crashLog) ugnos.RecoveryReport {
@@ -762,6 +824,7 @@ func crashCheck(t *testing.T, round int, dir string, m *crashModel, lg *crashLog
 		}
 		m.writer[k] = j
 	}
+	crashCheckSnapshots(t, round, dir, m)
 	tally := crashScan(t, db, func(k int64) (int, bool) { j, ok := m.writer[k]; return j, ok })
 	const maxReports = 20
 	reports := 0
