@@ -838,10 +838,14 @@ func (e *Engine) throttle(ctx context.Context, adding int64) {
 	if lim <= 0 || e.wal == nil {
 		return
 	}
-	if e.memEst.Add(adding) <= 2*lim {
+	est := e.memEst.Add(adding)
+	if est <= lim {
 		return
 	}
-	e.KickCheckpoint()
+	e.KickCheckpoint() // past the limit: a checkpoint now, not at the next tick
+	if est <= 2*lim {
+		return
+	}
 	deadline := time.Now().Add(maxThrottle)
 	for e.memoryBytes() > 2*lim && time.Now().Before(deadline) && ctx.Err() == nil {
 		e.throttled.Add(1)
