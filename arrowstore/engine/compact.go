@@ -270,11 +270,11 @@ func (e *Engine) compactFiles(ctx context.Context, t *table, in []*segFile, merg
 		if err := syncDirs(e.dir, filepath.Dir(abs)); err != nil {
 			return err
 		}
-		f, err := segment.Open(abs)
+		f, err := segment.OpenVerified(abs, info.Footer, info.FooterSum)
 		if err != nil {
 			return err
 		}
-		ref := segmentRef{fileRef: fileRef{Path: rel, Size: info.Size, Sum: info.Sum}, Table: t.id, Day: in[0].ref.Day, LSN: outLSN,
+		ref := segmentRef{fileRef: fileRef{Path: rel, Size: info.Size, Sum: info.Sum}, Footer: info.Footer, FooterSum: info.FooterSum, Table: t.id, Day: in[0].ref.Day, LSN: outLSN,
 			Rows: info.Rows, MinT: info.MinT, MaxT: info.MaxT}
 		out = &segFile{ref: ref, path: abs, meta: f.Meta, file: f}
 		add = append(add, ref)

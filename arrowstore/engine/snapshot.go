@@ -283,7 +283,7 @@ func writeJobs(ctx context.Context, root string, jobs []*flushJob, lsn uint64, n
 					errc <- err
 					continue
 				}
-				u.ref = segmentRef{fileRef: fileRef{Path: u.rel, Size: info.Size, Sum: info.Sum}, Table: j.t.id, Day: dayName(u.day), LSN: lsn,
+				u.ref = segmentRef{fileRef: fileRef{Path: u.rel, Size: info.Size, Sum: info.Sum}, Footer: info.Footer, FooterSum: info.FooterSum, Table: j.t.id, Day: dayName(u.day), LSN: lsn,
 					Rows: info.Rows, MinT: info.MinT, MaxT: info.MaxT}
 				u.file = &segFile{ref: u.ref, path: abs}
 			}
@@ -588,7 +588,7 @@ func (e *Engine) restoreMemory(ctx context.Context, dir string, m *manifest) err
 		if t == nil {
 			continue
 		}
-		f, err := segment.Open(filepath.Join(dir, filepath.FromSlash(ref.Path)))
+		f, err := segment.OpenVerified(filepath.Join(dir, filepath.FromSlash(ref.Path)), ref.Footer, ref.FooterSum)
 		if err != nil {
 			return err
 		}

@@ -63,12 +63,14 @@ type fileRef struct {
 
 type segmentRef struct {
 	fileRef
-	Table uint32 `json:"table"`
-	Day   string `json:"day"`
-	LSN   uint64 `json:"lsn"`
-	Rows  int64  `json:"rows"`
-	MinT  int64  `json:"min_time"`
-	MaxT  int64  `json:"max_time"`
+	Footer    int64  `json:"footer"`      // bytes of the Parquet footer
+	FooterSum uint64 `json:"footer_xxh3"` // checked before the footer is parsed
+	Table     uint32 `json:"table"`
+	Day       string `json:"day"`
+	LSN       uint64 `json:"lsn"`
+	Rows      int64  `json:"rows"`
+	MinT      int64  `json:"min_time"`
+	MaxT      int64  `json:"max_time"`
 }
 
 type tombstone struct {
@@ -346,7 +348,7 @@ func (e *Engine) checkpointLocked(ctx context.Context) error {
 	}
 	for _, j := range jobs {
 		for _, sf := range j.segs {
-			f, err := segment.Open(sf.path)
+			f, err := segment.OpenVerified(sf.path, sf.ref.Footer, sf.ref.FooterSum)
 			if err != nil {
 				return err
 			}
@@ -692,7 +694,7 @@ func (e *Engine) loadManifest() (uint64, error) {
 		if err != nil || st.Size() != ref.Size {
 			return 0, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "segment %s listed in the manifest is missing or has the wrong size", ref.Path)
 		}
-		file, err := segment.Open(abs)
+		file, err := segment.OpenVerified(abs, ref.Footer, ref.FooterSum)
 		if err != nil {
 			return 0, err
 		}

@@ -30,6 +30,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -50,7 +51,7 @@ import (
 // MetaKey is the footer key of ugnos's own metadata.
 const MetaKey = "ugnos.segment"
 
-const metaVersion = 1
+const metaVersion = 2
 
 // Column is a tag or field column of a segment file.
 type Column struct {
@@ -67,6 +68,11 @@ type RowGroup struct {
 	Runs       []membuf.Run           // by series id, rows [Start, End)
 	Types      []arrowstore.FieldType // by field slot; 0: every value NULL
 	Zones      []membuf.Zone          // by field slot
+	// Off and Len are the row group's bytes in the file, Sum their xxh3:
+	// checked before the row group is first decoded, so a damaged file
+	// gives an error instead of whatever the decoder makes of it.
+	Off, Len int64
+	Sum      uint64
 }
 
 // Meta is a segment file's own description.
@@ -90,6 +96,8 @@ func (m *Meta) Rows() int64 {
 type Info struct {
 	Size       int64
 	Sum        uint64 // xxh3 of the whole file
+	Footer     int64  // bytes of the footer (Parquet metadata, its length, "PAR1")
+	FooterSum  uint64 // xxh3 of the footer
 	Rows       int64
 	MinT, MaxT int64
 }
@@ -177,7 +185,7 @@ func NewWriter(path string, table uint32, lsn uint64, cols []Column, tags TagFun
 		return nil, errs.Internal(err, "create segment file")
 	}
 	w.f, w.h = f, xxh3.New()
-	w.cw = &countWriter{w: io.MultiWriter(f, w.h)}
+	w.cw = &countWriter{w: io.MultiWriter(f, w.h), part: xxh3.New()}
 	w.fw, err = pqarrow.NewFileWriter(w.schema, w.cw, parquet.NewWriterProperties(opts...),
 		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
@@ -194,12 +202,15 @@ func (w *Writer) Add(bt *membuf.Batch) error {
 		return nil
 	}
 	rec := batchRecord(w.schema, w.cols, w.tags, bt)
-	err := w.fw.Write(rec)
+	start := w.cw.n
+	w.cw.part.Reset()
+	err := w.fw.Write(rec) // writes the whole row group through (checked in tests)
 	rec.Release()
 	if err != nil {
 		return errs.Internal(err, "write segment %s", w.path)
 	}
-	w.meta.RowGroups = append(w.meta.RowGroups, RowGroup{N: bt.N, MinT: bt.MinT, MaxT: bt.MaxT, Runs: bt.Runs, Types: bt.Types, Zones: bt.Zones})
+	w.meta.RowGroups = append(w.meta.RowGroups, RowGroup{N: bt.N, MinT: bt.MinT, MaxT: bt.MaxT, Runs: bt.Runs, Types: bt.Types, Zones: bt.Zones,
+		Off: start, Len: w.cw.n - start, Sum: w.cw.part.Sum64()})
 	w.info.Rows += int64(bt.N)
 	w.info.MinT, w.info.MaxT = min(w.info.MinT, bt.MinT), max(w.info.MaxT, bt.MaxT)
 	return nil
@@ -221,11 +232,14 @@ func (w *Writer) Close() (Info, error) {
 		w.Abort()
 		return w.info, errs.Internal(err, "write segment metadata")
 	}
+	footStart := w.cw.n
+	w.cw.part.Reset()
 	if err := w.fw.Close(); err != nil {
 		w.f.Close()
 		os.Remove(w.tmp)
 		return w.info, errs.Internal(err, "close segment %s", w.path)
 	}
+	w.info.Footer, w.info.FooterSum = w.cw.n-footStart, w.cw.part.Sum64()
 	err := w.f.Sync()
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
@@ -241,14 +255,18 @@ func (w *Writer) Close() (Info, error) {
 	return w.info, nil
 }
 
+// countWriter counts and hashes what passes through; part hashes the
+// bytes since the last reset (a row group, the footer).
 type countWriter struct {
-	w io.Writer
-	n int64
+	w    io.Writer
+	n    int64
+	part *xxh3.Hasher
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	c.part.Write(p[:n])
 	return n, err
 }
 
@@ -329,18 +347,40 @@ func tagArray(bt *membuf.Batch, slot int, tags TagFunc) arrow.Array {
 // File is an open segment file: its footer parsed once, its row groups
 // read on demand. Safe for concurrent use.
 type File struct {
-	Path string
-	Meta *Meta
-	f    *os.File
-	pf   *file.Reader
+	Path     string
+	Meta     *Meta
+	f        *os.File
+	pf       *file.Reader
+	verified []atomic.Bool // by row group: its checksum held
 }
 
 // Open opens a segment file and reads its metadata.
-func Open(path string) (_ *File, err error) {
+func Open(path string) (*File, error) { return OpenVerified(path, 0, 0) }
+
+// OpenVerified opens a segment file whose footer is footer bytes long
+// with xxh3 footerSum (as Info reported when it was written), checking
+// the footer before it is parsed; footer 0 skips the check.
+func OpenVerified(path string, footer int64, footerSum uint64) (_ *File, err error) {
 	defer recoverCorrupt(path, &err)
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, errs.Internal(err, "open segment")
+	}
+	if footer > 0 {
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, errs.Internal(err, "stat segment")
+		}
+		if footer > st.Size() || footer > 256<<20 {
+			f.Close()
+			return nil, corrupt(path, "shorter than its footer")
+		}
+		b := make([]byte, footer)
+		if _, err := f.ReadAt(b, st.Size()-footer); err != nil || xxh3.Hash(b) != footerSum {
+			f.Close()
+			return nil, corrupt(path, "footer checksum mismatch")
+		}
 	}
 	pf, err := file.NewParquetReader(f)
 	if err != nil {
@@ -353,7 +393,27 @@ func Open(path string) (_ *File, err error) {
 		f.Close()
 		return nil, err
 	}
-	return &File{Path: path, Meta: m, f: f, pf: pf}, nil
+	return &File{Path: path, Meta: m, f: f, pf: pf, verified: make([]atomic.Bool, len(m.RowGroups))}, nil
+}
+
+// verify checks row group rg's bytes against its checksum, once.
+func (f *File) verify(rg int) error {
+	if f.verified[rg].Load() {
+		return nil
+	}
+	meta := &f.Meta.RowGroups[rg]
+	if meta.Len <= 0 || meta.Len > 1<<31 {
+		return corrupt(f.Path, "row group size out of range")
+	}
+	b := make([]byte, meta.Len)
+	if _, err := f.f.ReadAt(b, meta.Off); err != nil {
+		return corrupt(f.Path, fmt.Sprintf("row group %d: %v", rg, err))
+	}
+	if xxh3.Hash(b) != meta.Sum {
+		return corrupt(f.Path, fmt.Sprintf("row group %d checksum mismatch", rg))
+	}
+	f.verified[rg].Store(true)
+	return nil
 }
 
 // Close closes the file.
@@ -427,6 +487,9 @@ func (f *File) ReadColumns(ctx context.Context, rg int, cols []int) (_ []arrow.A
 	m := f.Meta
 	if rg < 0 || rg >= len(m.RowGroups) {
 		return nil, corrupt(f.Path, "row group out of range")
+	}
+	if err := f.verify(rg); err != nil {
+		return nil, err
 	}
 	meta := &m.RowGroups[rg]
 	fr, err := pqarrow.NewFileReader(f.pf, pqarrow.ArrowReadProperties{BatchSize: int64(meta.N)}, memory.DefaultAllocator)
@@ -569,6 +632,16 @@ func (d *dec) f64() float64 {
 	}
 	return math.Float64frombits(binary.LittleEndian.Uint64(b[:]))
 }
+func (d *dec) u64() uint64 {
+	var b [8]byte
+	if d.err == nil {
+		if _, err := io.ReadFull(d.r, b[:]); err != nil {
+			d.err = fmt.Errorf("truncated metadata")
+		}
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
 func (d *dec) count(max int) int {
 	n := d.uv()
 	if n > uint64(max) {
@@ -605,6 +678,9 @@ func encodeMeta(m *Meta) []byte {
 		e.uv(uint64(rg.N))
 		e.sv(rg.MinT)
 		e.sv(rg.MaxT)
+		e.uv(uint64(rg.Off))
+		e.uv(uint64(rg.Len))
+		e.b = binary.LittleEndian.AppendUint64(e.b, rg.Sum)
 		e.uv(uint64(len(rg.Runs)))
 		prev := uint32(0)
 		for _, r := range rg.Runs {
@@ -660,6 +736,8 @@ func decodeMeta(b []byte) (*Meta, error) {
 		rg := &m.RowGroups[i]
 		rg.N = d.count(math.MaxInt32)
 		rg.MinT, rg.MaxT = d.sv(), d.sv()
+		rg.Off, rg.Len = int64(d.count(math.MaxInt64)), int64(d.count(math.MaxInt64))
+		rg.Sum = d.u64()
 		rg.Runs = make([]membuf.Run, d.count(d.r.Len()))
 		sid, start := uint32(0), int32(0)
 		for k := range rg.Runs {

@@ -207,6 +207,75 @@ func TestExternalReader(t *testing.T) {
 	}
 }
 
+// TestRowGroupChecksums: the byte ranges recorded for row groups and the
+// footer are the ones in the file (pqarrow writes a row group through
+// before Write returns), and a flipped byte in a row group or the footer
+// is a corruption error before anything is decoded.
+func TestRowGroupChecksums(t *testing.T) {
+	rows := testRows(900)
+	bts := append(sealed(t, rows[:300]), sealed(t, rows[300:])...)
+	path := filepath.Join(t.TempDir(), "1.parquet")
+	info, err := Write(path, 1, 1, testCols, testTags, bts, LevelFast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := OpenVerified(path, info.Footer, info.FooterSum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	for i, rg := range sf.Meta.RowGroups {
+		md := pf.MetaData().RowGroup(i)
+		first := int64(math.MaxInt64)
+		for c := 0; c < md.NumColumns(); c++ {
+			cc, _ := md.ColumnChunk(c)
+			off := cc.DataPageOffset()
+			if cc.HasDictionaryPage() {
+				off = min(off, cc.DictionaryPageOffset())
+			}
+			first = min(first, off)
+		}
+		if rg.Off != first {
+			t.Fatalf("row group %d recorded at %d, its first page is at %d", i, rg.Off, first)
+		}
+		end := info.Size - info.Footer
+		if i+1 < len(sf.Meta.RowGroups) {
+			end = sf.Meta.RowGroups[i+1].Off
+		}
+		if rg.Off+rg.Len != end {
+			t.Fatalf("row group %d ends at %d, the next part starts at %d", i, rg.Off+rg.Len, end)
+		}
+	}
+	sf.Close()
+	good, _ := os.ReadFile(path)
+	bad := filepath.Join(t.TempDir(), "bad.parquet")
+	for _, off := range []int64{sf.Meta.RowGroups[0].Off + 5, sf.Meta.RowGroups[1].Off + sf.Meta.RowGroups[1].Len/2} {
+		b := append([]byte(nil), good...)
+		b[off] ^= 0x80
+		os.WriteFile(bad, b, 0o644)
+		f, err := OpenVerified(bad, info.Footer, info.FooterSum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err0 := f.Load(context.Background(), 0, []int{0})
+		_, err1 := f.Load(context.Background(), 1, []int{0})
+		if !errors.Is(err0, errs.ErrCorrupt) && !errors.Is(err1, errs.ErrCorrupt) {
+			t.Fatalf("byte %d flipped: loads gave %v, %v", off, err0, err1)
+		}
+		f.Close()
+	}
+	b := append([]byte(nil), good...)
+	b[len(b)-20] ^= 1
+	os.WriteFile(bad, b, 0o644)
+	if _, err := OpenVerified(bad, info.Footer, info.FooterSum); !errors.Is(err, errs.ErrCorrupt) {
+		t.Fatalf("damaged footer: %v", err)
+	}
+}
+
 // TestCorrupt checks that damaged files give a corruption error, never a
 // panic.
 func TestCorrupt(t *testing.T) {
@@ -235,4 +304,53 @@ func TestCorrupt(t *testing.T) {
 			f.Close()
 		}
 	}
+}
+
+// FuzzSegment opens damaged segment files the way the engine does (the
+// footer checked against the checksum recorded when it was written) and
+// loads their row groups (each checked against its own): errors are fine,
+// panics and hangs are not. Unchecked, a flipped byte in a page header can
+// make the Parquet decoder spend seconds and gigabytes on one file.
+func FuzzSegment(f *testing.F) {
+	dir := f.TempDir()
+	path := filepath.Join(dir, "seed.parquet")
+	b := membuf.New(membuf.Config{Shards: 1, SealRows: 1 << 20})
+	fb := array.NewFloat64Builder(memory.DefaultAllocator)
+	r := &membuf.Rows{N: 40}
+	for i := range 40 {
+		r.Time = append(r.Time, int64(i))
+		r.SID = append(r.SID, uint32(i%3))
+		fb.Append(float64(i))
+	}
+	r.Cols = []membuf.Col{{Slot: 0, Type: arrowstore.TypeFloat, Arr: fb.NewArray()}}
+	b.Append(r)
+	b.Seal()
+	cols := []Column{{Name: "host", Kind: arrowstore.KindTag, Slot: 0}, {Name: "v", Kind: arrowstore.KindField, Slot: 0, Type: arrowstore.TypeFloat}}
+	info, err := Write(path, 1, 1, cols, testTags, b.Sealed(), LevelFast)
+	if err != nil {
+		f.Fatal(err)
+	}
+	seed, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add(seed[:len(seed)/2])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "f.parquet")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sf, err := OpenVerified(p, info.Footer, info.FooterSum)
+		if err != nil {
+			if !errors.Is(err, errs.ErrCorrupt) && !errors.Is(err, errs.ErrInternal) {
+				t.Fatalf("open: unexpected kind of error %v", err)
+			}
+			return
+		}
+		defer sf.Close()
+		for rg := range sf.Meta.RowGroups {
+			sf.Load(context.Background(), rg, []int{0, 1, 2})
+		}
+	})
 }
