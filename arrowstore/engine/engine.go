@@ -242,6 +242,17 @@ func (e *Engine) Close() error {
 	if e.lockF != nil {
 		e.lockF.Close()
 	}
+	e.mu.RLock()
+	for _, t := range e.byID { // scans still running fail from here on
+		t.segMu.RLock()
+		for _, sf := range t.segs {
+			if sf.file != nil {
+				sf.file.Close()
+			}
+		}
+		t.segMu.RUnlock()
+	}
+	e.mu.RUnlock()
 	return err
 }
 
