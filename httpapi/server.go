@@ -1,0 +1,76 @@
+// Package httpapi is ugnos's HTTP interface over an open ugnos.DB:
+// InfluxDB line-protocol writes (write.go), the query API (query.go),
+// Prometheus metrics (metrics.go), /health and /ready, and the web console
+// (console.go). It uses the standard library's net/http; a Server is an
+// http.Handler that cmd/ugnos mounts on its HTTP listener.
+package httpapi
+
+import (
+	"encoding/json"
+	"log/slog"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/ugnos/ugnos"
+)
+
+// Config configures a Server.
+type Config struct {
+	Version string       // reported by /health
+	Logger  *slog.Logger // nil: slog.Default()
+	// MaxBodyBytes bounds a request body (after gzip decoding); 0: 64 MiB.
+	MaxBodyBytes int64
+}
+
+func (c Config) maxBody() int64 {
+	if c.MaxBodyBytes > 0 {
+		return c.MaxBodyBytes
+	}
+	return 64 << 20
+}
+
+// Server serves the HTTP API of one database.
+type Server struct {
+	db      *ugnos.DB
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	started time.Time
+}
+
+// New returns the HTTP API of db.
+func New(db *ugnos.DB, cfg Config) *Server {
+	s := &Server{db: db, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), started: time.Now()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.mux.HandleFunc("GET /health", s.health)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// health is the liveness check: the process serves HTTP.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(struct {
+		Status  string  `json:"status"`
+		Version string  `json:"version"`
+		UptimeS float64 `json:"uptime_s"`
+	}{"ok", s.cfg.Version, math.Round(time.Since(s.started).Seconds()*1000) / 1000})
+}
+
+// httpError writes a JSON error body, as InfluxDB's API does:
+// {"code": "...", "message": "..."}.
+func httpError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}{code, msg})
+}
