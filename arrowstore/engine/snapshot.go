@@ -490,7 +490,9 @@ func (e *Engine) Restore(ctx context.Context, dir string) error {
 		t.dropped.Store(true)
 	}
 	e.resetState()
+	e.mu.Lock() // readers that skip closeMu (HasTenant, View, …) wait
 	from, err := e.loadManifest()
+	e.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -573,7 +575,9 @@ func (e *Engine) restoreMemory(ctx context.Context, dir string, m *manifest) err
 	e.resetState()
 	cat, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(m.Catalog.Path)))
 	if err == nil {
+		e.mu.Lock() // readers that skip closeMu (HasTenant, View, …) wait
 		err = e.replayCatalog(cat)
+		e.mu.Unlock()
 	}
 	if err != nil {
 		return err
