@@ -126,7 +126,9 @@ func (e *Engine) compactOnce(ctx context.Context) (bool, error) {
 				return true, e.compactFiles(ctx, t, small, true)
 			}
 			for _, sf := range files {
-				if hidden(sf, tombs) {
+				// a large file is rewritten for its deleted rows only once
+				// they are a tenth of it (until then they stay hidden)
+				if est := hiddenRows(sf, tombs); est > 0 && (decodedBytes(sf) < budget/2 || est*10 >= sf.ref.Rows) {
 					return true, e.compactFiles(ctx, t, []*segFile{sf}, false)
 				}
 			}
@@ -135,21 +137,30 @@ func (e *Engine) compactOnce(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-// hidden reports whether a tombstone may hide rows of a segment.
-func hidden(sf *segFile, tombs []tombstone) bool {
+// hiddenRows estimates how many rows of a segment tombstones hide, from
+// its runs (a run partly in a tombstone's time range counts in proportion
+// to the overlap); 0 means none.
+func hiddenRows(sf *segFile, tombs []tombstone) int64 {
+	var n float64
 	for _, ts := range tombs {
 		if ts.LSN <= sf.ref.LSN || ts.MaxT < sf.ref.MinT || ts.MinT > sf.ref.MaxT {
 			continue
 		}
 		for _, rg := range sf.meta.RowGroups {
 			for _, r := range rg.Runs {
-				if r.MaxT >= ts.MinT && r.MinT <= ts.MaxT && (ts.All || hasSorted(ts.SIDs, r.SID)) {
-					return true
+				if r.MaxT < ts.MinT || r.MinT > ts.MaxT || !ts.All && !hasSorted(ts.SIDs, r.SID) {
+					continue
 				}
+				rows := float64(r.End - r.Start)
+				if span := float64(r.MaxT - r.MinT); span > 0 {
+					lo, hi := max(r.MinT, ts.MinT), min(r.MaxT, ts.MaxT)
+					rows *= max(float64(hi-lo)/span, 1/rows)
+				}
+				n += rows
 			}
 		}
 	}
-	return false
+	return int64(n + 0.5)
 }
 
 // compactFiles replaces the segments in of table t (one partition) by one

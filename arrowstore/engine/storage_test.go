@@ -554,3 +554,51 @@ func TestRetention(t *testing.T) {
 		t.Fatal("a negative period was accepted")
 	}
 }
+
+// TestPurgeThreshold: a large file is not rewritten for a few deleted
+// rows (they stay hidden), and is once they are a tenth of it.
+func TestPurgeThreshold(t *testing.T) {
+	dir := t.TempDir()
+	e := openDir(t, dir, Options{CompactBytes: 16 << 10, NoBackground: true}) // a file over 8 KiB decoded is large
+	defer e.Close()
+	var pts []pt
+	for i := range 2000 {
+		pts = append(pts, pt{fmt.Sprintf("h%d", i%4), int64(i) * 1e9, float64(i)})
+	}
+	writePts(t, e, "t", "m", pts)
+	if err := e.Checkpoint(bg); err != nil {
+		t.Fatal(err)
+	}
+	before := segFiles(t, dir)
+	del := func(lo, hi int64) {
+		if _, err := e.Delete(bg, "t", "m", lo*1e9, hi*1e9, nil); err != nil {
+			t.Fatal(err)
+		}
+		var kept []pt
+		for _, p := range pts {
+			if p.t < lo*1e9 || p.t > hi*1e9 {
+				kept = append(kept, p)
+			}
+		}
+		pts = kept
+	}
+	del(100, 149) // 50 rows: 2.5%
+	if err := e.Compact(bg); err != nil {
+		t.Fatal(err)
+	}
+	if after := segFiles(t, dir); !slices.Equal(after, before) {
+		t.Fatalf("rewritten for 2.5%% deleted rows: %v -> %v", before, after)
+	}
+	check(t, e, "t", "m", pts)
+	del(1000, 1299) // 300 more: over a tenth
+	if err := e.Compact(bg); err != nil {
+		t.Fatal(err)
+	}
+	if after := segFiles(t, dir); slices.Equal(after, before) {
+		t.Fatalf("not rewritten with 17.5%% deleted rows: %v", after)
+	}
+	if st := e.Stats(); st.DiskRows != int64(len(pts)) {
+		t.Fatalf("%d rows on disk after the purge, want %d", st.DiskRows, len(pts))
+	}
+	check(t, e, "t", "m", pts)
+}
