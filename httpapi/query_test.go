@@ -217,7 +217,7 @@ func TestQueryErrors(t *testing.T) {
 	f("acme", "SELECT * FROM nope", "", 400, "invalid", "42P01")
 	f("acme", "SELEC 1", "", 400, "invalid", "42601")
 	f("nope", "SELECT 1", "", 404, "not found", "3D000")
-	f("acme", "SELECT time FROM cpu", "", 400, "invalid", "54000")       // over MaxResultRows
+	f("acme", "SELECT time FROM cpu", "", 400, "invalid", "54000")         // over MaxResultRows
 	f("acme", "SELECT time FROM cpu", "text/csv", 400, "invalid", "54000") // error before anything is sent
 	f("acme", "", "", 400, "invalid", "")
 	f("", "SELECT 1", "", 400, "invalid", "")
