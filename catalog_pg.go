@@ -151,6 +151,10 @@ func (s *pgSession) viewColumns(name string) ([]pgcatalog.Column, error) {
 
 // System implements planner.SystemCatalog.
 func (c catalog) System(schema, name string) ([]planner.ScanColumn, bool) {
+	if schema == "ugnos" {
+		cols, ok := ugnosRelations[name]
+		return cols, ok
+	}
 	cols, ok := pgcatalog.Relation(schema, name)
 	if !ok {
 		return nil, false
@@ -179,6 +183,8 @@ func (c catalog) session() *pgSession {
 func (s *pgSession) table(name string) (arrowstore.Table, error) {
 	if schema, rel, ok := strings.Cut(name, "."); ok && (schema == "pg_catalog" || schema == "information_schema") {
 		return &systemTable{s: s, schema: schema, name: rel}, nil
+	} else if ok && schema == "ugnos" {
+		return &ugnosTable{db: s.db, name: rel}, nil
 	}
 	return s.db.eng.Table(s.tenant, name)
 }

@@ -40,8 +40,13 @@ var aggregations = []string{"avg", "sum", "min", "max", "count", "first", "last"
 // aggregations and a negative Downsample are ErrInvalidInput.
 func (db *DB) Query(ctx context.Context, tenant, series string, q QueryOptions) ([]DataPoint, error) {
 	start := time.Now()
+	db.queries.running.Add(1)
 	pts, scanned, err := db.query(ctx, tenant, series, q)
+	db.queries.running.Add(-1)
 	db.queries.record(time.Since(start), scanned)
+	if err != nil {
+		db.queries.errors.add(err)
+	}
 	return pts, err
 }
 

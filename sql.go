@@ -93,6 +93,14 @@ type Result struct {
 // predicates), TRUNCATE, CREATE TABLE, DROP TABLE, CREATE DATABASE,
 // DROP DATABASE and CHECKPOINT (of the whole database; admin.go).
 func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Result, error) {
+	res, err := db.exec(ctx, tenant, query, args...)
+	if err != nil {
+		db.queries.errors.add(err)
+	}
+	return res, err
+}
+
+func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Result, error) {
 	if err := checkName("database", tenant); err != nil {
 		return nil, err
 	}
@@ -228,6 +236,7 @@ func (db *DB) run(ctx context.Context, pgs *pgSession, plan planner.Node) (array
 	start := time.Now()
 	var stats arrowstore.ScanStats
 	_, rootProject := plan.(*planner.Project)
+	db.queries.running.Add(1)
 	op, err := exec.Build(plan, exec.Env{
 		Table: pgs.table,
 		Reg:   pgs.reg,
@@ -237,10 +246,17 @@ func (db *DB) run(ctx context.Context, pgs *pgSession, plan planner.Node) (array
 		KeepTagDictionaries: rootProject && pgs.client != nil && pgs.client.DictionaryTags,
 	})
 	if err != nil {
+		db.queries.running.Add(-1)
 		return nil, err
 	}
 	rd := exec.NewReader(ctx, op)
-	return &statsReader{Reader: rd, done: func() { db.queries.record(time.Since(start), stats.RowsScanned.Load()) }}, nil
+	return &statsReader{Reader: rd, done: func() {
+		db.queries.running.Add(-1)
+		db.queries.record(time.Since(start), stats.RowsScanned.Load())
+		if err := rd.Err(); err != nil {
+			db.queries.errors.add(err)
+		}
+	}}, nil
 }
 
 // statsReader records the query's figures when it is released.

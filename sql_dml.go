@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -284,7 +285,10 @@ func (db *DB) writeRows(ctx context.Context, tenant, table string, cols []arrows
 		a.Release()
 	}
 	defer rec.Release()
-	if err := db.eng.Write(ctx, tenant, table, rec); err != nil {
+	start := time.Now()
+	err := db.eng.Write(ctx, tenant, table, rec)
+	db.writes.done(tenant, start, rec.NumRows(), recordBytes(rec), err)
+	if err != nil {
 		return 0, err
 	}
 	return int64(len(rows)), nil

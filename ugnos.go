@@ -54,6 +54,7 @@ type DB struct {
 	eng      *engine.Engine
 	dir      string // the data directory; "" in memory
 	queries  queryStats
+	writes   writeStats
 	parser   *sql.Parser
 	reg      *functions.Registry
 	queryMem int64
@@ -100,14 +101,20 @@ func (p *onePoint) At(int) (int64, float64, map[string]string) { return p.ts, p.
 // Insert writes one point to the field "value" of a table (created on first
 // write, with the tags as tag columns). The value must be finite.
 func (db *DB) Insert(tenant, series string, ts int64, value float64, tags TagSet) error {
-	return db.eng.WritePoints(context.Background(), tenant, series, &onePoint{ts, value, tags})
+	start := time.Now()
+	err := db.eng.WritePoints(context.Background(), tenant, series, &onePoint{ts, value, tags})
+	db.writes.done(tenant, start, 1, 16+tagBytes(tags), err)
+	return err
 }
 
 // InsertBatch writes points to the field "value" of a table in one durable
 // step: all of them or, on error, none. Points that share a TagSet map are
 // resolved to their series once.
 func (db *DB) InsertBatch(tenant, series string, points []Point) error {
-	return db.eng.WritePoints(context.Background(), tenant, series, pointSlice(points))
+	start := time.Now()
+	err := db.eng.WritePoints(context.Background(), tenant, series, pointSlice(points))
+	db.writes.done(tenant, start, int64(len(points)), pointsBytes(points), err)
+	return err
 }
 
 // WriteRecord writes the rows of an Arrow record to a table: the
@@ -119,7 +126,10 @@ func (db *DB) InsertBatch(tenant, series string, points []Point) error {
 // boolean. The table and new columns are created as needed; a column whose
 // kind or type conflicts with the table is refused and nothing is stored.
 func (db *DB) WriteRecord(ctx context.Context, tenant, table string, rec arrow.RecordBatch) error {
-	return db.eng.Write(ctx, tenant, table, rec)
+	start := time.Now()
+	err := db.eng.Write(ctx, tenant, table, rec)
+	db.writes.done(tenant, start, rec.NumRows(), recordBytes(rec), err)
+	return err
 }
 
 // Scan reads a table's rows as Arrow record batches with time range, tag

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ugnos/ugnos"
 )
 
@@ -21,6 +23,24 @@ type Config struct {
 	Logger  *slog.Logger // nil: slog.Default()
 	// MaxBodyBytes bounds a request body (after gzip decoding); 0: 64 MiB.
 	MaxBodyBytes int64
+	// MaxResultRows and MaxResultBytes bound a query result of the query
+	// API (bytes as sent); 0: 10 million rows, 1 GiB.
+	MaxResultRows  int64
+	MaxResultBytes int64
+}
+
+func (c Config) maxResultRows() int64 {
+	if c.MaxResultRows > 0 {
+		return c.MaxResultRows
+	}
+	return 10_000_000
+}
+
+func (c Config) maxResultBytes() int64 {
+	if c.MaxResultBytes > 0 {
+		return c.MaxResultBytes
+	}
+	return 1 << 30
 }
 
 func (c Config) maxBody() int64 {
@@ -37,6 +57,8 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	started time.Time
+	reg     *prometheus.Registry // /metrics (metrics.go)
+	httpm   *httpMetrics
 }
 
 // New returns the HTTP API of db.
@@ -46,6 +68,11 @@ func New(db *ugnos.DB, cfg Config) *Server {
 		s.log = slog.Default()
 	}
 	s.mux.HandleFunc("GET /health", s.health)
+	s.reg, s.httpm = newRegistry(db)
+	s.mux.HandleFunc("GET /ready", s.ready)
+	s.mux.Handle("GET /metrics", metricsHandler(s.reg, s.log))
+	s.mux.HandleFunc("GET /api/v1/query", s.instrument("query", s.query))
+	s.mux.HandleFunc("POST /api/v1/query", s.instrument("query", s.query))
 	return s
 }
 

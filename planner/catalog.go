@@ -13,8 +13,8 @@ import (
 // system relations (pg_catalog, information_schema). The planner reads
 // them as Scans of the table "schema.name" whose columns are all fields.
 type SystemCatalog interface {
-	// System returns a system relation's columns; schema is "pg_catalog"
-	// or "information_schema".
+	// System returns a system relation's columns; schema is "pg_catalog",
+	// "information_schema" or "ugnos" (ugnos's own, always qualified).
 	System(schema, name string) ([]ScanColumn, bool)
 	// RelationOID returns the OID of a relation by schema ("": the search
 	// path) and name, as 'name'::regclass does.
@@ -50,7 +50,7 @@ func (b *binder) systemRelation(rv *pg.RangeVar) (*Scan, bool, error) {
 			return s, true, nil
 		}
 		return nil, false, nil
-	case "pg_catalog", "information_schema":
+	case "pg_catalog", "information_schema", "ugnos":
 		if s := try(schema); s != nil {
 			return s, true, nil
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,13 +12,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/ugnos/ugnos"
 )
@@ -176,31 +183,37 @@ func get(t *testing.T, url string) (*http.Response, []byte) {
 	return resp, body
 }
 
-// metricValues parses the samples of a Prometheus text exposition and
-// checks that every sample has HELP and TYPE lines before it.
+// metricValues parses a Prometheus text exposition with the Prometheus
+// text parser and returns the values of its counters and gauges by
+// name{label="value"}; it checks that every family has HELP and that
+// counters, and only they, end in _total.
 func metricValues(t *testing.T, body []byte) map[string]string {
 	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
 	vals := map[string]string{}
-	described := map[string]int{}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	for sc.Scan() {
-		line := sc.Text()
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "#" && (f[1] == "HELP" || f[1] == "TYPE") {
-			described[f[2]]++
-			if f[1] == "TYPE" && strings.HasSuffix(f[2], "_total") != (len(f) > 3 && f[3] == "counter") {
-				t.Errorf("metric %s: type %v and name disagree about being a counter", f[2], f[3:])
+	for name, f := range fams {
+		if !strings.HasPrefix(name, "ugnos_") || f.GetHelp() == "" {
+			t.Errorf("metric %s: not ugnos's, or without HELP", name)
+		}
+		if strings.HasSuffix(name, "_total") != (f.GetType() == dto.MetricType_COUNTER) {
+			t.Errorf("metric %s: type %v and name disagree about being a counter", name, f.GetType())
+		}
+		for _, m := range f.GetMetric() {
+			key := name
+			for _, l := range m.GetLabel() {
+				key += "{" + l.GetName() + `="` + l.GetValue() + `"}`
 			}
-			continue
+			switch f.GetType() {
+			case dto.MetricType_COUNTER:
+				vals[key] = strconv.FormatFloat(m.GetCounter().GetValue(), 'g', -1, 64)
+			case dto.MetricType_GAUGE:
+				vals[key] = strconv.FormatFloat(m.GetGauge().GetValue(), 'g', -1, 64)
+			}
 		}
-		name, value, ok := strings.Cut(line, " ")
-		if !ok || !strings.HasPrefix(name, "ugnos_") {
-			t.Errorf("bad sample line %q", line)
-			continue
-		}
-		if described[name] != 2 {
-			t.Errorf("metric %s lacks HELP or TYPE", name)
-		}
-		vals[name] = value
 	}
 	return vals
 }
@@ -264,7 +277,8 @@ func TestServeHealthMetricsShutdown(t *testing.T) {
 			t.Errorf("%s = %q, want %q\n%s", name, vals[name], want, body)
 		}
 	}
-	for _, name := range []string{"ugnos_uptime_seconds", "ugnos_writes_total", "ugnos_wal_syncs_total", "ugnos_queries_total"} {
+	for _, name := range []string{"ugnos_uptime_seconds", "ugnos_writes_total", "ugnos_wal_syncs_total", "ugnos_queries_total",
+		`ugnos_tenant_series{tenant="acme"}`, `ugnos_storage_bytes{tier="disk"}`} {
 		if _, ok := vals[name]; !ok {
 			t.Errorf("/metrics lacks %s", name)
 		}
@@ -310,6 +324,117 @@ func TestServeEnvHTTPAddrAndSIGINT(t *testing.T) {
 	}
 }
 
+// TestServeReadyDuringReplay starts ugnos serve on a data directory whose
+// write-ahead log takes a while to replay (200,000 series): the HTTP
+// listener is up before the database is open, /ready answers 503 with the
+// reason until then and 200 after, never going back. Whether a probe lands
+// during the replay depends on timing, so the test requires only the
+// order (the log's "http listening" before "database open") and the
+// answers' consistency, and logs whether it saw a 503.
+func TestServeReadyDuringReplay(t *testing.T) {
+	dataDir := t.TempDir()
+	db, err := ugnos.Open(dataDir, ugnos.WithSyncMode(ugnos.SyncNever))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "time", Type: arrow.FixedWidthTypes.Timestamp_ns},
+		{Name: "host", Type: arrow.BinaryTypes.String},
+		{Name: "v", Type: arrow.PrimitiveTypes.Float64},
+	}, nil)
+	for r := range 4 {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		for i := range 50_000 {
+			b.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(i))
+			b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("h%d-%d", r, i))
+			b.Field(2).(*array.Float64Builder).Append(float64(i))
+		}
+		rec := b.NewRecordBatch()
+		b.Release()
+		if err := db.WriteRecord(context.Background(), "acme", "cpu", rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	addr := freeAddr(t)
+	s := startServe(t, cleanEnv(), "--data-dir", dataDir, "--http-addr", addr, "--pg-addr", freeAddr(t), "--log-format", "json")
+	s.waitHealthy(t, addr)
+	c := &http.Client{Timeout: 5 * time.Second}
+	saw503, deadline := false, time.Now().Add(60*time.Second)
+	for {
+		resp, err := c.Get("http://" + addr + "/ready")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Status, Reason string }
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			if body.Status != "ready" {
+				t.Errorf("/ready 200 with %+v", body)
+			}
+			break
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || body.Reason != "replaying the write-ahead log" {
+			t.Fatalf("/ready = %d %+v", resp.StatusCode, body)
+		}
+		if !saw503 {
+			// the rest of the API waits for the database too
+			resp, err := c.Get("http://" + addr + "/api/v1/query?db=acme&q=SELECT+1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("query before the database is open: %d", resp.StatusCode)
+			}
+		}
+		saw503 = true
+		if time.Now().After(deadline) {
+			t.Fatal("/ready not 200 after 60s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("saw /ready 503 during the replay: %v", saw503)
+
+	// once ready, it stays ready, and the query API answers
+	resp, body := get(t, "http://"+addr+"/api/v1/query?db=acme&q=SELECT+count(*)+FROM+cpu")
+	if resp.StatusCode != 200 || string(body) != `{"columns":[{"name":"count","type":"bigint"}],"rows":[[200000]]}`+"\n" {
+		t.Errorf("query: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, "http://"+addr+"/ready"); resp.StatusCode != 200 {
+		t.Errorf("/ready went back to %d", resp.StatusCode)
+	}
+
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d, want 0", code)
+	}
+	// --log-format json: one JSON object per line; HTTP listened before
+	// the database was open
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(s.stderr.String()), "\n") {
+		var rec struct{ Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		msgs = append(msgs, rec.Msg)
+	}
+	listening, open := slices.Index(msgs, "http listening"), slices.Index(msgs, "database open")
+	if listening < 0 || open < 0 || listening > open {
+		t.Errorf("log order: http listening at %d, database open at %d: %q", listening, open, msgs)
+	}
+}
+
 func TestServeRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -327,6 +452,7 @@ func TestServeRefuses(t *testing.T) {
 		{"memory limit", nil, []string{"--memory-limit", "lots"}, "--memory-limit"},
 		{"memory unit", []string{"UGNOS_MEMORY_LIMIT=5 parsecs"}, nil, "unknown unit"},
 		{"retention", nil, []string{"--retention", "-3d"}, "--retention"},
+		{"log format", []string{"UGNOS_LOG_FORMAT=xml"}, nil, "--log-format"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startServe(t, cleanEnv(tc.env...), tc.args...)
@@ -419,7 +545,7 @@ func TestParseServePrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := serveConfig{dataDir: "/env/data", pgAddr: "127.0.0.1:5432", httpAddr: "[::1]:2", sync: "never", syncMode: ugnos.SyncNever}
+	want := serveConfig{dataDir: "/env/data", pgAddr: "127.0.0.1:5432", httpAddr: "[::1]:2", sync: "never", syncMode: ugnos.SyncNever, logFormat: "text"}
 	if *c != want {
 		t.Errorf("config = %+v, want %+v", *c, want)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ugnos/ugnos"
+	"github.com/ugnos/ugnos/httpapi"
 	"github.com/ugnos/ugnos/pgwire"
 )
 
@@ -41,6 +42,7 @@ type serveConfig struct {
 	memBytes  int64
 	retent    string
 	retention time.Duration
+	logFormat string
 }
 
 // serveSetting is one setting of ugnos serve: a flag, the environment
@@ -55,13 +57,14 @@ func (c *serveConfig) settings() []serveSetting {
 	return []serveSetting{
 		{"data-dir", "UGNOS_DATA_DIR", "./ugnos-data", "data directory", &c.dataDir},
 		{"pg-addr", "UGNOS_PG_ADDR", "127.0.0.1:5432", "PostgreSQL wire protocol address", &c.pgAddr},
-		{"http-addr", "UGNOS_HTTP_ADDR", "127.0.0.1:8086", "HTTP address (/health, /metrics)", &c.httpAddr},
+		{"http-addr", "UGNOS_HTTP_ADDR", "127.0.0.1:8086", "HTTP API address (queries, /metrics, /health, /ready)", &c.httpAddr},
 		{"sync", "UGNOS_SYNC", "always", "when writes are acknowledged: always (fsynced), interval or never", &c.sync},
 		{"tls-cert", "UGNOS_TLS_CERT", "", "PEM certificate (chain) offered to PostgreSQL clients that ask for TLS", &c.tlsCert},
 		{"tls-key", "UGNOS_TLS_KEY", "", "PEM private key of --tls-cert", &c.tlsKey},
 		{"password", "UGNOS_PASSWORD", "", "password of the user ugnos over the PostgreSQL protocol (SCRAM-SHA-256); required to listen beyond loopback", &c.password},
 		{"memory-limit", "UGNOS_MEMORY_LIMIT", "", "bytes of rows kept in memory before they move to Parquet segments (e.g. 512MiB, 2GB; empty: no limit)", &c.memLimit},
 		{"retention", "UGNOS_RETENTION", "", "default retention period of every table without its own (e.g. 90d, 12h; empty: keep everything)", &c.retent},
+		{"log-format", "UGNOS_LOG_FORMAT", "text", "log output format on stderr: text or json", &c.logFormat},
 	}
 }
 
@@ -97,6 +100,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 }
 
 func (c *serveConfig) validate() error {
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", c.logFormat)
+	}
 	switch c.sync {
 	case "always":
 		c.syncMode = ugnos.SyncAlways
@@ -164,7 +170,6 @@ func checkLoopbackAddr(addr string) error {
 
 // serve runs the server until SIGINT or SIGTERM and returns the exit code.
 func serve(args []string, stderr io.Writer) int {
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg, err := parseServe(args, os.Getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -172,6 +177,10 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "ugnos serve: %v\n", err)
 		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if cfg.logFormat == "json" {
+		log = slog.New(slog.NewJSONHandler(stderr, nil))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -182,14 +191,33 @@ func serve(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// runServer opens the database, serves HTTP until ctx is done, then shuts
-// down gracefully: the HTTP server first, then the database.
+// runServer serves HTTP until ctx is done: /health and /ready (503) from
+// the start, the whole HTTP API and the PostgreSQL protocol once the
+// database is open (its write-ahead log replayed). Then it shuts down
+// gracefully: /ready turns 503, pgwire stops (running statements get
+// shutdownTimeout), HTTP is drained, the database closed.
 func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) {
 	log.Info("starting ugnos", "version", version, "data_dir", cfg.dataDir, "sync", cfg.sync)
+	ln, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen http: %w", err)
+	}
+	gate := httpapi.NewGate(version, "replaying the write-ahead log")
+	srv := &http.Server{
+		Handler:           gate,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("http listening", "addr", ln.Addr().String())
+
 	start := time.Now()
 	db, err := ugnos.Open(cfg.dataDir, ugnos.WithSyncMode(cfg.syncMode), ugnos.WithLogger(log),
 		ugnos.WithMemoryLimit(cfg.memBytes), ugnos.WithDefaultRetention(cfg.retention))
 	if err != nil {
+		srv.Close()
+		<-served
 		return fmt.Errorf("open database %s: %w", cfg.dataDir, err)
 	}
 	rec := db.Recovery()
@@ -201,6 +229,14 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 			return
 		}
 		log.Info("database closed")
+	}()
+	// from here on, failures stop the HTTP server too
+	httpUp := true
+	defer func() {
+		if httpUp {
+			srv.Close()
+			<-served
+		}
 	}()
 
 	pgCfg := pgwire.Config{Version: version, Logger: log}
@@ -226,29 +262,21 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 	go func() { pgServed <- pgSrv.Serve(pgLn) }()
 	log.Info("pgwire listening", "addr", pgLn.Addr().String())
 
-	ln, err := net.Listen("tcp", cfg.httpAddr)
-	if err != nil {
-		pgLn.Close()
-		return fmt.Errorf("listen http: %w", err)
-	}
-	srv := &http.Server{
-		Handler:           newHTTPHandler(db, time.Now()),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("http listening", "addr", ln.Addr().String())
+	gate.Open(httpapi.New(db, httpapi.Config{Version: version, Logger: log}))
+	log.Info("ready")
 
 	var failed error
 	select {
 	case err := <-served:
+		httpUp = false
 		failed = fmt.Errorf("http server: %w", err)
+		served <- err
 	case err := <-pgServed:
 		failed = fmt.Errorf("pgwire server: %w", err)
 		pgServed <- err
 	case <-ctx.Done():
 	}
+	gate.Drain("shutting down")
 	log.Info("shutting down", "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -261,9 +289,9 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 		failed = fmt.Errorf("pgwire server: %w", err)
 	}
 	if failed != nil {
-		srv.Close()
 		return failed
 	}
+	httpUp = false
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 		log.Warn("http shutdown timed out; connections closed", "err", err)

@@ -1,0 +1,124 @@
+package ugnos
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/planner"
+)
+
+// ugnos's own system relations, in the schema "ugnos" (always qualified:
+// SELECT * FROM ugnos.metrics).
+//
+// ugnos.metrics has one row per figure of DB.Metrics under its Prometheus
+// name (Metrics.Samples): counters and gauges as they are, summaries as
+// name_count and name_sum, histograms also as name_bucket rows with the
+// label le. Figures of every tenant are shown, whatever the statement's
+// tenant.
+var ugnosRelations = map[string][]planner.ScanColumn{
+	"metrics": {
+		{Name: "name", Kind: planner.KindField, T: functions.TText},
+		{Name: "tenant", Kind: planner.KindField, T: functions.TText}, // NULL unless labelled by tenant
+		{Name: "labels", Kind: planner.KindField, T: functions.TText}, // Prometheus form: kind="invalid"; '' when none
+		{Name: "type", Kind: planner.KindField, T: functions.TText},
+		{Name: "value", Kind: planner.KindField, T: functions.TFloat},
+		{Name: "help", Kind: planner.KindField, T: functions.TText},
+	},
+}
+
+// ugnosTable is a relation of the schema ugnos behind the scan contract:
+// each scan reads the figures anew.
+type ugnosTable struct {
+	db   *DB
+	name string
+}
+
+func (t *ugnosTable) Name() string                                           { return "ugnos." + t.name }
+func (t *ugnosTable) Columns() []arrowstore.Column                           { return nil }
+func (t *ugnosTable) HandledFilters([]arrowstore.Filter) []arrowstore.Filter { return nil }
+
+func (t *ugnosTable) Schema() *arrow.Schema {
+	cols := ugnosRelations[t.name]
+	fs := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fs[i] = arrow.Field{Name: c.Name, Type: c.T.Arrow(), Nullable: true}
+	}
+	return arrow.NewSchema(fs, nil)
+}
+
+func (t *ugnosTable) Scan(ctx context.Context, req arrowstore.ScanRequest) (array.RecordReader, error) {
+	if len(req.Filters) > 0 {
+		return nil, errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: tag filters on system relation %s", t.Name())
+	}
+	rec := metricsRecord(t.db.Metrics().Samples())
+	defer rec.Release()
+	if req.Columns != nil {
+		sc := rec.Schema()
+		fields := make([]arrow.Field, len(req.Columns))
+		arrs := make([]arrow.Array, len(req.Columns))
+		for i, name := range req.Columns {
+			idx := sc.FieldIndices(name)
+			if len(idx) == 0 {
+				return nil, errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: no column %q in %s", name, t.Name())
+			}
+			fields[i], arrs[i] = sc.Field(idx[0]), rec.Column(idx[0])
+		}
+		rec = array.NewRecordBatch(arrow.NewSchema(fields, nil), arrs, rec.NumRows())
+		defer rec.Release()
+	}
+	return array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+}
+
+// metricsRecord lays samples out as the rows of ugnos.metrics.
+func metricsRecord(samples []Sample) arrow.RecordBatch {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, (&ugnosTable{name: "metrics"}).Schema())
+	defer b.Release()
+	name := b.Field(0).(*array.StringBuilder)
+	tenant := b.Field(1).(*array.StringBuilder)
+	labels := b.Field(2).(*array.StringBuilder)
+	typ := b.Field(3).(*array.StringBuilder)
+	value := b.Field(4).(*array.Float64Builder)
+	help := b.Field(5).(*array.StringBuilder)
+	for _, s := range samples {
+		lbl := ""
+		if s.Label != "" {
+			lbl = s.Label + "=" + strconv.Quote(s.LabelValue)
+		}
+		row := func(suffix, extra string, v float64) {
+			name.Append(s.Name + suffix)
+			if s.Label == "tenant" {
+				tenant.Append(s.LabelValue)
+			} else {
+				tenant.AppendNull()
+			}
+			l := lbl
+			if extra != "" && l != "" {
+				l += ","
+			}
+			labels.Append(l + extra)
+			typ.Append(s.Type)
+			value.Append(v)
+			help.Append(s.Help)
+		}
+		if s.Hist == nil {
+			row("", "", s.Value)
+			continue
+		}
+		if s.Type == "histogram" {
+			for _, bk := range s.Hist.Buckets {
+				row("_bucket", `le="`+strconv.FormatFloat(bk.UpperBound.Seconds(), 'g', -1, 64)+`"`, float64(bk.Count))
+			}
+			row("_bucket", `le="+Inf"`, float64(s.Hist.Count))
+		}
+		row("_sum", "", s.Hist.Sum.Seconds())
+		row("_count", "", float64(s.Hist.Count))
+	}
+	return b.NewRecordBatch()
+}
