@@ -46,6 +46,7 @@ func New(db *ugnos.DB, cfg Config) *Server {
 		s.log = slog.Default()
 	}
 	s.mux.HandleFunc("GET /health", s.health)
+	s.consoleRoutes() // GET / and GET /console/…: the web console
 	return s
 }
 
