@@ -111,6 +111,12 @@ func TestConsoleChromium(t *testing.T) {
 	}
 	ts := httptest.NewServer(httpapi.New(db, httpapi.Config{}))
 	defer ts.Close()
+	// The console needs the query API; say so plainly when it is missing.
+	if resp, err := http.Get(ts.URL + "/api/v1/query?db=acme&q=SELECT+1"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != 200 {
+		t.Fatalf("GET /api/v1/query: HTTP %d; the console needs the query API", resp.StatusCode)
+	}
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
