@@ -73,6 +73,7 @@ func New(db *ugnos.DB, cfg Config) *Server {
 	s.mux.Handle("GET /metrics", metricsHandler(s.reg, s.log))
 	s.mux.HandleFunc("GET /api/v1/query", s.instrument("query", s.query))
 	s.mux.HandleFunc("POST /api/v1/query", s.instrument("query", s.query))
+	s.consoleRoutes() // GET / and GET /console/…: the web console
 	return s
 }
 

@@ -4,6 +4,8 @@
 //	ugnos snapshot [flags] PATH          snapshot a running server (or --data-dir)
 //	ugnos restore --data-dir DIR PATH    restore a snapshot (server stopped)
 //	ugnos verify-snapshot PATH           check a snapshot
+//	ugnos import [flags] FILE...         import CSV, line protocol, Parquet
+//	ugnos export [flags] -o FILE         export a table or query to CSV, Parquet
 //	ugnos version                        print the version
 package main
 
@@ -33,6 +35,12 @@ Commands:
 	                  ugnos restore --data-dir DIR PATH
 	verify-snapshot   check a snapshot's files and checksums:
 	                  ugnos verify-snapshot PATH
+	import            import CSV, InfluxDB line protocol or Parquet files into
+	                  a running server or a data directory:
+	                  ugnos import [--db NAME] [--table T] FILE...
+	                  ugnos import --data-dir DIR [--db NAME] FILE...
+	export            export a table or a query's result to CSV or Parquet:
+	                  ugnos export [--db NAME] (--table T | --query SQL) -o FILE
 	version           print the version
 	help              show this text
 
@@ -59,6 +67,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return restoreCmd(rest, os.Getenv, stdout, stderr)
 	case "verify-snapshot":
 		return verifyCmd(rest, os.Getenv, stdout, stderr)
+	case "import":
+		return importCmd(rest, os.Getenv, stdout, stderr)
+	case "export":
+		return exportCmd(rest, os.Getenv, stdout, stderr)
 	case "version":
 		return printVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
