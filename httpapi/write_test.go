@@ -147,8 +147,9 @@ func TestWriteClientNonBlocking(t *testing.T) {
 	w := c.WriteAPI("org", "batch")
 	var errs []error
 	done := make(chan struct{})
+	errCh := w.Errors()
 	go func() {
-		for err := range w.Errors() {
+		for err := range errCh {
 			errs = append(errs, err)
 		}
 		close(done)
@@ -300,8 +301,8 @@ func TestWriteRejects(t *testing.T) {
 	good := "newt,k=a f=1 1\nbase,k=b f=2 2\n"
 	for _, tc := range []struct {
 		name, url, enc, body string
-		status                int
-		msg                   string // in the message
+		status               int
+		msg                  string // in the message
 	}{
 		{"malformed line 3", "bucket=t", "", good + "bad line\n", 400, "unable to parse 'bad line': "},
 		{"malformed line number", "bucket=t", "", good + "bad line\n", 400, "(line 3)"},
