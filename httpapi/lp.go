@@ -36,11 +36,22 @@ type lpTable struct {
 	name   string
 	gen    uint64
 	n      int
-	line   int // entry (1-based) that first named it in this request
+	line   int // where it was first named: see lineError.at
 	time   []int64
 	cols   []*lpCol          // this request's, in first-seen order
 	byName map[string]*lpCol // every column the table has buffers for
 	order  []*lpCol          // the previous line's columns by position: a guess for the next line
+	// series caches the fast decoder's tag sections: raw text → the
+	// section's tags, sref[sstart[i]:sstart[i+1]]. Per request.
+	series map[string]int32
+	sref   []tagRef
+	sstart []int32
+}
+
+// tagRef is one tag of a cached tag section.
+type tagRef struct {
+	col  *lpCol
+	code int32
 }
 
 // lpCol is a tag or field column. Rows without a value are NULL.
@@ -49,7 +60,7 @@ type lpCol struct {
 	gen   uint64
 	tag   bool
 	typ   arrowstore.FieldType // fields
-	line  int                  // entry (1-based) that first named it in this request
+	line  int                  // where it was first named: see lineError.at
 	n     int                  // rows filled, values and NULLs
 	valid []byte               // one byte per row once a NULL occurred; nil before
 	f64   []float64
@@ -69,9 +80,25 @@ var batchPool = sync.Pool{New: func() any { return &lpBatch{byName: map[string]*
 
 func getBatch() *lpBatch {
 	b := batchPool.Get().(*lpBatch)
+	b.reset()
+	return b
+}
+
+// reset forgets the request's rows, keeping the buffers.
+func (b *lpBatch) reset() {
 	b.gen++
 	b.tables, b.last, b.rows = b.tables[:0], nil, 0
-	return b
+}
+
+// decodeBody decodes a request body: the fast decoder first, the library's
+// if the fast one gives up.
+func (b *lpBatch) decodeBody(body []byte) error {
+	err := b.decodeFast(body)
+	if !errors.Is(err, errSlow) {
+		return err
+	}
+	b.reset()
+	return b.decode(body)
 }
 
 func putBatch(b *lpBatch) {
@@ -90,6 +117,15 @@ type lineError struct {
 }
 
 func (e *lineError) Error() string { return e.msg }
+
+// errAt is a lineError at a place recorded as the decoders do: a line
+// number (> 0, the fast decoder) or minus an entry number (the library's).
+func errAt(at int, msg string) *lineError {
+	if at > 0 {
+		return &lineError{line: at, msg: msg}
+	}
+	return &lineError{entry: -at, msg: msg}
+}
 
 // decode parses every line of body into b. It stops at the first bad line.
 func (b *lpBatch) decode(body []byte) error {
@@ -113,7 +149,7 @@ func (b *lpBatch) decodeLine(dec *lp.Decoder, entry int) error {
 	if err != nil {
 		return err
 	}
-	t, err := b.table(m, entry)
+	t, err := b.table(m, -entry)
 	if err != nil {
 		return err
 	}
@@ -127,11 +163,11 @@ func (b *lpBatch) decodeLine(dec *lp.Decoder, entry int) error {
 		if k == nil {
 			break
 		}
-		c, err := t.column(pos, k, true, 0, entry)
+		c, err := t.column(pos, k, true, 0, -entry)
 		if err != nil {
 			return err
 		}
-		if err := c.addTag(row, v); err != nil {
+		if _, err := c.addTag(row, v); err != nil {
 			return err
 		}
 		pos++
@@ -145,7 +181,7 @@ func (b *lpBatch) decodeLine(dec *lp.Decoder, entry int) error {
 		if k == nil {
 			break
 		}
-		c, err := t.column(pos, k, false, v.Kind(), entry)
+		c, err := t.column(pos, k, false, v.Kind(), -entry)
 		if err != nil {
 			return err
 		}
@@ -205,7 +241,7 @@ func parseTime(s []byte, mul int64) (int64, error) {
 }
 
 // table returns the measurement's table, set up for this request.
-func (b *lpBatch) table(m []byte, entry int) (*lpTable, error) {
+func (b *lpBatch) table(m []byte, at int) (*lpTable, error) {
 	if t := b.last; t != nil && string(m) == t.name {
 		return t, nil
 	}
@@ -219,8 +255,13 @@ func (b *lpBatch) table(m []byte, entry int) (*lpTable, error) {
 		b.byName[name] = t
 	}
 	if t.gen != b.gen {
-		t.gen, t.n, t.line = b.gen, 0, entry
+		t.gen, t.n, t.line = b.gen, 0, at
 		t.time, t.cols, t.order = t.time[:0], t.cols[:0], t.order[:0]
+		if t.series == nil {
+			t.series = map[string]int32{}
+		}
+		clear(t.series)
+		t.sref, t.sstart = t.sref[:0], append(t.sstart[:0], 0)
 		b.tables = append(b.tables, t)
 	}
 	b.last = t
@@ -253,7 +294,7 @@ func influxType(t arrowstore.FieldType) string {
 
 // column returns the column at position pos of the current line, named
 // key: first by the previous line's order, then by name.
-func (t *lpTable) column(pos int, key []byte, tag bool, kind lp.ValueKind, entry int) (*lpCol, error) {
+func (t *lpTable) column(pos int, key []byte, tag bool, kind lp.ValueKind, at int) (*lpCol, error) {
 	var c *lpCol
 	if pos < len(t.order) && string(key) == t.order[pos].name {
 		c = t.order[pos]
@@ -274,7 +315,7 @@ func (t *lpTable) column(pos int, key []byte, tag bool, kind lp.ValueKind, entry
 		}
 	}
 	if c.gen != t.gen {
-		if err := t.start(c, tag, kind, entry); err != nil {
+		if err := t.start(c, tag, kind, at); err != nil {
 			return nil, err
 		}
 	}
@@ -292,11 +333,11 @@ func (t *lpTable) column(pos int, key []byte, tag bool, kind lp.ValueKind, entry
 }
 
 // start sets a column up for this request.
-func (t *lpTable) start(c *lpCol, tag bool, kind lp.ValueKind, entry int) error {
+func (t *lpTable) start(c *lpCol, tag bool, kind lp.ValueKind, at int) error {
 	if c.name == arrowstore.TimeColumn {
 		return fmt.Errorf("%q cannot be a tag or field: it is the time column", c.name)
 	}
-	c.gen, c.tag, c.typ, c.line, c.n = t.gen, tag, fieldType(kind), entry, 0
+	c.gen, c.tag, c.typ, c.line, c.n = t.gen, tag, fieldType(kind), at, 0
 	c.valid = nil
 	c.f64, c.i64, c.bools = c.f64[:0], c.i64[:0], c.bools[:0]
 	c.offs, c.data, c.codes = append(c.offs[:0], 0), c.data[:0], c.codes[:0]
@@ -343,14 +384,14 @@ func (c *lpCol) filled(row int) {
 	c.n = row + 1
 }
 
-func (c *lpCol) addTag(row int, v []byte) error {
+func (c *lpCol) addTag(row int, v []byte) (int32, error) {
 	if c.n < row {
 		c.pad(row)
 	}
 	code, ok := c.dict[string(v)]
 	if !ok {
 		if len(c.data)+len(v) > math.MaxInt32 {
-			return errors.New("too much tag text in one request")
+			return 0, errors.New("too much tag text in one request")
 		}
 		code = int32(len(c.dict))
 		c.dict[string(v)] = code
@@ -359,40 +400,79 @@ func (c *lpCol) addTag(row int, v []byte) error {
 	}
 	c.codes = append(c.codes, code)
 	c.filled(row)
-	return nil
+	return code, nil
 }
 
-func (c *lpCol) addField(row int, v lp.Value) error {
+// addCode appends a tag value by its dictionary code.
+func (c *lpCol) addCode(row int, code int32) {
 	if c.n < row {
 		c.pad(row)
 	}
+	c.codes = append(c.codes, code)
+	c.filled(row)
+}
+
+func (c *lpCol) addField(row int, v lp.Value) error {
 	switch v.Kind() {
 	case lp.Float:
-		c.f64 = append(c.f64, v.FloatV())
+		c.addFloat(row, v.FloatV())
 	case lp.Int:
-		c.i64 = append(c.i64, v.IntV())
+		c.addInt(row, v.IntV())
 	case lp.Uint:
 		u := v.UintV()
 		if u > math.MaxInt64 {
 			return fmt.Errorf("field %q: unsigned value %d does not fit in bigint (at most %d)", c.name, u, int64(math.MaxInt64))
 		}
-		c.i64 = append(c.i64, int64(u))
+		c.addInt(row, int64(u))
 	case lp.Bool:
-		b := byte(0)
-		if v.BoolV() {
-			b = 1
-		}
-		c.bools = append(c.bools, b)
+		c.addBool(row, v.BoolV())
 	default:
 		s := v.BytesV()
 		if len(c.data)+len(s) > math.MaxInt32 {
 			return errors.New("too much string field text in one request")
 		}
-		c.data = append(c.data, s...)
-		c.offs = append(c.offs, int32(len(c.data)))
+		c.addString(row, s)
 	}
-	c.filled(row)
 	return nil
+}
+
+func (c *lpCol) addFloat(row int, x float64) {
+	if c.n < row {
+		c.pad(row)
+	}
+	c.f64 = append(c.f64, x)
+	c.filled(row)
+}
+
+func (c *lpCol) addInt(row int, x int64) {
+	if c.n < row {
+		c.pad(row)
+	}
+	c.i64 = append(c.i64, x)
+	c.filled(row)
+}
+
+func (c *lpCol) addBool(row int, x bool) {
+	if c.n < row {
+		c.pad(row)
+	}
+	b := byte(0)
+	if x {
+		b = 1
+	}
+	c.bools = append(c.bools, b)
+	c.filled(row)
+}
+
+// addString appends a text value; the request body bounds its size far
+// below 2 GiB (MaxBodyBytes), so int32 offsets hold.
+func (c *lpCol) addString(row int, s []byte) {
+	if c.n < row {
+		c.pad(row)
+	}
+	c.data = append(c.data, s...)
+	c.offs = append(c.offs, int32(len(c.data)))
+	c.filled(row)
 }
 
 // record builds the table's rows as an Arrow record over the batch's

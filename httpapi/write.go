@@ -82,7 +82,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 	defer putBatch(b)
 	b.mul = mul
 	b.now = time.Now().UnixNano() / mul * mul
-	if err := b.decode(body); err != nil {
+	if err := b.decodeBody(body); err != nil {
 		fail(w, http.StatusBadRequest, "invalid", lineMessage(body, err))
 		return
 	}
@@ -166,12 +166,12 @@ func (s *Server) checkColumns(tenant string, b *lpBatch) error {
 				}
 				switch {
 				case h.Kind == arrowstore.KindTag && !c.tag:
-					return &lineError{entry: c.line, msg: fmt.Sprintf("field %q on measurement %q: a tag of that name exists", c.name, t.name)}
+					return errAt(c.line, fmt.Sprintf("field %q on measurement %q: a tag of that name exists", c.name, t.name))
 				case h.Kind == arrowstore.KindField && c.tag:
-					return &lineError{entry: c.line, msg: fmt.Sprintf("tag %q on measurement %q: a field of that name exists", c.name, t.name)}
+					return errAt(c.line, fmt.Sprintf("tag %q on measurement %q: a field of that name exists", c.name, t.name))
 				case h.Kind == arrowstore.KindField && h.Type != c.typ:
-					return &lineError{entry: c.line, msg: fmt.Sprintf("field type conflict: input field %q on measurement %q is type %s, already exists as type %s",
-						c.name, t.name, influxType(c.typ), influxType(h.Type))}
+					return errAt(c.line, fmt.Sprintf("field type conflict: input field %q on measurement %q is type %s, already exists as type %s",
+						c.name, t.name, influxType(c.typ), influxType(h.Type)))
 				}
 				break
 			}
