@@ -59,6 +59,7 @@ type lpCol struct {
 	name  string
 	gen   uint64
 	tag   bool
+	plain bool                 // the name has no byte the fast decoder gives up on
 	typ   arrowstore.FieldType // fields
 	line  int                  // where it was first named: see lineError.at
 	n     int                  // rows filled, values and NULLs
@@ -305,7 +306,7 @@ func (t *lpTable) column(pos int, key []byte, tag bool, kind lp.ValueKind, at in
 			if err := engine.ValidName("column", name); err != nil {
 				return nil, err
 			}
-			c = &lpCol{name: name}
+			c = &lpCol{name: name, plain: scanName(key) == len(key)}
 			t.byName[name] = c
 		}
 		if pos < len(t.order) {

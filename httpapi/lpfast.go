@@ -154,9 +154,17 @@ func (b *lpBatch) fastLine(l []byte, line int) error {
 	}
 	l = l[1:]
 	for {
-		k := scanName(l)
-		if k <= 0 || k == len(l) || l[k] != '=' {
-			return errSlow
+		// the key the previous line had here, if it is plain
+		k := -1
+		if pos < len(t.order) {
+			if p := t.order[pos]; p.plain && len(l) > len(p.name) && l[len(p.name)] == '=' && string(l[:len(p.name)]) == p.name {
+				k = len(p.name)
+			}
+		}
+		if k < 0 {
+			if k = scanName(l); k <= 0 || k == len(l) || l[k] != '=' {
+				return errSlow
+			}
 		}
 		key := l[:k]
 		l = l[k+1:]
@@ -219,6 +227,27 @@ func (b *lpBatch) fastField(t *lpTable, pos int, key, l []byte, row, line int) (
 		}
 		c.addString(row, l[1:end])
 		return l[end+1:], nil
+	}
+	// the usual case: a float written as a short integer, in one pass
+	j, neg := 0, l[0] == '-'
+	if neg {
+		j = 1
+	}
+	var u uint64
+	for st := j; j < len(l) && l[j]-'0' < 10 && j-st < 15; j++ {
+		u = u*10 + uint64(l[j]-'0')
+	}
+	if j > 0 && !(neg && j == 1) && (j == len(l) || l[j] == ',' || l[j] == ' ' && j+1 < len(l) && l[j+1] != ' ') && !(neg && u == 0) {
+		x := float64(u)
+		if neg {
+			x = -x
+		}
+		c, err := t.column(pos, key, false, lp.Float, line)
+		if err != nil {
+			return nil, err
+		}
+		c.addFloat(row, x)
+		return l[j:], nil
 	}
 	v := 0
 	for v < len(l) && l[v] != ',' && l[v] != ' ' {
