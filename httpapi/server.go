@@ -74,6 +74,8 @@ func New(db *ugnos.DB, cfg Config) *Server {
 	s.mux.HandleFunc("GET /api/v1/query", s.instrument("query", s.query))
 	s.mux.HandleFunc("POST /api/v1/query", s.instrument("query", s.query))
 	s.consoleRoutes() // GET / and GET /console/…: the web console
+	s.mux.HandleFunc("/write", s.instrument("write", s.writeV1))
+	s.mux.HandleFunc("/api/v2/write", s.instrument("write", s.writeV2))
 	return s
 }
 

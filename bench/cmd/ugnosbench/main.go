@@ -47,6 +47,10 @@ func main() {
 		runStorage(args[1:])
 		return
 	}
+	if len(args) > 0 && args[0] == "lineproto" {
+		runLineProto(args[1:])
+		return
+	}
 	if len(args) > 0 && args[0] == "pgwire" {
 		runWire(args[1:])
 		return
