@@ -53,6 +53,7 @@ type conn struct {
 	mu      sync.Mutex
 	busy    bool
 	closing bool
+	started bool                    // start-up done; under mu
 	running context.CancelCauseFunc // the statement now running, if any
 }
 
@@ -95,6 +96,9 @@ func (c *conn) serve() {
 	if !c.startup() {
 		return
 	}
+	c.mu.Lock()
+	c.started = true
+	c.mu.Unlock()
 	for {
 		msg, err := c.be.Receive()
 		if err != nil {
@@ -142,7 +146,12 @@ func (c *conn) shutdown() {
 	defer c.mu.Unlock()
 	c.closing = true
 	if !c.busy {
-		c.sendFatal(errShutdownCancel)
+		// During start-up the connection's own goroutine uses the
+		// backend: only close the socket then (as PostgreSQL drops a
+		// half-open start-up).
+		if c.started {
+			c.sendFatal(errShutdownCancel)
+		}
 		c.nc.Close()
 	}
 }
