@@ -411,7 +411,12 @@ func TestCrashChild(t *testing.T) {
 			if err := db.Snapshot(filepath.Join(snaps, strconv.Itoa(i))); err != nil {
 				out.fatal("snapshot %d: %v", i, err)
 			}
-			os.RemoveAll(filepath.Join(snaps, strconv.Itoa(i-3)))
+			// out of the way atomically first: a kill in the middle of
+			// RemoveAll must not leave a half-deleted snapshot that looks whole
+			old := filepath.Join(snaps, strconv.Itoa(i-3))
+			if os.Rename(old, old+".old") == nil {
+				os.RemoveAll(old + ".old")
+			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
@@ -739,8 +744,8 @@ func crashCheckSnapshots(t *testing.T, round int, dir string, m *crashModel) {
 	ents, _ := os.ReadDir(snaps)
 	newest, path, complete := -1, "", 0
 	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".partial") {
-			continue
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue // "n.partial": cut short; "n.old": being removed
 		}
 		complete++
 		p := filepath.Join(snaps, e.Name())

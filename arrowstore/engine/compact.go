@@ -315,6 +315,7 @@ func (e *Engine) compactFiles(ctx context.Context, t *table, in []*segFile, merg
 	}
 	t.buf.ReplaceSealed(old, repl)
 	t.segMu.Lock()
+	t.retire(goneSeg)
 	t.segs = slices.DeleteFunc(t.segs, func(sf *segFile) bool { return goneSeg[sf] })
 	if out != nil {
 		t.segs = append(t.segs, out)

@@ -174,6 +174,7 @@ func (e *Engine) dropExpiredSegments(t *table, cut int64) error {
 	}
 	t.buf.ReplaceSealed(old, nil)
 	t.segMu.Lock()
+	t.retire(goneSeg)
 	t.segs = slices.DeleteFunc(t.segs, func(sf *segFile) bool { return goneSeg[sf] })
 	t.segMu.Unlock()
 	e.cache.drop(goneSeg)

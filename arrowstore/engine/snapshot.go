@@ -608,7 +608,7 @@ func (e *Engine) restoreMemory(ctx context.Context, dir string, m *manifest) err
 				f.Close()
 				return err
 			}
-			if bt = t.applyTombstones(bt, ref.LSN, 0); bt.N > 0 {
+			if bt = t.applyTombstones(bt, &segFile{ref: ref}); bt.N > 0 {
 				bts = append(bts, bt)
 			}
 		}

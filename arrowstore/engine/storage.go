@@ -97,6 +97,20 @@ type segFile struct {
 	path string // absolute
 	meta *segment.Meta
 	file *segment.File
+	// retired, once compaction or retention has replaced the file, holds
+	// the table's tombstones of that moment (under the table's segMu):
+	// scans that still hold the file keep hiding what they hid, though
+	// the table's list is pruned of tombstones only this file needed.
+	retired []tombstone
+	gone    bool
+}
+
+// retire marks segments replaced. Caller holds t.segMu exclusively,
+// before it prunes t.tombs.
+func (t *table) retire(sfs map[*segFile]bool) {
+	for sf := range sfs {
+		sf.retired, sf.gone = slices.Clone(t.tombs), true
+	}
 }
 
 // rgLoader loads one row group of a segment, hiding the rows of the
@@ -140,17 +154,22 @@ func (l *rgLoader) Load(ctx context.Context, slots []int) (*membuf.Batch, error)
 			}
 		}
 	}
-	return l.t.applyTombstones(m.Assemble(l.rg, timeArr, cols), l.seg.ref.LSN, 0), nil
+	return l.t.applyTombstones(m.Assemble(l.rg, timeArr, cols), l.seg), nil
 }
 
-// applyTombstones removes from a loaded batch of a segment written at
-// segLSN the rows of the table's tombstones logged after it (and before
-// upTo, when not 0).
-func (t *table) applyTombstones(bt *membuf.Batch, segLSN, upTo uint64) *membuf.Batch {
+// applyTombstones removes from a loaded batch of segment sf the rows of
+// the table's tombstones logged after sf was written (for a retired
+// segment, the tombstones of the moment it was retired).
+func (t *table) applyTombstones(bt *membuf.Batch, sf *segFile) *membuf.Batch {
+	segLSN := sf.ref.LSN
 	t.segMu.RLock()
+	tombs := t.tombs
+	if sf.gone {
+		tombs = sf.retired
+	}
 	var dead []bool
-	for _, ts := range t.tombs {
-		if ts.LSN <= segLSN || upTo != 0 && ts.LSN >= upTo || ts.MaxT < bt.MinT || ts.MinT > bt.MaxT {
+	for _, ts := range tombs {
+		if ts.LSN <= segLSN || ts.MaxT < bt.MinT || ts.MinT > bt.MaxT {
 			continue
 		}
 		sids := ts.SIDs

@@ -602,3 +602,47 @@ func TestPurgeThreshold(t *testing.T) {
 	}
 	check(t, e, "t", "m", pts)
 }
+
+// TestScanDuringPurge: a scan begun after a delete never shows the
+// deleted rows, even when compaction purges them from the file the scan
+// is reading and forgets the tombstone meanwhile.
+func TestScanDuringPurge(t *testing.T) {
+	e := openDir(t, t.TempDir(), Options{NoBackground: true})
+	defer e.Close()
+	var pts []pt
+	for i := range 1000 {
+		pts = append(pts, pt{"h", int64(i) * 1e9, float64(i)})
+	}
+	writePts(t, e, "t", "m", pts)
+	if err := e.Checkpoint(bg); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.Delete(bg, "t", "m", 0, 499e9, nil); err != nil || n != 500 {
+		t.Fatalf("delete: %d, %v", n, err)
+	}
+	tb, _ := e.Table("t", "m")
+	rd, err := tb.Scan(bg, arrowstore.ScanRequest{MinT: arrowstore.MinTime, MaxT: arrowstore.MaxTime, Columns: []string{"time"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Release()
+	if err := e.Compact(bg); err != nil { // purges the file, drops the tombstone
+		t.Fatal(err)
+	}
+	if tt, _ := e.table("t", "m"); len(tt.tombs) != 0 {
+		t.Fatalf("the purge kept %d tombstones", len(tt.tombs))
+	}
+	n := 0
+	for rd.Next() {
+		ts := rd.RecordBatch().Column(0).(*array.Timestamp)
+		for i := 0; i < ts.Len(); i++ {
+			if ts.Value(i) < 500e9 {
+				t.Fatalf("the scan shows deleted row %d", ts.Value(i))
+			}
+			n++
+		}
+	}
+	if rd.Err() != nil || n != 500 {
+		t.Fatalf("%d rows, %v", n, rd.Err())
+	}
+}
