@@ -133,6 +133,12 @@ func build(n planner.Node, env Env) (Operator, error) {
 			return nil, err
 		}
 		return newHashJoin(n, l, r, env), nil
+	case *planner.AsofJoin:
+		l, r, err := buildPair(n.Left, n.Right, env)
+		if err != nil {
+			return nil, err
+		}
+		return newAsofJoin(n, l, r, env), nil
 	case *planner.SetOp:
 		l, r, err := buildPair(n.Left, n.Right, env)
 		if err != nil {

@@ -1,0 +1,328 @@
+package exec
+
+import (
+	"cmp"
+	"context"
+	"io"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/ugnos/ugnos/functions"
+	"github.com/ugnos/ugnos/planner"
+)
+
+// asofOp runs an as-of join (planner.AsofJoin). The right input is read
+// whole and partitioned by its keys (hash); each partition keeps its rows'
+// times sorted (stable: ties stay in input order), so every left row is a
+// hash lookup and a binary search for the last time <= (or <) its own.
+// Left batches stream through in order. Ties on the right time pick the
+// last tied row in the right input's order.
+type asofOp struct {
+	n           *planner.AsofJoin
+	left, right Operator
+	lkeys       []evaluator
+	rkeys       []evaluator
+	ltime       evaluator
+	rtime       evaluator
+	schema      *arrow.Schema
+	mem         *Budget
+
+	built  bool
+	rrec   arrow.RecordBatch // the whole right input, plain (no dictionaries)
+	groups map[string]int32
+	start  []int32   // partition g is rows[start[g]:start[g+1]]
+	rows   []int32   // right row numbers, by partition then time
+	ti     []int64   // their times (integer-like time types)
+	tf     []float64 // their times (double precision)
+	float  bool
+	key    []byte
+}
+
+func newAsofJoin(n *planner.AsofJoin, l, r Operator, env Env) *asofOp {
+	op := &asofOp{n: n, left: l, right: r, schema: SchemaOf(n.Out), mem: env.Mem,
+		ltime: compile(n.LeftTime, env), rtime: compile(n.RightTime, env),
+		float: n.RightTime.Type() == functions.TFloat}
+	for _, k := range n.LeftKeys {
+		op.lkeys = append(op.lkeys, compile(k, env))
+	}
+	for _, k := range n.RightKeys {
+		op.rkeys = append(op.rkeys, compile(k, env))
+	}
+	return op
+}
+
+func (a *asofOp) Schema() *arrow.Schema { return a.schema }
+
+func (a *asofOp) Close() error {
+	a.left.Close()
+	if a.rrec != nil {
+		a.rrec.Release()
+		a.rrec = nil
+	}
+	return a.right.Close()
+}
+
+// rowKey encodes the keys of row i; ok is false when one is NULL.
+func (a *asofOp) rowKey(vs []functions.Vec, i int) bool {
+	a.key = a.key[:0]
+	for _, v := range vs {
+		if v.IsNull(i) {
+			return false
+		}
+		a.key = appendKey(a.key, v, i)
+	}
+	return true
+}
+
+func (a *asofOp) build(ctx context.Context) error {
+	recs, err := drain(ctx, a.right, a.mem)
+	if err != nil {
+		return err
+	}
+	a.built = true
+	if len(recs) == 0 {
+		return nil
+	}
+	for i, r := range recs {
+		recs[i] = plainRecord(r)
+	}
+	a.rrec = concat(recs[0].Schema(), recs)
+	if a.rrec.NumRows() == 0 {
+		a.rrec.Release()
+		a.rrec = nil
+		return nil
+	}
+	keys, err := evalAll(a.rkeys, a.rrec)
+	if err != nil {
+		return err
+	}
+	tv, err := a.rtime(a.rrec)
+	if err != nil {
+		return err
+	}
+	n := int(a.rrec.NumRows())
+	// partition ids per row (-1: NULL key or time, never matches)
+	gid := make([]int32, n)
+	a.groups = map[string]int32{}
+	var counts []int32
+	for i := 0; i < n; i++ {
+		if tv.IsNull(i) || !a.rowKey(keys, i) {
+			gid[i] = -1
+			continue
+		}
+		g, ok := a.groups[string(a.key)]
+		if !ok {
+			g = int32(len(counts))
+			a.groups[string(a.key)] = g
+			counts = append(counts, 0)
+		}
+		gid[i] = g
+		counts[g]++
+	}
+	// counting sort by partition keeps the input order inside each
+	a.start = make([]int32, len(counts)+1)
+	for g, c := range counts {
+		a.start[g+1] = a.start[g] + c
+	}
+	pos := slices.Clone(a.start[:len(counts)])
+	a.rows = make([]int32, a.start[len(counts)])
+	for i, g := range gid {
+		if g >= 0 {
+			a.rows[pos[g]] = int32(i)
+			pos[g]++
+		}
+	}
+	if a.float {
+		a.tf = make([]float64, len(a.rows))
+		for k, r := range a.rows {
+			a.tf[k] = tv.Float(int(r))
+		}
+		sortPartitions(a.start, a.rows, a.tf)
+	} else {
+		a.ti = make([]int64, len(a.rows))
+		for k, r := range a.rows {
+			a.ti[k] = tv.Int(int(r))
+		}
+		sortPartitions(a.start, a.rows, a.ti)
+	}
+	return nil
+}
+
+// sortPartitions sorts each partition's rows by time, stably; partitions
+// already in order (the common case: storage returns a series in time
+// order) are left as they are.
+func sortPartitions[T int64 | float64](start, rows []int32, ts []T) {
+	type rt struct {
+		t T
+		r int32
+	}
+	var buf []rt
+	for g := 0; g+1 < len(start); g++ {
+		s, e := start[g], start[g+1]
+		if slices.IsSorted(ts[s:e]) {
+			continue
+		}
+		buf = buf[:0]
+		for k := s; k < e; k++ {
+			buf = append(buf, rt{ts[k], rows[k]})
+		}
+		slices.SortStableFunc(buf, func(x, y rt) int { return cmp.Compare(x.t, y.t) })
+		for k := range buf {
+			ts[int(s)+k], rows[int(s)+k] = buf[k].t, buf[k].r
+		}
+	}
+}
+
+// search returns the position in ts of the last time <= t (< t when
+// strict), or -1.
+func search[T int64 | float64](ts []T, t T, strict bool) int {
+	lo, hi := 0, len(ts) // answer: first index past the bound, minus one
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if ts[m] < t || !strict && ts[m] == t {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo - 1
+}
+
+func (a *asofOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if !a.built {
+		if err := a.build(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if a.rrec == nil && a.n.Type == "inner" {
+			return nil, io.EOF // nothing can match: the left input is not read
+		}
+		lrec, err := a.left.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out, err := a.probe(plainRecord(lrec))
+		if err != nil || out != nil {
+			return out, err
+		}
+	}
+}
+
+// probe matches one left batch (which it releases); nil when no row
+// remains.
+func (a *asofOp) probe(lrec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	defer lrec.Release()
+	n := int(lrec.NumRows())
+	keys, err := evalAll(a.lkeys, lrec)
+	if err != nil {
+		return nil, err
+	}
+	tv, err := a.ltime(lrec)
+	if err != nil {
+		return nil, err
+	}
+	ri := make([]int32, n)
+	for i := range ri {
+		ri[i] = a.match(keys, tv, i)
+	}
+	li := []int32(nil) // nil: every left row
+	if a.n.Type == "inner" {
+		kept := ri[:0]
+		for i, r := range ri {
+			if r >= 0 {
+				li = append(li, int32(i))
+				kept = append(kept, r)
+			}
+		}
+		ri = kept
+		if len(li) == 0 {
+			return nil, nil
+		}
+	}
+	cols := make([]arrow.Array, 0, a.schema.NumFields())
+	for c := 0; c < int(lrec.NumCols()); c++ {
+		if li == nil {
+			col := lrec.Column(c)
+			col.Retain()
+			cols = append(cols, col)
+		} else {
+			cols = append(cols, takeArray(lrec.Column(c), li))
+		}
+	}
+	for c := 0; c < a.n.NRight; c++ {
+		if a.rrec == nil {
+			cols = append(cols, functions.ConstVec(nil, a.n.Out[len(cols)].T, len(ri)).Materialize())
+		} else {
+			cols = append(cols, takeOrNull(a.rrec.Column(c), ri))
+		}
+	}
+	out := array.NewRecordBatch(a.schema, cols, int64(len(ri)))
+	for _, c := range cols {
+		c.Release()
+	}
+	return out, nil
+}
+
+// match finds the right row for left row i, or -1.
+func (a *asofOp) match(keys []functions.Vec, tv functions.Vec, i int) int32 {
+	if a.rrec == nil || tv.IsNull(i) || !a.rowKey(keys, i) {
+		return -1
+	}
+	g, ok := a.groups[string(a.key)]
+	if !ok {
+		return -1
+	}
+	s, e := a.start[g], a.start[g+1]
+	var k int
+	if a.float {
+		k = search(a.tf[s:e], tv.Float(i), a.n.Strict)
+	} else {
+		k = search(a.ti[s:e], tv.Int(i), a.n.Strict)
+	}
+	if k < 0 {
+		return -1
+	}
+	return a.rows[int(s)+k]
+}
+
+// takeOrNull gathers rows idx of col, NULL where idx is -1.
+func takeOrNull(col arrow.Array, idx []int32) arrow.Array {
+	missing := 0
+	for _, r := range idx {
+		if r < 0 {
+			missing++
+		}
+	}
+	if missing == 0 {
+		return takeArray(col, idx)
+	}
+	safe := make([]int32, len(idx))
+	for k, r := range idx {
+		safe[k] = max(r, 0)
+	}
+	t := takeArray(col, safe)
+	defer t.Release()
+	n := len(idx)
+	bm := make([]byte, bitutil.BytesForBits(int64(n)))
+	nulls := 0
+	for k, r := range idx {
+		if r >= 0 && t.IsValid(k) {
+			bitutil.SetBit(bm, k)
+		} else {
+			nulls++
+		}
+	}
+	d := t.Data()
+	bufs := append([]*memory.Buffer{memory.NewBufferBytes(bm)}, d.Buffers()[1:]...)
+	nd := array.NewData(d.DataType(), n, bufs, d.Children(), nulls, 0)
+	defer nd.Release()
+	return array.MakeFromData(nd)
+}
