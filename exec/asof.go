@@ -42,6 +42,24 @@ type asofOp struct {
 	key    []byte
 }
 
+// buildAsof builds an as-of join. The right input's projection keeps tag
+// columns dictionary-encoded, so that a tag key is hashed once per
+// dictionary value (see groupIDs).
+func buildAsof(n *planner.AsofJoin, env Env) (Operator, error) {
+	l, err := Build(n.Left, env)
+	if err != nil {
+		return nil, err
+	}
+	renv := env
+	_, renv.KeepTagDictionaries = n.Right.(*planner.Project)
+	r, err := Build(n.Right, renv)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return newAsofJoin(n, l, r, env), nil
+}
+
 func newAsofJoin(n *planner.AsofJoin, l, r Operator, env Env) *asofOp {
 	op := &asofOp{n: n, left: l, right: r, schema: SchemaOf(n.Out), mem: env.Mem,
 		ltime: compile(n.LeftTime, env), rtime: compile(n.RightTime, env),
@@ -78,51 +96,126 @@ func (a *asofOp) rowKey(vs []functions.Vec, i int) bool {
 	return true
 }
 
+// groupIDs computes each row's partition: find maps an encoded key to its
+// partition (-1: none). A single key that is a dictionary column (a tag) is
+// looked up once per dictionary value, not once per row.
+func (a *asofOp) groupIDs(rec arrow.RecordBatch, evs []evaluator, exprs []planner.Expr, find func([]byte) int32, gid []int32) error {
+	if len(exprs) == 1 {
+		if c, ok := exprs[0].(*planner.Col); ok {
+			if d, ok := rec.Column(c.Idx).(*array.Dictionary); ok {
+				dv := functions.ArrVec(d.Dictionary(), c.T)
+				byIdx := make([]int32, d.Dictionary().Len())
+				for k := range byIdx {
+					byIdx[k] = -1
+					if !dv.IsNull(k) {
+						byIdx[k] = find(appendKey(a.key[:0], dv, k))
+					}
+				}
+				idx := d.Indices().(*array.Int32).Int32Values()
+				for i := range gid {
+					if d.IsNull(i) {
+						gid[i] = -1
+					} else {
+						gid[i] = byIdx[idx[i]]
+					}
+				}
+				return nil
+			}
+		}
+	}
+	plain := rec
+	if len(evs) > 0 {
+		rec.Retain()
+		plain = plainRecord(rec)
+		defer plain.Release()
+	}
+	keys, err := evalAll(evs, plain)
+	if err != nil {
+		return err
+	}
+	for i := range gid {
+		gid[i] = -1
+		if a.rowKey(keys, i) {
+			gid[i] = find(a.key)
+		}
+	}
+	return nil
+}
+
 func (a *asofOp) build(ctx context.Context) error {
 	recs, err := drain(ctx, a.right, a.mem)
 	if err != nil {
 		return err
 	}
 	a.built = true
-	if len(recs) == 0 {
-		return nil
-	}
-	for i, r := range recs {
-		recs[i] = plainRecord(r)
-	}
-	a.rrec = concat(recs[0].Schema(), recs)
-	if a.rrec.NumRows() == 0 {
-		a.rrec.Release()
-		a.rrec = nil
-		return nil
-	}
-	keys, err := evalAll(a.rkeys, a.rrec)
-	if err != nil {
-		return err
-	}
-	tv, err := a.rtime(a.rrec)
-	if err != nil {
-		return err
-	}
-	n := int(a.rrec.NumRows())
-	// partition ids per row (-1: NULL key or time, never matches)
-	gid := make([]int32, n)
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
 	a.groups = map[string]int32{}
 	var counts []int32
-	for i := 0; i < n; i++ {
-		if tv.IsNull(i) || !a.rowKey(keys, i) {
-			gid[i] = -1
-			continue
-		}
-		g, ok := a.groups[string(a.key)]
+	add := func(k []byte) int32 {
+		g, ok := a.groups[string(k)]
 		if !ok {
 			g = int32(len(counts))
-			a.groups[string(a.key)] = g
+			a.groups[string(k)] = g
 			counts = append(counts, 0)
 		}
-		gid[i] = g
-		counts[g]++
+		return g
 	}
+	// per row: partition (-1: NULL key or time, never matches) and time
+	total := 0
+	for _, rec := range recs {
+		total += int(rec.NumRows())
+	}
+	gid := make([]int32, total)
+	var ti []int64
+	var tf []float64
+	if a.float {
+		tf = make([]float64, total)
+	} else {
+		ti = make([]int64, total)
+	}
+	off := 0
+	for _, rec := range recs {
+		n := int(rec.NumRows())
+		g := gid[off : off+n]
+		if err := a.groupIDs(rec, a.rkeys, a.n.RightKeys, add, g); err != nil {
+			return err
+		}
+		tv, err := a.rtime(rec)
+		if err != nil {
+			return err
+		}
+		for i := range g {
+			if tv.IsNull(i) {
+				g[i] = -1
+			} else if g[i] >= 0 {
+				counts[g[i]]++
+			}
+			if a.float {
+				tf[off+i] = tv.Float(i)
+			} else {
+				ti[off+i] = tv.Int(i)
+			}
+		}
+		off += n
+	}
+	if len(gid) == 0 {
+		return nil
+	}
+	// the output columns only, decoded and in one record
+	outs := make([]arrow.RecordBatch, len(recs))
+	for k, rec := range recs {
+		cols := make([]arrow.Array, a.n.NRight)
+		fields := make([]arrow.Field, a.n.NRight)
+		for c := range cols {
+			cols[c], fields[c] = rec.Column(c), rec.Schema().Field(c)
+		}
+		outs[k] = plainRecord(array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows()))
+	}
+	a.rrec = concat(outs[0].Schema(), outs)
 	// counting sort by partition keeps the input order inside each
 	a.start = make([]int32, len(counts)+1)
 	for g, c := range counts {
@@ -139,13 +232,13 @@ func (a *asofOp) build(ctx context.Context) error {
 	if a.float {
 		a.tf = make([]float64, len(a.rows))
 		for k, r := range a.rows {
-			a.tf[k] = tv.Float(int(r))
+			a.tf[k] = tf[r]
 		}
 		sortPartitions(a.start, a.rows, a.tf)
 	} else {
 		a.ti = make([]int64, len(a.rows))
 		for k, r := range a.rows {
-			a.ti[k] = tv.Int(int(r))
+			a.ti[k] = ti[r]
 		}
 		sortPartitions(a.start, a.rows, a.ti)
 	}
@@ -209,7 +302,7 @@ func (a *asofOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if err != nil {
 			return nil, err
 		}
-		out, err := a.probe(plainRecord(lrec))
+		out, err := a.probe(lrec)
 		if err != nil || out != nil {
 			return out, err
 		}
@@ -219,19 +312,26 @@ func (a *asofOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 // probe matches one left batch (which it releases); nil when no row
 // remains.
 func (a *asofOp) probe(lrec arrow.RecordBatch) (arrow.RecordBatch, error) {
-	defer lrec.Release()
-	n := int(lrec.NumRows())
-	keys, err := evalAll(a.lkeys, lrec)
+	gid := make([]int32, lrec.NumRows())
+	err := a.groupIDs(lrec, a.lkeys, a.n.LeftKeys, func(k []byte) int32 {
+		if g, ok := a.groups[string(k)]; ok {
+			return g
+		}
+		return -1
+	}, gid)
 	if err != nil {
+		lrec.Release()
 		return nil, err
 	}
+	lrec = plainRecord(lrec)
+	defer lrec.Release()
 	tv, err := a.ltime(lrec)
 	if err != nil {
 		return nil, err
 	}
-	ri := make([]int32, n)
-	for i := range ri {
-		ri[i] = a.match(keys, tv, i)
+	ri := make([]int32, len(gid))
+	for i, g := range gid {
+		ri[i] = a.match(g, tv, i)
 	}
 	li := []int32(nil) // nil: every left row
 	if a.n.Type == "inner" {
@@ -271,13 +371,9 @@ func (a *asofOp) probe(lrec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	return out, nil
 }
 
-// match finds the right row for left row i, or -1.
-func (a *asofOp) match(keys []functions.Vec, tv functions.Vec, i int) int32 {
-	if a.rrec == nil || tv.IsNull(i) || !a.rowKey(keys, i) {
-		return -1
-	}
-	g, ok := a.groups[string(a.key)]
-	if !ok {
+// match finds the right row for left row i of partition g, or -1.
+func (a *asofOp) match(g int32, tv functions.Vec, i int) int32 {
+	if g < 0 || tv.IsNull(i) {
 		return -1
 	}
 	s, e := a.start[g], a.start[g+1]

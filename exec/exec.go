@@ -134,11 +134,7 @@ func build(n planner.Node, env Env) (Operator, error) {
 		}
 		return newHashJoin(n, l, r, env), nil
 	case *planner.AsofJoin:
-		l, r, err := buildPair(n.Left, n.Right, env)
-		if err != nil {
-			return nil, err
-		}
-		return newAsofJoin(n, l, r, env), nil
+		return buildAsof(n, env)
 	case *planner.SetOp:
 		l, r, err := buildPair(n.Left, n.Right, env)
 		if err != nil {

@@ -19,6 +19,8 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -55,6 +57,7 @@ func runAsof(args []string) {
 	runs := fs.Int("runs", 5, "timed runs (median)")
 	warmup := fs.Int("warmup", 2, "untimed runs first")
 	peer := fs.Bool("duckdb", true, "also run DuckDB's ASOF JOIN on the same data")
+	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the ugnos runs here")
 	fs.Parse(args)
 	warmupRuns = *warmup
 	fmt.Printf("ugnosbench asof: %d trades, %d quotes, %d symbols\n", *nTrades, *nQuotes, *syms)
@@ -72,12 +75,20 @@ func runAsof(args []string) {
 	fmt.Printf("ugnos: loaded in %v\n", time.Since(start).Round(time.Millisecond))
 	var cnt, matched int64
 	var sum float64
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+	}
 	ms, _, err := timeIt(*runs, func() (int, error) {
 		var err error
 		cnt, matched, sum, err = asofUgnos(db)
 		return 1, err
 	})
 	check(err)
+	if *cpuprof != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Printf("ugnos  ASOF (LEFT JOIN LATERAL): %9.1f ms  rows %d, matched %d, sum(bid) %.2f\n", ms, cnt, matched, sum)
 	if !*peer {
 		return
