@@ -126,6 +126,14 @@ var asofQueries = []string{
 	`SELECT t.sym, count(q.bid), sum(q.bid) FROM trades t LEFT JOIN LATERAL (
 	   SELECT bid FROM quotes WHERE quotes.sym = t.sym AND quotes.time <= t.time
 	   ORDER BY quotes.time DESC LIMIT 1) AS q ON true GROUP BY t.sym`,
+	`SELECT t.qty, x.bid, y.ask FROM trades t JOIN LATERAL (
+	   SELECT bid, sym, venue FROM quotes WHERE quotes.sym = t.sym AND quotes.time <= t.time
+	   ORDER BY quotes.time DESC LIMIT 1) x ON true LEFT JOIN LATERAL (
+	   SELECT ask FROM quotes q2 WHERE q2.sym = x.sym AND q2.venue = x.venue AND q2.time < t.time
+	   ORDER BY q2.time DESC FETCH FIRST 1 ROW ONLY) y ON true`,
+	`SELECT t.qty, x.bid FROM (SELECT * FROM trades WHERE px > 10) t JOIN LATERAL (
+	   SELECT bid FROM quotes WHERE sym = t.sym AND time <= t.time
+	   ORDER BY time DESC LIMIT 1) x ON true`,
 }
 
 func TestPGAsof(t *testing.T) {
