@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -34,10 +35,9 @@ type asofOp struct {
 	built  bool
 	rrec   arrow.RecordBatch // the whole right input, plain (no dictionaries)
 	groups map[string]int32
-	start  []int32   // partition g is rows[start[g]:start[g+1]]
-	rows   []int32   // right row numbers, by partition then time
-	ti     []int64   // their times (integer-like time types)
-	tf     []float64 // their times (double precision)
+	start  []int32 // partition g is rows[start[g]:start[g+1]]
+	rows   []int32 // right row numbers, by partition then time
+	ti     []int64 // their times (see timeKey)
 	float  bool
 	key    []byte
 }
@@ -170,13 +170,7 @@ func (a *asofOp) build(ctx context.Context) error {
 		total += int(rec.NumRows())
 	}
 	gid := make([]int32, total)
-	var ti []int64
-	var tf []float64
-	if a.float {
-		tf = make([]float64, total)
-	} else {
-		ti = make([]int64, total)
-	}
+	ti := make([]int64, total)
 	off := 0
 	for _, rec := range recs {
 		n := int(rec.NumRows())
@@ -194,11 +188,7 @@ func (a *asofOp) build(ctx context.Context) error {
 			} else if g[i] >= 0 {
 				counts[g[i]]++
 			}
-			if a.float {
-				tf[off+i] = tv.Float(i)
-			} else {
-				ti[off+i] = tv.Int(i)
-			}
+			ti[off+i] = a.timeKey(tv, i)
 		}
 		off += n
 	}
@@ -229,26 +219,40 @@ func (a *asofOp) build(ctx context.Context) error {
 			pos[g]++
 		}
 	}
-	if a.float {
-		a.tf = make([]float64, len(a.rows))
-		for k, r := range a.rows {
-			a.tf[k] = tf[r]
-		}
-		sortPartitions(a.start, a.rows, a.tf)
-	} else {
-		a.ti = make([]int64, len(a.rows))
-		for k, r := range a.rows {
-			a.ti[k] = ti[r]
-		}
-		sortPartitions(a.start, a.rows, a.ti)
+	a.ti = make([]int64, len(a.rows))
+	for k, r := range a.rows {
+		a.ti[k] = ti[r]
 	}
+	sortPartitions(a.start, a.rows, a.ti)
 	return nil
+}
+
+// timeKey is row i's time as an int64 that orders as the time does: ns,
+// days or bigint as they are; a double by its bits, with -0 equal to 0 and
+// every NaN equal and above all numbers (PostgreSQL's order).
+func (a *asofOp) timeKey(tv functions.Vec, i int) int64 {
+	if !a.float {
+		return tv.Int(i)
+	}
+	f := tv.Float(i)
+	if f != f {
+		f = math.NaN()
+	} else if f == 0 {
+		f = 0
+	}
+	u := math.Float64bits(f)
+	if u>>63 == 1 {
+		u = ^u
+	} else {
+		u |= 1 << 63
+	}
+	return int64(u ^ 1<<63)
 }
 
 // sortPartitions sorts each partition's rows by time, stably; partitions
 // already in order (the common case: storage returns a series in time
 // order) are left as they are.
-func sortPartitions[T int64 | float64](start, rows []int32, ts []T) {
+func sortPartitions[T cmp.Ordered](start, rows []int32, ts []T) {
 	type rt struct {
 		t T
 		r int32
@@ -272,7 +276,7 @@ func sortPartitions[T int64 | float64](start, rows []int32, ts []T) {
 
 // search returns the position in ts of the last time <= t (< t when
 // strict), or -1.
-func search[T int64 | float64](ts []T, t T, strict bool) int {
+func search[T cmp.Ordered](ts []T, t T, strict bool) int {
 	lo, hi := 0, len(ts) // answer: first index past the bound, minus one
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -377,12 +381,7 @@ func (a *asofOp) match(g int32, tv functions.Vec, i int) int32 {
 		return -1
 	}
 	s, e := a.start[g], a.start[g+1]
-	var k int
-	if a.float {
-		k = search(a.tf[s:e], tv.Float(i), a.n.Strict)
-	} else {
-		k = search(a.ti[s:e], tv.Int(i), a.n.Strict)
-	}
+	k := search(a.ti[s:e], a.timeKey(tv, i), a.n.Strict)
 	if k < 0 {
 		return -1
 	}
