@@ -182,13 +182,22 @@ func (a *asofOp) build(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for i := range g {
-			if tv.IsNull(i) {
-				g[i] = -1
-			} else if g[i] >= 0 {
-				counts[g[i]]++
+		if ts, ok := tv.Arr.(*array.Timestamp); ok && ts.NullN() == 0 {
+			for i, v := range ts.TimestampValues() { // the common case, without a call per row
+				ti[off+i] = int64(v)
+				if g[i] >= 0 {
+					counts[g[i]]++
+				}
 			}
-			ti[off+i] = a.timeKey(tv, i)
+		} else {
+			for i := range g {
+				if tv.IsNull(i) {
+					g[i] = -1
+				} else if g[i] >= 0 {
+					counts[g[i]]++
+				}
+				ti[off+i] = a.timeKey(tv, i)
+			}
 		}
 		off += n
 	}
