@@ -300,6 +300,9 @@ func (b *binder) asofJoin(j *pg.JoinExpr, l Node, lsc *scope, rs *pg.RangeSubsel
 	if a := rs.GetAlias(); a != nil {
 		alias, colnames = a.GetAliasname(), a.GetColnames()
 	}
+	if len(colnames) > n.NRight {
+		return nil, nil, errs.New(errs.ErrInvalidInput, "42P10", "table %q has %d columns available but %d columns specified", alias, n.NRight, len(colnames))
+	}
 	rsc := &scope{}
 	for i, col := range rcols[:n.NRight] {
 		name := col.Name
