@@ -36,7 +36,10 @@ type pgSession struct {
 
 func newPGSession(db *DB, tenant string, client *Session) *pgSession {
 	s := &pgSession{db: db, tenant: tenant, client: client}
-	s.reg = db.reg.With(append(pgcatalog.Functions(s.snapshot), s.adminFunctions()...)...)
+	fns := append(pgcatalog.Functions(s.snapshot), s.adminFunctions()...)
+	fns = append(fns, s.retentionFunctions()...)
+	fns = append(fns, s.ruleFunctions()...)
+	s.reg = db.reg.With(fns...)
 	return s
 }
 
@@ -184,7 +187,7 @@ func (s *pgSession) table(name string) (arrowstore.Table, error) {
 	if schema, rel, ok := strings.Cut(name, "."); ok && (schema == "pg_catalog" || schema == "information_schema") {
 		return &systemTable{s: s, schema: schema, name: rel}, nil
 	} else if ok && schema == "ugnos" {
-		return &ugnosTable{db: s.db, name: rel}, nil
+		return &ugnosTable{db: s.db, tenant: s.tenant, name: rel}, nil
 	}
 	return s.db.eng.Table(s.tenant, name)
 }

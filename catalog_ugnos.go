@@ -31,13 +31,43 @@ var ugnosRelations = map[string][]planner.ScanColumn{
 		{Name: "value", Kind: planner.KindField, T: functions.TFloat},
 		{Name: "help", Kind: planner.KindField, T: functions.TText},
 	},
+	// the statement's database's rules (rules_sql.go)
+	"rules": {
+		{Name: "id", Kind: planner.KindField, T: functions.TInt},
+		{Name: "name", Kind: planner.KindField, T: functions.TText},
+		{Name: "query", Kind: planner.KindField, T: functions.TText},
+		{Name: "every", Kind: planner.KindField, T: functions.TInterval},
+		{Name: "for", Kind: planner.KindField, T: functions.TInterval},
+		{Name: "actions", Kind: planner.KindField, T: functions.TText}, // JSON
+		{Name: "state", Kind: planner.KindField, T: functions.TText},   // inactive, pending, firing
+		{Name: "last_eval", Kind: planner.KindField, T: functions.TTimestamp},
+		{Name: "last_error", Kind: planner.KindField, T: functions.TText},
+		{Name: "evaluations", Kind: planner.KindField, T: functions.TInt},
+	},
+	// events of the statement's database's rules, oldest first (the newest 1000 are kept)
+	"alerts": {
+		{Name: "at", Kind: planner.KindField, T: functions.TTimestamp},
+		{Name: "rule_id", Kind: planner.KindField, T: functions.TInt},
+		{Name: "rule", Kind: planner.KindField, T: functions.TText},
+		{Name: "state", Kind: planner.KindField, T: functions.TText}, // firing, resolved
+		{Name: "value", Kind: planner.KindField, T: functions.TFloat},
+		{Name: "labels", Kind: planner.KindField, T: functions.TText}, // JSON object
+	},
+	// the statement's database's retention: a row with table_name NULL
+	// for the database's default, one per table with its own policy
+	"retention_policies": {
+		{Name: "table_name", Kind: planner.KindField, T: functions.TText},
+		{Name: "drop_after", Kind: planner.KindField, T: functions.TInterval},
+		{Name: "job_id", Kind: planner.KindField, T: functions.TInt},
+	},
 }
 
 // ugnosTable is a relation of the schema ugnos behind the scan contract:
 // each scan reads the figures anew.
 type ugnosTable struct {
-	db   *DB
-	name string
+	db     *DB
+	tenant string // the statement's (relations of one database)
+	name   string
 }
 
 func (t *ugnosTable) Name() string                                           { return "ugnos." + t.name }
@@ -57,7 +87,16 @@ func (t *ugnosTable) Scan(ctx context.Context, req arrowstore.ScanRequest) (arra
 	if len(req.Filters) > 0 {
 		return nil, errs.New(errs.ErrInternal, errs.CodeInternal, "BUG: tag filters on system relation %s", t.Name())
 	}
-	rec := metricsRecord(t.db.Metrics().Samples())
+	var rec arrow.RecordBatch
+	if t.name == "metrics" {
+		rec = metricsRecord(t.db.Metrics().Samples())
+	} else {
+		r, err := t.ruleRecord()
+		if err != nil {
+			return nil, err
+		}
+		rec = r
+	}
 	defer rec.Release()
 	if req.Columns != nil {
 		sc := rec.Schema()

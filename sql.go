@@ -117,6 +117,8 @@ func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		return &Result{Tag: "DROP DATABASE"}, db.eng.DropTenant(d.GetDbname(), d.GetMissingOk())
 	case node.GetCheckPointStmt() != nil:
 		return db.checkpointStmt(ctx)
+	case node.GetNotifyStmt() != nil:
+		return db.notifyStmt(tenant, sessionFrom(ctx), node.GetNotifyStmt())
 	}
 	if !db.eng.HasTenant(tenant) {
 		if _, err := db.eng.Tables(tenant); err != nil {
@@ -128,7 +130,11 @@ func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Res
 	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), Params: args, Text: query}
 	switch {
 	case node.GetSelectStmt() != nil:
-		plan, err := p.PlanSelect(node.GetSelectStmt())
+		sel, err := positionalArgs(node.GetSelectStmt())
+		if err != nil {
+			return nil, err
+		}
+		plan, err := p.PlanSelect(sel)
 		if err != nil {
 			return nil, err
 		}
@@ -312,7 +318,11 @@ func (db *DB) Describe(ctx context.Context, tenant, query string) (*Description,
 	d := &Description{}
 	switch {
 	case node.GetSelectStmt() != nil:
-		plan, err := p.PlanSelect(node.GetSelectStmt())
+		sel, err := positionalArgs(node.GetSelectStmt())
+		if err != nil {
+			return nil, err
+		}
+		plan, err := p.PlanSelect(sel)
 		if err != nil {
 			return nil, err
 		}

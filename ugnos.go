@@ -58,6 +58,8 @@ type DB struct {
 	parser   *sql.Parser
 	reg      *functions.Registry
 	queryMem int64
+	notes    notifyHub
+	rules    *ruleSet
 }
 
 // Open opens the database in dir, creating it if needed, and replays its
@@ -72,12 +74,21 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem}, nil
+	db := &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem}
+	db.rules = newRuleSet(db)
+	if err := db.rules.load(); err != nil {
+		eng.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
-// Close flushes the write-ahead log and closes the database. Later calls
-// of any method return ErrClosed.
-func (db *DB) Close() error { return db.eng.Close() }
+// Close stops the rules, flushes the write-ahead log and closes the
+// database. Later calls of any method return ErrClosed.
+func (db *DB) Close() error {
+	db.rules.close()
+	return db.eng.Close()
+}
 
 // Engine returns the storage engine (for the SQL layer and tools).
 func (db *DB) Engine() *engine.Engine { return db.eng }

@@ -102,6 +102,12 @@ func build(n planner.Node, env Env) (Operator, error) {
 			return nil, err
 		}
 		return newAggregate(n, in, env)
+	case *planner.GapFill:
+		in, err := Build(n.Input, env)
+		if err != nil {
+			return nil, err
+		}
+		return newGapfill(n, in, env), nil
 	case *planner.Sort:
 		in, err := Build(n.Input, env)
 		if err != nil {

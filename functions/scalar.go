@@ -397,6 +397,7 @@ func builtinScalars() []*Scalar {
 	out = append(out, mathFuncs()...)
 	out = append(out, textFuncs()...)
 	out = append(out, timeFuncs()...)
+	out = append(out, gapfillFuncs()...)
 	out = append(out, distinctFrom("is_distinct_from", true), distinctFrom("is_not_distinct_from", false))
 	out = append(out, stringFuncs()...)
 	out = append(out, moreTimeFuncs()...)

@@ -55,6 +55,9 @@ type conn struct {
 	closing bool
 	started bool                    // start-up done; under mu
 	running context.CancelCauseFunc // the statement now running, if any
+	idle    bool                    // ReadyForQuery sent and no message since; under mu
+	lis     *ugnos.Listener         // set by the first LISTEN (notify.go)
+	notes   []ugnos.Notification    // notifications not yet sent; under mu
 }
 
 // prepared is a statement from Parse.
@@ -86,6 +89,7 @@ func (c *conn) serve() {
 	defer c.srv.dropConn(c)
 	defer c.nc.Close()
 	defer c.closePortals()
+	defer c.closeListener()
 	defer func() {
 		// a bug must cost one connection, not the server
 		if v := recover(); v != nil {
@@ -98,6 +102,7 @@ func (c *conn) serve() {
 	}
 	c.mu.Lock()
 	c.started = true
+	c.idle = true
 	c.mu.Unlock()
 	for {
 		msg, err := c.be.Receive()
@@ -125,6 +130,7 @@ func (c *conn) enter() bool {
 		return false
 	}
 	c.busy = true
+	c.idle = false
 	return true
 }
 
@@ -135,6 +141,10 @@ func (c *conn) leave() bool {
 	if c.closing {
 		c.sendFatal(errShutdownCancel)
 		return false
+	}
+	if c.idle && len(c.notes) > 0 {
+		c.sendNotesLocked()
+		_ = c.be.Flush()
 	}
 	return true
 }
@@ -368,6 +378,10 @@ func (c *conn) extended(err error) {
 }
 
 func (c *conn) ready() {
+	c.mu.Lock()
+	c.sendNotesLocked()
+	c.idle = true
+	c.mu.Unlock()
 	c.be.Send(&pgproto3.ReadyForQuery{TxStatus: c.tx})
 	_ = c.be.Flush()
 }

@@ -85,9 +85,9 @@ func (c *conn) sessionStatement(n *pg.Node) (*result, bool, error) {
 		delete(c.stmts, name)
 		return &result{verb: "DEALLOCATE"}, true, nil
 	case n.GetUnlistenStmt() != nil:
-		return &result{verb: "UNLISTEN"}, true, nil
+		return c.unlistenStmt(n.GetUnlistenStmt()), true, nil
 	case n.GetListenStmt() != nil:
-		return nil, true, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "LISTEN is not supported")
+		return c.listenStmt(n.GetListenStmt()), true, nil
 	}
 	return nil, false, nil
 }

@@ -281,6 +281,15 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 		}
 	}
 
+	sortExprs := make([]Expr, 0, len(sorts))
+	for _, it := range sorts {
+		sortExprs = append(sortExprs, it.ex)
+	}
+	gapfill, err := analyzeGapfill(groups, targets, sortExprs, []Expr{where, having})
+	if err != nil {
+		return nil, err
+	}
+
 	// Build the plan bottom-up.
 	node := input
 	if where != nil {
@@ -314,6 +323,11 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 				return nil, err
 			}
 			node = &Filter{Input: node, Pred: having}
+		}
+		if gapfill != nil {
+			if node, err = q.planGapfill(gapfill, node, len(groups), targets, scan); err != nil {
+				return nil, err
+			}
 		}
 		for i := range sorts {
 			if sorts[i].ex != nil {

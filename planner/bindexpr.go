@@ -736,12 +736,13 @@ func (q *query) operands(a *pg.A_Expr, ctx exprCtx) (Expr, Expr, error) {
 
 // argHints gives the types unknown literals take in function arguments.
 var argHints = map[string][]functions.Type{
-	"time_bucket":  {functions.TInterval, functions.TTimestamp, functions.TInterval},
-	"date_bin":     {functions.TInterval, functions.TTimestamp, functions.TTimestamp},
-	"date_trunc":   {functions.TText, functions.TTimestamp},
-	"to_timestamp": {functions.TFloat},
-	"date_part":    {functions.TText, functions.TTimestamp},
-	"extract":      {functions.TText, functions.TTimestamp},
+	"time_bucket":         {functions.TInterval, functions.TTimestamp, functions.TInterval},
+	"time_bucket_gapfill": {functions.TInterval, functions.TTimestamp, functions.TTimestamp, functions.TTimestamp},
+	"date_bin":            {functions.TInterval, functions.TTimestamp, functions.TTimestamp},
+	"date_trunc":          {functions.TText, functions.TTimestamp},
+	"to_timestamp":        {functions.TFloat},
+	"date_part":           {functions.TText, functions.TTimestamp},
+	"extract":             {functions.TText, functions.TTimestamp},
 }
 
 func (q *query) funcCall(fc *pg.FuncCall, ctx exprCtx) (Expr, error) {

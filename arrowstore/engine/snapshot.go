@@ -56,6 +56,7 @@ type SnapshotInfo struct {
 // Snapshot writes a consistent copy of the database to dir, which must
 // not exist (or be empty). It works for memory-only engines too.
 func (e *Engine) Snapshot(ctx context.Context, dir string) (SnapshotInfo, error) {
+	dir = filepath.Clean(dir) // "x/" must not put x.partial inside x
 	info := SnapshotInfo{Path: dir}
 	if err := emptyTarget(dir); err != nil {
 		return info, err
