@@ -139,6 +139,8 @@ func build(n planner.Node, env Env) (Operator, error) {
 			return nil, err
 		}
 		return newHashJoin(n, l, r, env), nil
+	case *planner.AsofJoin:
+		return buildAsof(n, env)
 	case *planner.SetOp:
 		l, r, err := buildPair(n.Left, n.Right, env)
 		if err != nil {

@@ -30,6 +30,9 @@ func (b *binder) join(j *pg.JoinExpr, e *env) (Node, *scope, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if rs := j.GetRarg().GetRangeSubselect(); rs != nil && rs.GetLateral() {
+		return b.asofJoin(j, l, lsc, rs, e)
+	}
 	r, rsc, _, err := b.from([]*pg.Node{j.GetRarg()}, e)
 	if err != nil {
 		return nil, nil, err

@@ -5,6 +5,7 @@
 //	go run ./cmd/ugnosbench ingest -runs 7 -hosts 100 -duration 24h
 //	go run ./cmd/ugnosbench queries                # 15 TSBS queries vs DuckDB
 //	go run ./cmd/ugnosbench pgwire                 # COPY, SELECT *, clients vs PostgreSQL
+//	go run ./cmd/ugnosbench asof                   # ASOF join vs DuckDB's ASOF JOIN
 //
 // Each run writes the whole data set into a fresh data directory with the
 // WAL fsynced on every acknowledged write (the default). Modes alternate
@@ -49,6 +50,10 @@ func main() {
 	}
 	if len(args) > 0 && args[0] == "lineproto" {
 		runLineProto(args[1:])
+		return
+	}
+	if len(args) > 0 && args[0] == "asof" {
+		runAsof(args[1:])
 		return
 	}
 	if len(args) > 0 && args[0] == "pgwire" {
