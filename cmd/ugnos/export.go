@@ -88,7 +88,7 @@ func exportCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 		return usageExit("export", fmt.Errorf("--format %q: want csv or parquet", c.format), stderr)
 	}
 	if c.format == "parquet" && c.output == "-" {
-		return usageExit("export", errors.New("Parquet needs a file, not standard output"), stderr)
+		return usageExit("export", errors.New("parquet output needs a file, not standard output"), stderr)
 	}
 	query := c.query
 	if c.table != "" {

@@ -117,7 +117,7 @@ func (c *importConfig) validate() error {
 		name, kind, ok := strings.Cut(kv, "=")
 		k, known := kindNames[strings.ToLower(strings.TrimSpace(kind))]
 		if !ok || !known || strings.TrimSpace(name) == "" {
-			return fmt.Errorf("--types %q: want col=tag|text|float|int|bool,...", kv)
+			return fmt.Errorf("--types %q: want col=tag|text|float|int|bool, comma-separated", kv)
 		}
 		c.kinds[strings.TrimSpace(name)] = k
 	}
