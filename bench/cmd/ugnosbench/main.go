@@ -137,19 +137,7 @@ func writeRecords(parts [][]arrow.RecordBatch, rows int, measure bool) (time.Dur
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, r := range parts[w] {
-				check(db.WriteRecord(context.Background(), "bench", "cpu", r))
-			}
-		}()
-	}
-	wg.Wait()
-	el := time.Since(start)
+	el := writeParts(db, parts)
 	var f memFigures
 	if got := db.Metrics().Points; got != int64(rows) {
 		check(fmt.Errorf("stored %d rows, wrote %d", got, rows))
@@ -221,4 +209,23 @@ func check(err error) {
 		fmt.Fprintln(os.Stderr, "ugnosbench:", err)
 		os.Exit(1)
 	}
+}
+
+// writeParts writes each writer's records into table bench.cpu, the
+// writers concurrently, and returns the time until the last write was
+// acknowledged.
+func writeParts(db *ugnos.DB, parts [][]arrow.RecordBatch) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, r := range parts[w] {
+				check(db.WriteRecord(context.Background(), "bench", "cpu", r))
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
 }

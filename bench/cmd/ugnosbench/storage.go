@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -159,14 +158,10 @@ func runStorage(args []string) {
 	fmt.Printf("worst ratio %.2f\n", worst)
 }
 
-type ingestStats struct {
-	ugnos.Metrics
-}
-
 // ingestInto writes the parts concurrently into a fresh database (in a
 // temporary directory, or *dir when given) and returns the time until the
 // last write was acknowledged.
-func ingestInto(parts [][]arrow.RecordBatch, dir *string, opts ...ugnos.Option) (time.Duration, ingestStats) {
+func ingestInto(parts [][]arrow.RecordBatch, dir *string, opts ...ugnos.Option) (time.Duration, ugnos.Metrics) {
 	d := ""
 	if dir != nil {
 		d = *dir
@@ -180,21 +175,8 @@ func ingestInto(parts [][]arrow.RecordBatch, dir *string, opts ...ugnos.Option) 
 	check(err)
 	defer db.Close()
 	runtime.GC()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, r := range parts[w] {
-				check(db.WriteRecord(context.Background(), "bench", "cpu", r))
-			}
-		}()
-	}
-	wg.Wait()
-	el := time.Since(start)
-	m := db.Metrics()
-	return el, ingestStats{Metrics: m}
+	el := writeParts(db, parts)
+	return el, db.Metrics()
 }
 
 // parquetColumns sums the compressed bytes per column of the Parquet files
