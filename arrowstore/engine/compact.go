@@ -82,14 +82,7 @@ func (e *Engine) compactOnce(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	budget := e.opts.compactBytes()
-	e.mu.RLock()
-	tables := make([]*table, 0, len(e.byID))
-	for _, t := range e.byID {
-		tables = append(tables, t)
-	}
-	e.mu.RUnlock()
-	slices.SortFunc(tables, func(a, b *table) int { return int(a.id) - int(b.id) })
-	for _, t := range tables {
+	for _, t := range e.sortedTables() {
 		t.segMu.RLock()
 		segs := slices.Clone(t.segs)
 		tombs := slices.Clone(t.tombs)
@@ -303,32 +296,7 @@ func (e *Engine) compactFiles(ctx context.Context, t *table, in []*segFile, merg
 	}
 	e.man = m
 
-	// readers move to the output
-	var old, repl []*membuf.Batch
-	for _, bt := range t.buf.Sealed() {
-		if l, ok := bt.Lazy.(*rgLoader); ok && goneSeg[l.seg] {
-			old = append(old, bt)
-		}
-	}
-	if out != nil {
-		repl = t.lazyBatches(out)
-	}
-	t.buf.ReplaceSealed(old, repl)
-	t.segMu.Lock()
-	t.retire(goneSeg)
-	t.segs = slices.DeleteFunc(t.segs, func(sf *segFile) bool { return goneSeg[sf] })
-	if out != nil {
-		t.segs = append(t.segs, out)
-	}
-	oldest, any := uint64(0), false
-	for _, sf := range t.segs {
-		if !any || sf.ref.LSN < oldest {
-			oldest, any = sf.ref.LSN, true
-		}
-	}
-	t.tombs = slices.DeleteFunc(t.tombs, func(ts tombstone) bool { return !any || ts.LSN <= oldest })
-	t.segMu.Unlock()
-	e.cache.drop(goneSeg)
+	e.replaceSegments(t, goneSeg, out) // readers move to the output
 	e.removeUnlisted(m)
 	e.compactions.Add(1)
 	e.log.Debug("compaction", "table", t.name, "inputs", len(in), "merge", merge, "rows", w.Rows(), "took", time.Since(start))

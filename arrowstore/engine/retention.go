@@ -3,11 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/ugnos/ugnos/arrowstore"
-	"github.com/ugnos/ugnos/arrowstore/membuf"
 	"github.com/ugnos/ugnos/errs"
 )
 
@@ -166,18 +164,7 @@ func (e *Engine) dropExpiredSegments(t *table, cut int64) error {
 		return err
 	}
 	e.man = m
-	var old []*membuf.Batch
-	for _, bt := range t.buf.Sealed() {
-		if l, ok := bt.Lazy.(*rgLoader); ok && goneSeg[l.seg] {
-			old = append(old, bt)
-		}
-	}
-	t.buf.ReplaceSealed(old, nil)
-	t.segMu.Lock()
-	t.retire(goneSeg)
-	t.segs = slices.DeleteFunc(t.segs, func(sf *segFile) bool { return goneSeg[sf] })
-	t.segMu.Unlock()
-	e.cache.drop(goneSeg)
+	e.replaceSegments(t, goneSeg, nil)
 	e.removeUnlisted(m)
 	e.expiredFiles.Add(int64(len(gone)))
 	e.log.Info("retention: dropped expired segments", "table", t.name, "tenant", t.tenant, "files", len(gone))

@@ -132,18 +132,10 @@ func (e *Engine) Snapshot(ctx context.Context, dir string) (SnapshotInfo, error)
 		return info, err
 	}
 	m := &manifest{Version: 1, LSN: lsn, NextFile: next, Catalog: fileRef{Path: catRel, Size: int64(len(catalog)), Sum: xxh3.Hash(catalog)}, Segments: segs}
-	oldest := map[uint32]uint64{}
+	m.Tombstones = keptTombstones(segs, tombs)
 	for _, s := range segs {
-		if o, ok := oldest[s.Table]; !ok || s.LSN < o {
-			oldest[s.Table] = s.LSN
-		}
 		info.Rows += s.Rows
 		info.Bytes += s.Size
-	}
-	for _, ts := range tombs {
-		if o, ok := oldest[ts.Table]; ok && o < ts.LSN {
-			m.Tombstones = append(m.Tombstones, ts)
-		}
 	}
 	mb, err := json.MarshalIndent(m, "", " ")
 	if err != nil {

@@ -401,15 +401,9 @@ func (e *Engine) checkpointLocked(ctx context.Context) error {
 		j.t.segs = append(j.t.segs, j.segs...)
 		j.t.segMu.Unlock()
 	}
-	for _, t := range tables { // forget tombstones no segment needs
+	for _, t := range tables {
 		t.segMu.Lock()
-		oldest, any := uint64(0), false
-		for _, sf := range t.segs {
-			if !any || sf.ref.LSN < oldest {
-				oldest, any = sf.ref.LSN, true
-			}
-		}
-		t.tombs = slices.DeleteFunc(t.tombs, func(ts tombstone) bool { return !any || ts.LSN <= oldest })
+		t.pruneTombstones()
 		t.segMu.Unlock()
 	}
 	e.man = m
@@ -444,18 +438,66 @@ func (e *Engine) newManifest(lsn, next uint64, cat fileRef, add []segmentRef, re
 		}
 	}
 	m.Segments = append(m.Segments, add...)
+	tombs = slices.DeleteFunc(slices.Clone(tombs), func(ts tombstone) bool { return !live[ts.Table] })
+	m.Tombstones = keptTombstones(m.Segments, tombs)
+	return m
+}
+
+// keptTombstones are those of tombs that still hide rows of some segment
+// of segs (one of their table written before them): what a manifest
+// lists.
+func keptTombstones(segs []segmentRef, tombs []tombstone) []tombstone {
 	oldest := map[uint32]uint64{} // per table, the oldest segment's LSN
-	for _, s := range m.Segments {
+	for _, s := range segs {
 		if o, ok := oldest[s.Table]; !ok || s.LSN < o {
 			oldest[s.Table] = s.LSN
 		}
 	}
+	var out []tombstone
 	for _, ts := range tombs {
-		if o, ok := oldest[ts.Table]; ok && o < ts.LSN && live[ts.Table] {
-			m.Tombstones = append(m.Tombstones, ts)
+		if o, ok := oldest[ts.Table]; ok && o < ts.LSN {
+			out = append(out, ts)
 		}
 	}
-	return m
+	return out
+}
+
+// pruneTombstones forgets the table's tombstones that hide rows of none
+// of its live segments (retired ones keep their own copies). Caller holds
+// t.segMu exclusively.
+func (t *table) pruneTombstones() {
+	oldest, any := uint64(0), false
+	for _, sf := range t.segs {
+		if !any || sf.ref.LSN < oldest {
+			oldest, any = sf.ref.LSN, true
+		}
+	}
+	t.tombs = slices.DeleteFunc(t.tombs, func(ts tombstone) bool { return !any || ts.LSN <= oldest })
+}
+
+// replaceSegments moves the table's readers from the segments gone to
+// out (nil: none), retires the gone ones, prunes the tombstones and drops
+// the gone ones' cached columns. The manifest without them is durable.
+func (e *Engine) replaceSegments(t *table, gone map[*segFile]bool, out *segFile) {
+	var old, repl []*membuf.Batch
+	for _, bt := range t.buf.Sealed() {
+		if l, ok := bt.Lazy.(*rgLoader); ok && gone[l.seg] {
+			old = append(old, bt)
+		}
+	}
+	if out != nil {
+		repl = t.lazyBatches(out)
+	}
+	t.buf.ReplaceSealed(old, repl)
+	t.segMu.Lock()
+	t.retire(gone)
+	t.segs = slices.DeleteFunc(t.segs, func(sf *segFile) bool { return gone[sf] })
+	if out != nil {
+		t.segs = append(t.segs, out)
+	}
+	t.pruneTombstones()
+	t.segMu.Unlock()
+	e.cache.drop(gone)
 }
 
 // writeFile writes a small file durably (temporary name, sync, rename).
