@@ -870,10 +870,9 @@ func (e *Engine) checkpointer() {
 }
 
 func (e *Engine) needCheckpoint() bool {
-	if lim := e.opts.MemoryLimit; lim > 0 && e.memoryBytes() > lim {
+	if lim, mem := e.opts.MemoryLimit, e.memoryBytes(); lim > 0 && mem > lim { // memoryBytes refreshes memEst
 		return true
 	}
-	e.memEst.Store(e.memoryBytes())
 	return uint64(e.wal.Stats().AppendedLSN)-e.ckptLSN.Load() > e.opts.walCheckpointBytes()
 }
 
