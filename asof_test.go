@@ -20,7 +20,6 @@ import (
 
 	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/arrowstore"
-	"github.com/ugnos/ugnos/pgtest"
 )
 
 // asofRow is a trade or a quote: time (whole µs), symbol, venue, two
@@ -137,15 +136,7 @@ var asofQueries = []string{
 }
 
 func TestPGAsof(t *testing.T) {
-	srv := pgtest.Start(t)
-	conn, err := pgx.Connect(ctx, srv.ConnStr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "SET TimeZone = 'UTC'"); err != nil {
-		t.Fatal(err)
-	}
+	conn := pgdConnect(t)
 	trades, quotes := asofData()
 	asofLoadPG(t, conn, "trades", "px", "qty", trades)
 	asofLoadPG(t, conn, "quotes", "bid", "ask", quotes)

@@ -5,10 +5,6 @@ package ugnos_test
 import (
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/ugnos/ugnos/pgtest"
 )
 
 // Gap filling against PostgreSQL 15, which has no time_bucket_gapfill:
@@ -76,19 +72,7 @@ var gfCases = []struct {
 }
 
 func TestPGDiffGapfill(t *testing.T) {
-	srv := pgtest.Start(t)
-	conn, err := pgx.Connect(ctx, srv.ConnStr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "SET TimeZone = 'UTC'"); err != nil {
-		t.Fatal(err)
-	}
-	data := pgdGenerate()
-	data.loadPG(t, conn)
-	db := openMem(t)
-	data.loadUgnos(t, db)
+	conn, db, _ := pgdLoaded(t)
 	for _, c := range gfCases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			pg, err := pgdRunPG(conn, c.pg)

@@ -698,20 +698,36 @@ func pgdCheck(t *testing.T, conn *pgx.Conn, db *ugnos.DB, q string, ordered bool
 
 // ---- the test ----
 
-func TestPGDiff(t *testing.T) {
+// pgdConnect starts PostgreSQL 15 and connects to it with TimeZone UTC;
+// the connection closes when the test ends.
+func pgdConnect(t *testing.T) *pgx.Conn {
+	t.Helper()
 	srv := pgtest.Start(t)
 	conn, err := pgx.Connect(ctx, srv.ConnStr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	t.Cleanup(func() { conn.Close(ctx) })
 	if _, err := conn.Exec(ctx, "SET TimeZone = 'UTC'"); err != nil {
 		t.Fatal(err)
 	}
+	return conn
+}
+
+// pgdLoaded is pgdConnect with the generated table loaded into
+// PostgreSQL and into an in-memory ugnos.
+func pgdLoaded(t *testing.T) (*pgx.Conn, *ugnos.DB, *pgdData) {
+	t.Helper()
+	conn := pgdConnect(t)
 	data := pgdGenerate()
 	data.loadPG(t, conn)
 	db := openMem(t)
 	data.loadUgnos(t, db)
+	return conn, db, data
+}
+
+func TestPGDiff(t *testing.T) {
+	conn, db, data := pgdLoaded(t)
 
 	t.Run("TSBS", func(t *testing.T) {
 		for _, q := range pgdTSBS {
@@ -763,6 +779,7 @@ func TestPGDiff(t *testing.T) {
 		}
 	})
 	t.Run("Random", func(t *testing.T) {
+		var err error
 		seed := uint64(pgdSeed)
 		if s := os.Getenv("UGNOS_PGDIFF_SEED"); s != "" {
 			if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
