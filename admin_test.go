@@ -9,6 +9,7 @@ import (
 
 	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/internal/snaptest"
 )
 
 // adminRows runs a statement for a tenant with arguments and returns its
@@ -251,7 +252,7 @@ func TestSnapshotDamagedRefused(t *testing.T) {
 	if _, err := adminRows(src, "acme", "SELECT ugnos_snapshot($1)", snap); err != nil {
 		t.Fatal(err)
 	}
-	damageSegment(t, snap)
+	snaptest.DamageSegment(t, snap)
 	if err := ugnos.VerifySnapshot(snap); !errors.Is(err, ugnos.ErrCorrupt) {
 		t.Fatalf("VerifySnapshot of a damaged snapshot: %v", err)
 	}
@@ -270,33 +271,5 @@ func TestSnapshotDamagedRefused(t *testing.T) {
 	}
 	if err := ugnos.VerifySnapshot(t.TempDir()); !errors.Is(err, ugnos.ErrCorrupt) {
 		t.Fatalf("VerifySnapshot of an empty directory: %v", err)
-	}
-}
-
-// damageSegment flips a byte in the middle of one .parquet file of a
-// snapshot. The file may be a hard link to a live segment, so it is
-// replaced by a new file rather than written through.
-func damageSegment(t *testing.T, snap string) {
-	t.Helper()
-	var seg string
-	filepath.WalkDir(snap, func(p string, d os.DirEntry, err error) error {
-		if err == nil && seg == "" && strings.HasSuffix(p, ".parquet") {
-			seg = p
-		}
-		return nil
-	})
-	if seg == "" {
-		t.Fatal("no .parquet file in the snapshot")
-	}
-	b, err := os.ReadFile(seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.Remove(seg); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(seg, b, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

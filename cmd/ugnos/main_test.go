@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/ugnos/ugnos"
+	"github.com/ugnos/ugnos/internal/snaptest"
 )
 
 // binary is the ugnos binary built once by TestMain.
@@ -722,7 +723,7 @@ func TestSnapshotRestoreCommands(t *testing.T) {
 	if code, _, stderr := runCLI(t, nil, "verify-snapshot", snap2); code != 0 {
 		t.Fatalf("verify-snapshot of the offline snapshot: exit %d, stderr %q", code, stderr)
 	}
-	damageParquet(t, snap2)
+	snaptest.DamageSegment(t, snap2)
 	if code, _, stderr := runCLI(t, nil, "verify-snapshot", snap2); code != 1 || !strings.Contains(stderr, "checksum") {
 		t.Fatalf("verify-snapshot of a damaged snapshot: exit %d, stderr %q", code, stderr)
 	}
@@ -752,34 +753,6 @@ func TestSnapshotRestoreCommands(t *testing.T) {
 	}
 	if m := db.Metrics(); m.Tenants > 2 || m.Tables != 1 {
 		t.Errorf("target after a refused restore: %d tenants, %d tables", m.Tenants, m.Tables)
-	}
-}
-
-// damageParquet flips a byte in one .parquet file of a snapshot. Segment
-// files may be hard links to a data directory's, so the file is replaced,
-// not written through.
-func damageParquet(t *testing.T, snap string) {
-	t.Helper()
-	var seg string
-	filepath.WalkDir(snap, func(p string, d os.DirEntry, err error) error {
-		if err == nil && seg == "" && strings.HasSuffix(p, ".parquet") {
-			seg = p
-		}
-		return nil
-	})
-	if seg == "" {
-		t.Fatal("no .parquet file in the snapshot")
-	}
-	b, err := os.ReadFile(seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.Remove(seg); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(seg, b, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
