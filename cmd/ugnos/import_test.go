@@ -311,7 +311,7 @@ func TestImportExportServe(t *testing.T) {
 	dir := t.TempDir()
 	pgAddr, httpAddr := freeAddr(t), freeAddr(t)
 	s := startServe(t, cleanEnv(), "--data-dir", filepath.Join(dir, "data"), "--pg-addr", pgAddr, "--http-addr", httpAddr)
-	s.waitHealthy(t, httpAddr)
+	s.waitReady(t, httpAddr)
 	os.WriteFile(filepath.Join(dir, "cpu.csv"), []byte(testCSV), 0o644)
 	if _, stderr, code := ugnosCmd(t, dir, "import", "--pg-addr", pgAddr, "--db", "iot", "--types", "note=text", "cpu.csv"); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -379,7 +379,7 @@ func TestImportLineProtocolServe(t *testing.T) {
 	dir := t.TempDir()
 	pgAddr, httpAddr := freeAddr(t), freeAddr(t)
 	s := startServe(t, cleanEnv(), "--data-dir", filepath.Join(dir, "data"), "--pg-addr", pgAddr, "--http-addr", httpAddr)
-	s.waitHealthy(t, httpAddr)
+	s.waitReady(t, httpAddr)
 	os.WriteFile(filepath.Join(dir, "cpu.txt"), []byte(testLP), 0o644)
 	if _, stderr, code := ugnosCmd(t, dir, "import", "--http-addr", httpAddr, "--db", "iot", "cpu.txt"); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

@@ -135,8 +135,10 @@ func (s *server) wait(t *testing.T, d time.Duration) int {
 	return 0
 }
 
-// waitHealthy polls GET /health until it answers 200.
-func (s *server) waitHealthy(t *testing.T, addr string) {
+// waitReady polls GET /ready until it answers 200: the database is open
+// and the PostgreSQL listener is up (/health answers as soon as HTTP
+// listens, before either).
+func (s *server) waitReady(t *testing.T, addr string) {
 	t.Helper()
 	c := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
@@ -146,7 +148,7 @@ func (s *server) waitHealthy(t *testing.T, addr string) {
 			t.Fatalf("ugnos serve exited early: %v", s.err)
 		default:
 		}
-		resp, err := c.Get("http://" + addr + "/health")
+		resp, err := c.Get("http://" + addr + "/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -154,7 +156,7 @@ func (s *server) waitHealthy(t *testing.T, addr string) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/health not ready after 30s: last error %v", err)
+			t.Fatalf("/ready not 200 after 30s: last error %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -238,7 +240,7 @@ func TestServeHealthMetricsShutdown(t *testing.T) {
 
 	addr, pgAddr := freeAddr(t), freeAddr(t)
 	s := startServe(t, cleanEnv(), "--data-dir", dataDir, "--http-addr", addr, "--pg-addr", pgAddr, "--sync", "interval")
-	s.waitHealthy(t, addr)
+	s.waitReady(t, addr)
 
 	// the data answers over the PostgreSQL protocol, and a client
 	// connected at SIGTERM is told why it is disconnected
@@ -316,7 +318,7 @@ func TestServeHealthMetricsShutdown(t *testing.T) {
 func TestServeEnvHTTPAddrAndSIGINT(t *testing.T) {
 	addr := freeAddr(t)
 	s := startServe(t, cleanEnv("UGNOS_HTTP_ADDR="+addr, "UGNOS_DATA_DIR="+t.TempDir(), "UGNOS_PG_ADDR="+freeAddr(t)))
-	s.waitHealthy(t, addr)
+	s.waitReady(t, addr)
 	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +365,7 @@ func TestServeReadyDuringReplay(t *testing.T) {
 
 	addr := freeAddr(t)
 	s := startServe(t, cleanEnv(), "--data-dir", dataDir, "--http-addr", addr, "--pg-addr", freeAddr(t), "--log-format", "json")
-	s.waitHealthy(t, addr)
+	s.waitReady(t, addr)
 	c := &http.Client{Timeout: 5 * time.Second}
 	saw503, deadline := false, time.Now().Add(60*time.Second)
 	for {
@@ -624,7 +626,7 @@ func TestSnapshotRestoreCommands(t *testing.T) {
 	dataDir, root := t.TempDir(), t.TempDir()
 	addr, pgAddr := freeAddr(t), freeAddr(t)
 	s := startServe(t, cleanEnv(), "--data-dir", dataDir, "--http-addr", addr, "--pg-addr", pgAddr)
-	s.waitHealthy(t, addr)
+	s.waitReady(t, addr)
 
 	pc, err := pgx.Connect(bg, "postgres://ugnos@"+pgAddr+"/postgres?sslmode=disable")
 	if err != nil {
@@ -696,7 +698,7 @@ func TestSnapshotRestoreCommands(t *testing.T) {
 	}
 	addr2, pgAddr2 := freeAddr(t), freeAddr(t)
 	s2 := startServe(t, cleanEnv(), "--data-dir", fresh, "--http-addr", addr2, "--pg-addr", pgAddr2)
-	s2.waitHealthy(t, addr2)
+	s2.waitReady(t, addr2)
 	for _, q := range []struct{ db, sql, want string }{{"acme", cpuQ, wantCPU}, {"postgres", memQ, wantMem}} {
 		c, err := pgx.Connect(bg, "postgres://ugnos@"+pgAddr2+"/"+q.db+"?sslmode=disable")
 		if err != nil {
