@@ -12,28 +12,6 @@ import (
 	"github.com/ugnos/ugnos/internal/snaptest"
 )
 
-// adminRows runs a statement for a tenant with arguments and returns its
-// rows as text, like sltRunArgs2.
-func adminRows(db *ugnos.DB, tenant, q string, args ...any) ([]string, error) {
-	rd, err := db.SQL(ctx, tenant, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Release()
-	var rows []string
-	for rd.Next() {
-		rec := rd.RecordBatch()
-		for i := 0; i < int(rec.NumRows()); i++ {
-			var cells []string
-			for c := 0; c < int(rec.NumCols()); c++ {
-				cells = append(cells, rec.Column(c).ValueStr(i))
-			}
-			rows = append(rows, strings.Join(cells, " "))
-		}
-	}
-	return rows, rd.Err()
-}
-
 func openDir(t *testing.T, dir string) *ugnos.DB {
 	t.Helper()
 	db, err := ugnos.Open(dir)
@@ -64,11 +42,11 @@ func adminFixture(t *testing.T, db *ugnos.DB) {
 // adminContent is every row of the fixture's tables, in order.
 func adminContent(t *testing.T, db *ugnos.DB) string {
 	t.Helper()
-	a, err := adminRows(db, "acme", "SELECT time, host, usage, n FROM cpu ORDER BY time")
+	a, err := sltRunArgs2(db, "acme", "SELECT time, host, usage, n FROM cpu ORDER BY time")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := adminRows(db, "other", "SELECT time, host, free FROM mem ORDER BY time")
+	b, err := sltRunArgs2(db, "other", "SELECT time, host, free FROM mem ORDER BY time")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +89,7 @@ func TestCheckpointStatement(t *testing.T) {
 func TestCheckpointFunctions(t *testing.T) {
 	db := openDir(t, t.TempDir())
 	adminFixture(t, db)
-	got, err := adminRows(db, "acme", "SELECT ugnos_checkpoint()")
+	got, err := sltRunArgs2(db, "acme", "SELECT ugnos_checkpoint()")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +104,7 @@ func TestCheckpointFunctions(t *testing.T) {
 	if _, err := db.Exec(ctx, "acme", "CHECKPOINT"); err != nil {
 		t.Fatal(err)
 	}
-	got, err = adminRows(db, "other", "SELECT ugnos_compact() AS c")
+	got, err = sltRunArgs2(db, "other", "SELECT ugnos_compact() AS c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,12 +112,12 @@ func TestCheckpointFunctions(t *testing.T) {
 	if len(got) != 1 || !strings.HasPrefix(got[0], "compaction done: ") || m.DiskRows != 6 {
 		t.Fatalf("ugnos_compact() = %q; %d rows on disk", got, m.DiskRows)
 	}
-	if n, err := adminRows(db, "acme", "SELECT count(*) FROM cpu"); err != nil || n[0] != "4" {
+	if n, err := sltRunArgs2(db, "acme", "SELECT count(*) FROM cpu"); err != nil || n[0] != "4" {
 		t.Fatalf("count after compaction = %v, %v", n, err)
 	}
 	// wrong arguments
 	for _, q := range []string{"SELECT ugnos_checkpoint(1)", "SELECT ugnos_snapshot()", "SELECT ugnos_snapshot(1)"} {
-		if _, err := adminRows(db, "acme", q); sqlState(err) != "42883" {
+		if _, err := sltRunArgs2(db, "acme", q); sqlState(err) != "42883" {
 			t.Errorf("%s: %v (SQLSTATE %s), want 42883", q, err, sqlState(err))
 		}
 	}
@@ -163,7 +141,7 @@ func TestSnapshotFunction(t *testing.T) {
 
 	// planning (EXPLAIN, Describe) must not take the snapshot
 	planned := filepath.Join(root, "planned")
-	if _, err := adminRows(db, "acme", "EXPLAIN SELECT ugnos_snapshot('"+planned+"')"); err != nil {
+	if _, err := sltRunArgs2(db, "acme", "EXPLAIN SELECT ugnos_snapshot('"+planned+"')"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Describe(ctx, "acme", "SELECT ugnos_snapshot('"+planned+"')"); err != nil {
@@ -175,7 +153,7 @@ func TestSnapshotFunction(t *testing.T) {
 
 	// a literal: a second evaluation would fail on the non-empty target
 	snap := filepath.Join(root, "snap1")
-	got, err := adminRows(db, "postgres", "SELECT ugnos_snapshot('"+snap+"')")
+	got, err := sltRunArgs2(db, "postgres", "SELECT ugnos_snapshot('"+snap+"')")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +165,7 @@ func TestSnapshotFunction(t *testing.T) {
 	}
 	// a parameter, with a path to clean
 	snap2 := filepath.Join(root, "snap2")
-	got, err = adminRows(db, "other", "SELECT ugnos_snapshot($1)", root+"/x/../snap2/")
+	got, err = sltRunArgs2(db, "other", "SELECT ugnos_snapshot($1)", root+"/x/../snap2/")
 	if err != nil || len(got) != 1 || got[0] != snap2 {
 		t.Fatalf("ugnos_snapshot($1) = %q, %v", got, err)
 	}
@@ -220,12 +198,12 @@ func TestSnapshotFunction(t *testing.T) {
 		{"", "22023"},                              // empty
 		{filepath.Join(snap, "SNAPSHOT"), "58P01"}, // a file, not a directory
 	} {
-		_, err := adminRows(db, "acme", "SELECT ugnos_snapshot($1)", tc.path)
+		_, err := sltRunArgs2(db, "acme", "SELECT ugnos_snapshot($1)", tc.path)
 		if sqlState(err) != tc.code {
 			t.Errorf("ugnos_snapshot(%q): %v (SQLSTATE %s), want %s", tc.path, err, sqlState(err), tc.code)
 		}
 	}
-	if got, err := adminRows(db, "acme", "SELECT ugnos_snapshot(NULL)"); err != nil || len(got) != 1 || got[0] != "(null)" {
+	if got, err := sltRunArgs2(db, "acme", "SELECT ugnos_snapshot(NULL)"); err != nil || len(got) != 1 || got[0] != "(null)" {
 		t.Errorf("ugnos_snapshot(NULL) = %q, %v; want NULL", got, err)
 	}
 }
@@ -234,7 +212,7 @@ func TestSnapshotFunction(t *testing.T) {
 func TestSnapshotInsideDataDir(t *testing.T) {
 	dir := t.TempDir()
 	db := openDir(t, dir)
-	_, err := adminRows(db, "postgres", "SELECT ugnos_snapshot($1)", filepath.Join(dir, "backup"))
+	_, err := sltRunArgs2(db, "postgres", "SELECT ugnos_snapshot($1)", filepath.Join(dir, "backup"))
 	if sqlState(err) != "22023" || !strings.Contains(err.Error(), "inside the data directory") {
 		t.Fatalf("snapshot inside the data directory: %v", err)
 	}
@@ -249,7 +227,7 @@ func TestSnapshotDamagedRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := filepath.Join(t.TempDir(), "snap")
-	if _, err := adminRows(src, "acme", "SELECT ugnos_snapshot($1)", snap); err != nil {
+	if _, err := sltRunArgs2(src, "acme", "SELECT ugnos_snapshot($1)", snap); err != nil {
 		t.Fatal(err)
 	}
 	snaptest.DamageSegment(t, snap)
@@ -266,7 +244,7 @@ func TestSnapshotDamagedRefused(t *testing.T) {
 	if err := dst.Restore(snap); !errors.Is(err, ugnos.ErrCorrupt) || sqlState(err) != errs.CodeDataCorrupted {
 		t.Fatalf("Restore of a damaged snapshot: %v", err)
 	}
-	if got, err := adminRows(dst, "keep", "SELECT value FROM m"); err != nil || strings.Join(got, ",") != "42" {
+	if got, err := sltRunArgs2(dst, "keep", "SELECT value FROM m"); err != nil || strings.Join(got, ",") != "42" {
 		t.Fatalf("target after a refused restore: %q, %v", got, err)
 	}
 	if err := ugnos.VerifySnapshot(t.TempDir()); !errors.Is(err, ugnos.ErrCorrupt) {

@@ -21,7 +21,7 @@ func TestRetentionPolicySQL(t *testing.T) {
 	}
 	one := func(q string, want ...string) {
 		t.Helper()
-		rows, err := adminRows(db, "acme", q)
+		rows, err := sltRunArgs2(db, "acme", q)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -36,12 +36,12 @@ func TestRetentionPolicySQL(t *testing.T) {
 	}
 	fails := func(q, state string) {
 		t.Helper()
-		_, err := adminRows(db, "acme", q)
+		_, err := sltRunArgs2(db, "acme", q)
 		if sqlState(err) != state {
 			t.Fatalf("%s: got %v (%s), want SQLSTATE %s", q, err, sqlState(err), state)
 		}
 	}
-	rows, err := adminRows(db, "acme", "SELECT add_retention_policy('cpu', INTERVAL '90 days')")
+	rows, err := sltRunArgs2(db, "acme", "SELECT add_retention_policy('cpu', INTERVAL '90 days')")
 	if err != nil || len(rows) != 1 {
 		t.Fatal(rows, err)
 	}

@@ -59,7 +59,7 @@ func (h *hookSink) got() []ugnos.RuleEvent {
 // evaluations returns how often a rule has been evaluated.
 func evaluations(t *testing.T, db *ugnos.DB, name string) int {
 	t.Helper()
-	rows, err := adminRows(db, "acme", "SELECT evaluations FROM ugnos.rules WHERE name = $1", name)
+	rows, err := sltRunArgs2(db, "acme", "SELECT evaluations FROM ugnos.rules WHERE name = $1", name)
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("ugnos.rules: %q %v", rows, err)
 	}
@@ -123,7 +123,7 @@ func TestRuleWebhookFiresAndResolves(t *testing.T) {
 	if ev.State != "resolved" || ev.Value != 20 {
 		t.Fatalf("resolved event %+v", ev)
 	}
-	rows, err := adminRows(db, "acme", "SELECT rule, state, value, labels FROM ugnos.alerts ORDER BY at")
+	rows, err := sltRunArgs2(db, "acme", "SELECT rule, state, value, labels FROM ugnos.alerts ORDER BY at")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestRulePersistsAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adminRows(db, "acme", "SELECT ugnos_create_rule('sqlrule', 'SELECT host, max(value) FROM cpu GROUP BY host', INTERVAL '1 hour', INTERVAL '0 seconds', 'notify:alerts')"); err != nil {
+	if _, err := sltRunArgs2(db, "acme", "SELECT ugnos_create_rule('sqlrule', 'SELECT host, max(value) FROM cpu GROUP BY host', INTERVAL '1 hour', INTERVAL '0 seconds', 'notify:alerts')"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.RegisterRule("acme", thresholdRule("keep", "http://127.0.0.1:1/")); sqlState(err) != "42710" {
@@ -192,7 +192,7 @@ func TestRulePersistsAcrossRestart(t *testing.T) {
 	if len(rules) != 2 || rules[id].Name != "keep" || rules[id].Threshold != 80 || rules[id].For != 150*time.Millisecond {
 		t.Fatalf("rules after reopen: %+v", rules)
 	}
-	rows, err := adminRows(db, "acme", "SELECT id, name, query, every::text, actions FROM ugnos.rules ORDER BY id")
+	rows, err := sltRunArgs2(db, "acme", "SELECT id, name, query, every::text, actions FROM ugnos.rules ORDER BY id")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,10 +203,10 @@ func TestRulePersistsAcrossRestart(t *testing.T) {
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("ugnos.rules:\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
-	if rows, err := adminRows(db, "acme", "SELECT ugnos_drop_rule('sqlrule')"); err != nil || rows[0] != "true" {
+	if rows, err := sltRunArgs2(db, "acme", "SELECT ugnos_drop_rule('sqlrule')"); err != nil || rows[0] != "true" {
 		t.Fatal(rows, err)
 	}
-	if _, err := adminRows(db, "acme", "SELECT ugnos_drop_rule('sqlrule')"); sqlState(err) != "42704" {
+	if _, err := sltRunArgs2(db, "acme", "SELECT ugnos_drop_rule('sqlrule')"); sqlState(err) != "42704" {
 		t.Fatalf("drop twice: %v", err)
 	}
 	if err := db.RemoveRule("acme", id); err != nil {
@@ -258,7 +258,7 @@ func TestRuleInsertAndNotify(t *testing.T) {
 		}
 	}
 	poll(t, "continuous query rows", func() bool {
-		rows, err := adminRows(db, "acme", "SELECT host, value FROM cpu_sum ORDER BY host LIMIT 2")
+		rows, err := sltRunArgs2(db, "acme", "SELECT host, value FROM cpu_sum ORDER BY host LIMIT 2")
 		return err == nil && strings.Join(rows, ",") == "a 7,b 7"
 	})
 }

@@ -134,8 +134,10 @@ func TestSQLExplainAnalyze(t *testing.T) {
 	}
 }
 
-func sltRunArgs2(db *ugnos.DB, tenant, q string) ([]string, error) {
-	rd, err := db.SQL(ctx, tenant, q)
+// sltRunArgs2 runs a statement for a tenant with arguments and returns its
+// rows as text, cells joined by spaces.
+func sltRunArgs2(db *ugnos.DB, tenant, q string, args ...any) ([]string, error) {
+	rd, err := db.SQL(ctx, tenant, q, args...)
 	if err != nil {
 		return nil, err
 	}
