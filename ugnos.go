@@ -60,6 +60,7 @@ type DB struct {
 	queryMem int64
 	notes    notifyHub
 	rules    *ruleSet
+	hub      *writeHub // the engine's Observer
 }
 
 // Open opens the database in dir, creating it if needed, and replays its
@@ -70,11 +71,13 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	for _, opt := range opts {
 		opt(&c)
 	}
+	hub := &writeHub{}
+	c.eng.Observer = hub
 	eng, err := engine.Open(dir, c.eng)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem}
+	db := &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem, hub: hub}
 	db.rules = newRuleSet(db)
 	if err := db.rules.load(); err != nil {
 		eng.Close()

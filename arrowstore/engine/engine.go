@@ -54,6 +54,9 @@ type Options struct {
 	// CheckInterval is how often the background checkpointer compares
 	// memory with MemoryLimit; default 100ms.
 	CheckInterval time.Duration
+	// Observer, if set, is told about every write and delete (see
+	// Observer), replayed ones included.
+	Observer Observer
 }
 
 func (o Options) walCheckpointBytes() uint64 {

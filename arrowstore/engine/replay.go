@@ -100,6 +100,7 @@ func (e *Engine) replay(lsn wal.LSN, payload []byte) error {
 			}
 		}
 		t.buf.Append(rows)
+		t.notifyWritten(rows, true)
 		releaseCols(rows)
 	case recDelete:
 		id := d.u32()
@@ -123,6 +124,7 @@ func (e *Engine) replay(lsn wal.LSN, payload []byte) error {
 			return corrupt("delete")
 		}
 		t.buf.Delete(minT, maxT, sids)
+		t.notifyDeleted(minT, maxT, sids == nil, true)
 		t.addTombstone(tombstone{Table: id, MinT: minT, MaxT: maxT, SIDs: sids, All: sids == nil, LSN: uint64(lsn)})
 	case recDropTable:
 		id := d.u32()

@@ -396,7 +396,9 @@ func (e *Engine) Delete(ctx context.Context, tenantName, tableName string, minT,
 	if e.wal != nil {
 		t.addTombstone(tombstone{Table: t.id, MinT: minT, MaxT: maxT, SIDs: sids, All: sids == nil, LSN: uint64(lsn)})
 	}
-	return uint64(t.buf.Delete(minT, maxT, sids) + onDisk), nil
+	n := uint64(t.buf.Delete(minT, maxT, sids) + onDisk)
+	t.notifyDeleted(minT, maxT, sids == nil, false)
+	return n, nil
 }
 
 // SeriesTags implements arrowstore.SeriesTable.

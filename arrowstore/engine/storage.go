@@ -409,7 +409,11 @@ func (e *Engine) checkpointLocked(ctx context.Context) error {
 	e.man = m
 	e.ckptLSN.Store(lsn)
 
-	// 5. the WAL before L and files no longer listed go
+	// 5. the WAL before L and files no longer listed go (observers first
+	// make durable what they learnt from the records that go)
+	if err := e.beforeTruncate(); err != nil {
+		return err
+	}
 	if err := e.wal.TruncateBefore(wal.LSN(lsn)); err != nil {
 		return err
 	}

@@ -183,6 +183,7 @@ func (t *table) commit(rows *membuf.Rows) error {
 	t.buf.Append(rows)
 	e.ingested.Add(int64(rows.N))
 	e.writes.Add(1)
+	t.notifyWritten(rows, false)
 	return nil
 }
 
