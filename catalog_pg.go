@@ -32,6 +32,7 @@ type pgSession struct {
 	once   sync.Once
 	snap   *pgcatalog.Snapshot
 	reg    *functions.Registry
+	held   []*cagg // continuous aggregates read (their locks, until the scans are open)
 }
 
 func newPGSession(db *DB, tenant string, client *Session) *pgSession {

@@ -53,6 +53,22 @@ var ugnosRelations = map[string][]planner.ScanColumn{
 		{Name: "value", Kind: planner.KindField, T: functions.TFloat},
 		{Name: "labels", Kind: planner.KindField, T: functions.TText}, // JSON object
 	},
+	// the statement's database's continuous aggregates (cagg.go)
+	"continuous_aggregates": {
+		{Name: "view_name", Kind: planner.KindField, T: functions.TText},
+		{Name: "source_table", Kind: planner.KindField, T: functions.TText},
+		{Name: "materialization_table", Kind: planner.KindField, T: functions.TText},
+		{Name: "bucket_width", Kind: planner.KindField, T: functions.TInterval},
+		{Name: "refresh_interval", Kind: planner.KindField, T: functions.TInterval},
+		{Name: "lag", Kind: planner.KindField, T: functions.TInterval},
+		{Name: "materialized_only", Kind: planner.KindField, T: functions.TBool},
+		{Name: "watermark", Kind: planner.KindField, T: functions.TTimestamp}, // buckets before it are materialized; NULL: none yet
+		{Name: "invalid_ranges", Kind: planner.KindField, T: functions.TInt},  // spans waiting to be recomputed
+		{Name: "last_refresh", Kind: planner.KindField, T: functions.TTimestamp},
+		{Name: "refreshes", Kind: planner.KindField, T: functions.TInt},
+		{Name: "last_error", Kind: planner.KindField, T: functions.TText},
+		{Name: "definition", Kind: planner.KindField, T: functions.TText},
+	},
 	// the statement's database's retention: a row with table_name NULL
 	// for the database's default, one per table with its own policy
 	"retention_policies": {
@@ -90,6 +106,8 @@ func (t *ugnosTable) Scan(ctx context.Context, req arrowstore.ScanRequest) (arra
 	var rec arrow.RecordBatch
 	if t.name == "metrics" {
 		rec = metricsRecord(t.db.Metrics().Samples())
+	} else if t.name == "continuous_aggregates" {
+		rec = t.caggRecord()
 	} else {
 		r, err := t.ruleRecord()
 		if err != nil {

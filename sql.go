@@ -24,7 +24,17 @@ type catalog struct {
 	pg     *pgSession // system catalogs and session functions (catalog_pg.go)
 }
 
-func (c catalog) View(name string) (string, bool) { return c.db.eng.View(c.tenant, name) }
+// View returns a view's text; a continuous aggregate's is generated from
+// its state now, under its read lock (held for the statement).
+func (c catalog) View(name string) (string, bool) {
+	if cg := c.db.caggs.get(c.tenant, name); cg != nil {
+		if c.pg != nil {
+			c.pg.holdCagg(cg)
+		}
+		return cg.read(), true
+	}
+	return c.db.eng.View(c.tenant, name)
+}
 
 func (c catalog) Table(name string) ([]planner.ScanColumn, error) {
 	t, err := c.db.eng.Table(c.tenant, name)
@@ -114,7 +124,15 @@ func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		return &Result{Tag: "CREATE DATABASE"}, db.eng.CreateTenantStrict(node.GetCreatedbStmt().GetDbname())
 	case node.GetDropdbStmt() != nil:
 		d := node.GetDropdbStmt()
-		return &Result{Tag: "DROP DATABASE"}, db.eng.DropTenant(d.GetDbname(), d.GetMissingOk())
+		if err := db.eng.DropTenant(d.GetDbname(), d.GetMissingOk()); err != nil {
+			return nil, err
+		}
+		for _, c := range db.caggs.list(d.GetDbname()) {
+			if err := db.caggs.remove(c); err != nil {
+				return nil, err
+			}
+		}
+		return &Result{Tag: "DROP DATABASE"}, nil
 	case node.GetCheckPointStmt() != nil:
 		return db.checkpointStmt(ctx)
 	case node.GetNotifyStmt() != nil:
@@ -126,6 +144,7 @@ func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		}
 	}
 	pgs := newPGSession(db, tenant, sessionFrom(ctx))
+	defer pgs.releaseCaggs() // scans are open once the statement returns
 	pgs.ctx = ctx
 	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), Params: args, Text: query}
 	switch {
@@ -161,6 +180,10 @@ func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		return db.alterTable(tenant, node.GetAlterTableStmt())
 	case node.GetViewStmt() != nil:
 		return db.createView(tenant, p, node.GetViewStmt())
+	case node.GetCreateTableAsStmt() != nil:
+		return db.createMatView(ctx, tenant, p, node.GetCreateTableAsStmt())
+	case node.GetRefreshMatViewStmt() != nil:
+		return db.refreshMatView(ctx, tenant, node.GetRefreshMatViewStmt())
 	case node.GetTruncateStmt() != nil:
 		for _, r := range node.GetTruncateStmt().GetRelations() {
 			name := r.GetRangeVar().GetRelname()
@@ -314,6 +337,7 @@ func (db *DB) Describe(ctx context.Context, tenant, query string) (*Description,
 		return nil, err
 	}
 	pgs := newPGSession(db, tenant, sessionFrom(ctx))
+	defer pgs.releaseCaggs()
 	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), InferParams: true, Text: query}
 	d := &Description{}
 	switch {

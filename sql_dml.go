@@ -95,6 +95,8 @@ func (db *DB) dropStmt(tenant string, ds *pg.DropStmt) (*Result, error) {
 			}
 		}
 		return &Result{Tag: "DROP VIEW"}, nil
+	case pg.ObjectType_OBJECT_MATVIEW:
+		return db.dropMatViews(tenant, ds)
 	default:
 		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "DROP %s is not supported", strings.TrimPrefix(ds.GetRemoveType().String(), "OBJECT_"))
 	}
@@ -104,6 +106,9 @@ func (db *DB) dropStmt(tenant string, ds *pg.DropStmt) (*Result, error) {
 			continue
 		}
 		name := items[len(items)-1].GetString_().GetSval()
+		if err := db.checkDropTable(tenant, name, ds.GetBehavior() == pg.DropBehavior_DROP_CASCADE); err != nil {
+			return nil, err
+		}
 		if err := db.eng.DropTable(tenant, name, ds.GetMissingOk()); err != nil {
 			return nil, err
 		}

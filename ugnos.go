@@ -61,6 +61,7 @@ type DB struct {
 	notes    notifyHub
 	rules    *ruleSet
 	hub      *writeHub // the engine's Observer
+	caggs    *caggSet
 }
 
 // Open opens the database in dir, creating it if needed, and replays its
@@ -72,14 +73,21 @@ func Open(dir string, opts ...Option) (*DB, error) {
 		opt(&c)
 	}
 	hub := &writeHub{}
+	caggs := newCaggSet(dir)
+	hub.add(caggs) // before Open: replayed writes invalidate too
 	c.eng.Observer = hub
 	eng, err := engine.Open(dir, c.eng)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem, hub: hub}
+	db := &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem, hub: hub, caggs: caggs}
 	db.rules = newRuleSet(db)
 	if err := db.rules.load(); err != nil {
+		eng.Close()
+		return nil, err
+	}
+	if err := caggs.load(db); err != nil {
+		db.rules.close()
 		eng.Close()
 		return nil, err
 	}
@@ -90,6 +98,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 // database. Later calls of any method return ErrClosed.
 func (db *DB) Close() error {
 	db.rules.close()
+	db.caggs.close()
 	return db.eng.Close()
 }
 

@@ -249,6 +249,9 @@ func pad2(n int64) string {
 // Monday 2000-01-03 00:00:00 UTC.
 var bucketOrigin = time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC).UnixNano()
 
+// BucketOrigin is time_bucket's default origin (ns since the epoch).
+var BucketOrigin = bucketOrigin
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if (a%b != 0) && ((a < 0) != (b < 0)) {
