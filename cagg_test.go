@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ var base = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 func caggPoints(n int, r *rand.Rand, span time.Duration) []ugnos.Point {
 	pts := make([]ugnos.Point, n)
 	for i := range pts {
-		pts[i] = ugnos.Point{Timestamp: base + r.Int63n(int64(span)), Value: float64(r.Intn(1000)) / 10,
+		pts[i] = ugnos.Point{Timestamp: base + r.Int63n(int64(span)), Value: float64(r.Intn(1000)), // integers: sums are exact in any order
 			Tags: ugnos.TagSet{"host": fmt.Sprintf("h%d", r.Intn(4))}}
 	}
 	return pts
@@ -116,9 +117,187 @@ func TestContinuousAggregateBasics(t *testing.T) {
 
 func mustExec(t *testing.T, db *ugnos.DB, q string) {
 	t.Helper()
-	if _, err := db.Exec(ctx, "acme", q); err != nil {
+	if _, err := sltRunArgs2(db, "acme", q); err != nil { // rows read: SELECT f() runs f
 		t.Fatalf("%s: %v", q, err)
 	}
 }
 
 var _ = sync.Mutex{}
+
+// TestContinuousAggregateConcurrent: late writes and deletes race the
+// background refresh (every 100ms) and explicit refreshes; at every
+// check — writers paused, refreshes still running — the view equals its
+// query computed from scratch.
+func TestContinuousAggregateConcurrent(t *testing.T) {
+	db, err := ugnos.Open(t.TempDir())
+	must(t, err)
+	defer db.Close()
+	r := rand.New(rand.NewSource(2))
+	must(t, db.InsertBatch("acme", "m", caggPoints(2000, r, 72*time.Hour)))
+	mustExec(t, db, "CREATE MATERIALIZED VIEW m_1h WITH (ugnos.continuous, ugnos.refresh_interval = '100ms') AS "+caggDef)
+	mustExec(t, db, "CREATE MATERIALIZED VIEW m_10m WITH (ugnos.continuous, ugnos.refresh_interval = '100ms') AS "+
+		strings.ReplaceAll(caggDef, "'1 hour'", "'10 minutes'"))
+	rounds := 12
+	if testing.Short() {
+		rounds = 4
+	}
+	for round := 0; round < rounds; round++ {
+		var wg sync.WaitGroup
+		for w := 0; w < 3; w++ {
+			wg.Add(1)
+			go func(seed int64) {
+				defer wg.Done()
+				r := rand.New(rand.NewSource(seed))
+				for i := 0; i < 20; i++ {
+					if err := db.InsertBatch("acme", "m", caggPoints(1+r.Intn(50), r, 72*time.Hour)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}(int64(round*10 + w))
+		}
+		wg.Add(1)
+		go func(seed int64) {
+			defer wg.Done()
+			r := rand.New(rand.NewSource(seed))
+			for i := 0; i < 3; i++ {
+				lo := time.Unix(0, base+r.Int63n(int64(72*time.Hour))).UTC()
+				q := fmt.Sprintf("DELETE FROM m WHERE host = 'h%d' AND time >= '%s' AND time < '%s'", r.Intn(4),
+					lo.Format(time.RFC3339Nano), lo.Add(time.Duration(r.Int63n(int64(3*time.Hour)))).Format(time.RFC3339Nano))
+				if _, err := db.Exec(ctx, "acme", q); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(int64(round))
+		if round%4 == 3 {
+			mustExec(t, db, "CHECKPOINT")
+		}
+		wg.Wait()
+		// check while a refresh rewrites what the writes invalidated
+		done := make(chan error, 1)
+		go func() {
+			_, err := db.Exec(ctx, "acme", "REFRESH MATERIALIZED VIEW m_1h")
+			done <- err
+		}()
+		for i := 0; i < 3; i++ {
+			caggEqual(t, db, "m_1h", caggDef)
+			caggEqual(t, db, "m_10m", strings.ReplaceAll(caggDef, "'1 hour'", "'10 minutes'"))
+		}
+		must(t, <-done)
+		if t.Failed() {
+			return
+		}
+	}
+	st := caggRows(t, db, "SELECT view_name, refreshes > 1, last_error IS NULL FROM ugnos.continuous_aggregates")
+	if !slices.Equal(st, []string{"m_10m true true", "m_1h true true"}) {
+		t.Fatalf("state: %q", st)
+	}
+}
+
+// TestContinuousAggregateRetention: the raw table keeps a day, the
+// aggregate longer; expired raw rows and their deletes do not take the
+// downsampled history with them.
+func TestContinuousAggregateRetention(t *testing.T) {
+	db, err := ugnos.Open(t.TempDir())
+	must(t, err)
+	defer db.Close()
+	now := time.Now()
+	var pts []ugnos.Point
+	for h := 1; h <= 72; h++ { // a point in each of 72 hours, value = hours ago; half an hour from the retention cut
+		ts := now.Add(-time.Duration(h)*time.Hour + 30*time.Minute)
+		pts = append(pts, ugnos.Point{Timestamp: ts.UnixNano(), Value: float64(h), Tags: ugnos.TagSet{"host": "a"}})
+	}
+	must(t, db.InsertBatch("acme", "m", pts))
+	mustExec(t, db, "CREATE MATERIALIZED VIEW m_1h WITH (ugnos.continuous) AS "+caggDef)
+	count := func(q string) string { return caggRows(t, db, q)[0] }
+	if n := count("SELECT count(*) FROM m_1h"); n != "72" {
+		t.Fatalf("buckets: %s", n)
+	}
+	mustExec(t, db, "SELECT add_retention_policy('m', INTERVAL '1 day')")
+	if n := count("SELECT count(*) FROM m"); n != "24" {
+		t.Fatalf("raw rows kept: %s", n)
+	}
+	// expired rows deleted explicitly (as retention does): no recompute below the horizon
+	mustExec(t, db, fmt.Sprintf("DELETE FROM m WHERE time < '%s'", now.Add(-30*time.Hour).Format(time.RFC3339Nano)))
+	mustExec(t, db, "REFRESH MATERIALIZED VIEW m_1h")
+	if n := count("SELECT count(*) FROM m_1h"); n != "72" {
+		t.Fatalf("buckets after the raw rows expired: %s", n)
+	}
+	if s := count("SELECT sum(max_v) FROM m_1h"); s != fmt.Sprint(72*73/2) {
+		t.Fatalf("sum of buckets: %s", s)
+	}
+	// recent buckets still follow the raw table
+	b := time.Unix(0, pts[1].Timestamp).UTC().Truncate(time.Hour)
+	must(t, db.Insert("acme", "m", b.Add(time.Second).UnixNano(), 100, ugnos.TagSet{"host": "a"}))
+	if got := count(fmt.Sprintf("SELECT max_v FROM m_1h WHERE bucket = '%s'", b.Format(time.RFC3339))); got != "100" {
+		t.Fatalf("late point in a recent bucket: %s", got)
+	}
+	// the aggregate's own retention hides its buckets older than 2 days
+	mustExec(t, db, "SELECT add_retention_policy('m_1h', INTERVAL '2 days')")
+	want := 0
+	for _, p := range pts {
+		if !time.Unix(0, p.Timestamp).Truncate(time.Hour).Before(time.Now().Add(-48 * time.Hour)) {
+			want++
+		}
+	}
+	if n := count("SELECT count(*) FROM m_1h"); n != fmt.Sprint(want) {
+		t.Fatalf("buckets under the aggregate's retention: %s, want %d", n, want)
+	}
+}
+
+// TestContinuousAggregateGapfill: a view with time_bucket_gapfill, locf
+// and interpolate (which TimescaleDB refuses) equals its query.
+func TestContinuousAggregateGapfill(t *testing.T) {
+	db, err := ugnos.Open("")
+	must(t, err)
+	defer db.Close()
+	r := rand.New(rand.NewSource(3))
+	must(t, db.InsertBatch("acme", "m", caggPoints(40, r, 24*time.Hour))) // sparse: most hours empty
+	def := `SELECT time_bucket_gapfill('1 hour', time, '2024-03-01', '2024-03-02') AS bucket, host,
+		locf(avg(value)) AS a, interpolate(max(value)) AS mx, count(*) AS n FROM m GROUP BY bucket, host`
+	mustExec(t, db, "CREATE MATERIALIZED VIEW m_gf WITH (ugnos.continuous) AS "+def)
+	caggEqual(t, db, "m_gf", def)
+	if n := caggRows(t, db, "SELECT count(*) FROM m_gf"); n[0] != "96" { // 24 buckets × 4 hosts
+		t.Fatalf("rows: %s", n)
+	}
+	must(t, db.InsertBatch("acme", "m", caggPoints(10, r, 24*time.Hour)))
+	caggEqual(t, db, "m_gf", def)
+	mustExec(t, db, "REFRESH MATERIALIZED VIEW m_gf")
+	caggEqual(t, db, "m_gf", def)
+}
+
+// TestContinuousAggregateErrors: what cannot be kept incrementally is
+// refused with 0A000 naming it, and nothing is created.
+func TestContinuousAggregateErrors(t *testing.T) {
+	db, err := ugnos.Open("")
+	must(t, err)
+	defer db.Close()
+	must(t, db.Insert("acme", "m", base, 1, ugnos.TagSet{"host": "a"}))
+	for _, c := range []struct{ q, state string }{
+		{"CREATE MATERIALIZED VIEW v AS SELECT host FROM m", "0A000"},
+		{"CREATE MATERIALIZED VIEW v WITH (ugnos.continuous) AS SELECT host, avg(value) FROM m GROUP BY host", "0A000"},
+		{"CREATE MATERIALIZED VIEW v WITH (ugnos.continuous) AS SELECT time_bucket('1 hour', time) b, avg(value) FROM m GROUP BY b ORDER BY b", "0A000"},
+		{"CREATE MATERIALIZED VIEW v WITH (ugnos.continuous) AS SELECT time_bucket('1 month', time) b, avg(value) FROM m GROUP BY b", "0A000"},
+		{"CREATE MATERIALIZED VIEW v WITH (ugnos.continuous) AS SELECT time_bucket('1 hour', time) b, max(time) FROM m GROUP BY b", "0A000"},
+		{"CREATE MATERIALIZED VIEW v WITH (ugnos.continuous) AS SELECT time_bucket('1 hour', time) b, avg(value) a, max(value) a FROM m GROUP BY b", "42701"},
+		{"CREATE MATERIALIZED VIEW v WITH (ugnos.continuous) AS SELECT time_bucket_gapfill('1 hour', time) b, avg(value) FROM m GROUP BY b", "22023"},
+		{"CREATE MATERIALIZED VIEW v WITH (ugnos.continuous) AS SELECT time_bucket_gapfill('1 hour', time) b, avg(value) FROM m WHERE time > '2024-01-01' AND time < '2024-02-01' GROUP BY b", "0A000"},
+		{"CREATE MATERIALIZED VIEW v WITH (ugnos.continuous, ugnos.nonsense = 1) AS SELECT time_bucket('1 hour', time) b, avg(value) FROM m GROUP BY b", "22023"},
+		{"CREATE MATERIALIZED VIEW v WITH (ugnos.continuous) AS SELECT time_bucket('1 hour', time) b, avg(value) FROM nope GROUP BY b", "42P01"},
+		{"CREATE MATERIALIZED VIEW m WITH (ugnos.continuous) AS SELECT time_bucket('1 hour', time) b, avg(value) FROM m GROUP BY b", "42P07"},
+		{"REFRESH MATERIALIZED VIEW m", "42809"},
+		{"DROP MATERIALIZED VIEW nope", "42P01"},
+	} {
+		if _, err := db.Exec(ctx, "acme", c.q); sqlState(err) != c.state {
+			t.Errorf("%s: got %v, want SQLSTATE %s", c.q, err, c.state)
+		}
+	}
+	if got := caggRows(t, db, "SELECT count(*) FROM ugnos.continuous_aggregates"); got[0] != "0" {
+		t.Fatalf("aggregates after refusals: %s", got)
+	}
+	if tables := caggRows(t, db, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"); !slices.Equal(tables, []string{"m"}) {
+		t.Fatalf("tables after refusals: %q", tables)
+	}
+	mustExec(t, db, "DROP MATERIALIZED VIEW IF EXISTS nope")
+}

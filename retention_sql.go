@@ -198,10 +198,19 @@ func (db *DB) retentionJobID(tenant, table string) (int64, error) {
 	return retentionJobBase + int64(id), nil
 }
 
+// retentionTable is the table a retention policy on rel governs: a
+// continuous aggregate's is its materialization's.
+func (db *DB) retentionTable(tenant, rel string) string {
+	if c := db.caggs.get(tenant, rel); c != nil {
+		return c.def.Mat
+	}
+	return rel
+}
+
 // addRetentionPolicy sets a table's own retention period and returns its
 // job id.
 func (db *DB) addRetentionPolicy(tenant, rel string, dropAfter time.Duration, ifNotExists bool) (int64, error) {
-	table := relationName(rel)
+	table := db.retentionTable(tenant, relationName(rel))
 	own, err := db.eng.OwnRetention(tenant, table)
 	if err != nil {
 		return 0, errs.New(errs.ErrNotFound, errs.CodeUndefinedTable, "relation %q does not exist", rel)
@@ -227,7 +236,7 @@ func (db *DB) addRetentionPolicy(tenant, rel string, dropAfter time.Duration, if
 
 // removeRetentionPolicy removes a table's own retention period.
 func (db *DB) removeRetentionPolicy(tenant, rel string, ifExists bool) error {
-	table := relationName(rel)
+	table := db.retentionTable(tenant, relationName(rel))
 	own, err := db.eng.OwnRetention(tenant, table)
 	if err != nil {
 		return errs.New(errs.ErrNotFound, errs.CodeUndefinedTable, "relation %q does not exist", rel)
