@@ -301,3 +301,50 @@ func TestContinuousAggregateErrors(t *testing.T) {
 	}
 	mustExec(t, db, "DROP MATERIALIZED VIEW IF EXISTS nope")
 }
+
+// TestContinuousAggregateCatalog: the view is a relation of kind 'm' with
+// its columns, as psql's \dm and \d read them.
+func TestContinuousAggregateCatalog(t *testing.T) {
+	db, err := ugnos.Open("")
+	must(t, err)
+	defer db.Close()
+	must(t, db.Insert("acme", "m", base, 1, ugnos.TagSet{"host": "a"}))
+	mustExec(t, db, "CREATE MATERIALIZED VIEW m_1h WITH (ugnos.continuous) AS "+caggDef)
+	got := caggRows(t, db, "SELECT relname, relkind FROM pg_class WHERE relnamespace = 'public'::regnamespace")
+	if !slices.Equal(got, []string{"_cagg_m_1h r", "m r", "m_1h m"}) {
+		t.Fatalf("pg_class: %q", got)
+	}
+	got = caggRows(t, db, "SELECT attnum, attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'm_1h'::regclass")
+	want := []string{"1 bucket timestamp with time zone", "2 host text", "3 avg_v double precision", "4 max_v double precision", "5 n bigint"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pg_attribute: %q", got)
+	}
+	if got := caggRows(t, db, "SELECT count(*) FROM pg_views WHERE viewname = 'm_1h'"); got[0] != "0" {
+		t.Fatalf("pg_views lists a materialized view")
+	}
+	if got := caggRows(t, db, "SELECT pg_get_viewdef('m_1h'::regclass) LIKE 'SELECT time_bucket(%'"); got[0] != "true" {
+		t.Fatalf("pg_get_viewdef: %q", got)
+	}
+}
+
+// TestContinuousAggregateNarrowing: a time bound or tag comparison on the
+// view narrows the materialization's scan (the view is a union; the WHERE
+// stays above it).
+func TestContinuousAggregateNarrowing(t *testing.T) {
+	db, err := ugnos.Open("")
+	must(t, err)
+	defer db.Close()
+	r := rand.New(rand.NewSource(4))
+	must(t, db.InsertBatch("acme", "m", caggPoints(2000, r, 48*time.Hour)))
+	mustExec(t, db, "CREATE MATERIALIZED VIEW m_1h WITH (ugnos.continuous) AS "+caggDef)
+	q := "SELECT * FROM m_1h WHERE bucket >= '2024-03-02 00:00:00+00' AND host = 'h2'"
+	plan := strings.Join(caggRows(t, db, "EXPLAIN "+q), "\n")
+	if !strings.Contains(plan, "Scan _cagg_m_1h") || !strings.Contains(plan, "time=[2024-03-02 00:00:00+00,") || !strings.Contains(plan, "host = (h2)") {
+		t.Fatalf("the materialization's scan is not narrowed:\n%s", plan)
+	}
+	got := caggRows(t, db, q)
+	want := caggRows(t, db, "SELECT * FROM ("+caggDef+") v WHERE bucket >= '2024-03-02 00:00:00+00' AND host = 'h2'")
+	if !slices.Equal(got, want) || len(got) != 24 {
+		t.Fatalf("narrowed read: got %d rows, want %d (24)", len(got), len(want))
+	}
+}

@@ -101,6 +101,13 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 			}
 			snap.Views = append(snap.Views, v)
 		}
+		for _, c := range db.caggs.list(s.tenant) {
+			v := pgcatalog.View{OID: pgcatalog.ViewOID(c.def.Name), Name: c.def.Name, Definition: c.def.Query, Materialized: true}
+			if cols, err := s.viewColumns(c.def.Name); err == nil {
+				v.Columns = cols
+			}
+			snap.Views = append(snap.Views, v)
+		}
 		for _, name := range db.reg.Names() {
 			kind := "f"
 			if _, ok := db.reg.Aggregate(name); ok {

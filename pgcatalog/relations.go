@@ -162,8 +162,12 @@ func pgClass(s *Snapshot, r *rowset) {
 			"relfrozenxid", 1, "relminmxid", 1)
 	}
 	for _, v := range s.Views {
+		kind := "v"
+		if v.Materialized {
+			kind = "m"
+		}
 		r.add("oid", v.OID, "relname", v.Name, "relnamespace", OIDPublic, "relowner", OIDSuperuser,
-			"reltuples", float64(-1), "relpersistence", "p", "relkind", "v", "relnatts", len(v.Columns),
+			"reltuples", float64(-1), "relpersistence", "p", "relkind", kind, "relnatts", len(v.Columns),
 			"relhasrules", true, "relispopulated", true, "relreplident", "n")
 	}
 	for _, c := range catalogRelations {
@@ -340,6 +344,9 @@ func pgProc(s *Snapshot, r *rowset) {
 
 func pgViews(s *Snapshot, r *rowset) {
 	for _, v := range s.Views {
+		if v.Materialized {
+			continue
+		}
 		r.add("schemaname", "public", "viewname", v.Name, "viewowner", s.user(), "definition", v.Definition)
 	}
 }
@@ -465,6 +472,9 @@ func isColumns(s *Snapshot, r *rowset) {
 
 func isViews(s *Snapshot, r *rowset) {
 	for _, v := range s.Views {
+		if v.Materialized {
+			continue
+		}
 		r.add("table_catalog", s.Database, "table_schema", "public", "table_name", v.Name,
 			"view_definition", v.Definition, "check_option", "NONE", "is_updatable", "NO",
 			"is_insertable_into", "NO", "is_trigger_updatable", "NO", "is_trigger_deletable", "NO",

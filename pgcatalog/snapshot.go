@@ -40,6 +40,9 @@ type View struct {
 	Name       string
 	Definition string // the SELECT text
 	Columns    []Column
+	// Materialized: a continuous aggregate (relkind 'm'), not listed by
+	// pg_views and information_schema.views
+	Materialized bool
 }
 
 // Column is a column of a user table or view.

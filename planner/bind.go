@@ -296,6 +296,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 		if scan != nil {
 			where = pushDown(scan, where, sc)
 		} else {
+			narrowSubquery(input, where)
 			where = pushIntoJoin(input, where)
 		}
 		if where != nil {
