@@ -133,6 +133,13 @@ type cagg struct {
 	lastErr     string
 	refreshes   int64
 
+	// the raw table's newest time, to leave out the raw part of a read
+	// when nothing is at or past W: writes since load raise seenMax;
+	// a refresh reads what was there before (scanned, once)
+	seenMax    atomic.Int64
+	scannedMax atomic.Int64
+	scanned    atomic.Bool
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -238,6 +245,7 @@ func (cs *caggSet) sources() map[caggKey][]*cagg {
 // Written implements engine.Observer.
 func (cs *caggSet) Written(ev *engine.WriteEvent) {
 	cs.touched(ev.Tenant, ev.Table, ev.MinT, ev.MaxT, ev.Replay)
+	cs.wrote(ev.Tenant, ev.Table, ev.MaxT)
 }
 
 // Deleted implements engine.Observer.
@@ -263,6 +271,26 @@ func (cs *caggSet) touched(tenant, table string, minT, maxT int64, replay bool) 
 	for _, c := range cs.sources()[caggKey{tenant, table}] {
 		c.invalidate(minT, maxT)
 	}
+}
+
+// wrote raises the aggregates' idea of the raw table's newest time.
+func (cs *caggSet) wrote(tenant, table string, maxT int64) {
+	for _, c := range cs.sources()[caggKey{tenant, table}] {
+		for {
+			cur := c.seenMax.Load()
+			if maxT <= cur || c.seenMax.CompareAndSwap(cur, maxT) {
+				break
+			}
+		}
+	}
+}
+
+// rawAfter reports whether the raw table may hold rows at or after t.
+func (c *cagg) rawAfter(t int64) bool {
+	if !c.scanned.Load() {
+		return true
+	}
+	return c.seenMax.Load() >= t || c.scannedMax.Load() >= t
 }
 
 // BeforeWALTruncate implements engine.CheckpointObserver: what the WAL
@@ -368,6 +396,7 @@ func (cs *caggSet) load(db *DB) error {
 			c.invalid = append(c.invalid, invalidSpan{span{s[0], s[1]}, c.seq})
 		}
 		c.effective.Store(c.watermark)
+		c.seenMax.Store(arrowstore.MinTime)
 		cs.byName[caggKey{c.def.Tenant, c.def.Name}] = c
 	}
 	cs.indexLocked()
@@ -497,6 +526,7 @@ func (cs *caggSet) add(c *cagg) error {
 	c.set = cs
 	c.watermark = arrowstore.MinTime
 	c.effective.Store(c.watermark)
+	c.seenMax.Store(arrowstore.MinTime)
 	cs.mu.Lock()
 	k := caggKey{c.def.Tenant, c.def.Name}
 	if cs.byName[k] != nil {
@@ -664,7 +694,38 @@ func (c *cagg) refresh(ctx context.Context) (err error) {
 	c.invalid = kept
 	c.dirty = true
 	c.st.Unlock()
+	if !c.scanned.Load() {
+		// writes from here on are in seenMax (it is maxed before the
+		// scan starts); the scan sees everything before
+		m, ok, err := c.rawMax(ctx, target)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			m = arrowstore.MinTime
+		}
+		c.scannedMax.Store(m)
+		c.scanned.Store(true)
+	}
 	return c.set.save()
+}
+
+// rawMax is the raw table's newest time at or after from.
+func (c *cagg) rawMax(ctx context.Context, from int64) (int64, bool, error) {
+	q := fmt.Sprintf("SELECT max(time) FROM %s WHERE time >= %s", quoteIdent(c.def.Source), timeLiteral(from))
+	rd, err := c.set.db.SQL(ctx, c.def.Tenant, q)
+	if err != nil {
+		return 0, false, err
+	}
+	defer rd.Release()
+	for rd.Next() {
+		rec := rd.RecordBatch()
+		if rec.NumRows() > 0 && rec.Column(0).IsValid(0) {
+			v, err := timeValue(rec.Column(0), 0)
+			return v, err == nil, err
+		}
+	}
+	return 0, false, rd.Err()
 }
 
 // caggChunk is the most buckets one materializing query computes.

@@ -449,12 +449,16 @@ func (c *cagg) read() string {
 		return c.readSQL(arrowstore.MaxTime, arrowstore.MinTime, nil)
 	}
 	w, inv := c.state(c.horizon(time.Now()))
-	return c.readSQL(w, w, inv)
+	raw := w
+	if !c.rawAfter(w) {
+		raw = arrowstore.MaxTime // nothing past the materialized buckets
+	}
+	return c.readSQL(w, raw, inv)
 }
 
 // readSQL unites the materialization below w less the invalid spans and
 // the defining query over the raw table for the spans and from raw on
-// (raw MaxTime: no raw part).
+// (raw MaxTime: no rows there).
 func (c *cagg) readSQL(w, raw int64, inv []span) string {
 	var matCols []string
 	for _, col := range c.def.Columns {
@@ -473,10 +477,10 @@ func (c *cagg) readSQL(w, raw int64, inv []span) string {
 		}
 		lo = max(lo, s.hi)
 	}
+	for _, s := range inv {
+		parts = append(parts, withTimeRange(c.def.MatQuery, s.lo, s.hi))
+	}
 	if raw < arrowstore.MaxTime {
-		for _, s := range inv {
-			parts = append(parts, withTimeRange(c.def.MatQuery, s.lo, s.hi))
-		}
 		parts = append(parts, withTimeRange(c.def.MatQuery, raw, arrowstore.MaxTime))
 	}
 	if len(parts) == 0 {

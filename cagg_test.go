@@ -79,6 +79,10 @@ func TestContinuousAggregateBasics(t *testing.T) {
 	if got := caggRows(t, db, "SELECT count(*) FROM _cagg_m_1h"); got[0] != fmt.Sprint(len(caggRows(t, db, caggDef))) {
 		t.Fatalf("materialized rows %s", got)
 	}
+	// a point past the watermark (the raw part was left out while the
+	// raw table had nothing there)
+	must(t, db.Insert("acme", "m", time.Now().Add(time.Hour).UnixNano(), 7, ugnos.TagSet{"host": "future"}))
+	caggEqual(t, db, "m_1h", caggDef)
 	// deletes invalidate
 	mustExec(t, db, "DELETE FROM m WHERE host = 'h1' AND time < '2024-03-01 12:00:00+00'")
 	caggEqual(t, db, "m_1h", caggDef)

@@ -168,3 +168,45 @@ func head(rows []string) []string {
 	}
 	return rows
 }
+
+// TestUnionAggregate: aggregates over UNION ALL branches (scans split
+// across workers, a branch that is itself an aggregate, filters above
+// and below the union) equal the same aggregates over the table, and the
+// same query run on one core.
+func TestUnionAggregate(t *testing.T) {
+	db, err := ugnos.Open("", ugnos.WithSealRows(256))
+	must(t, err)
+	defer db.Close()
+	var pts []ugnos.Point
+	for i := 0; i < 20000; i++ {
+		pts = append(pts, ugnos.Point{Timestamp: int64(i) * int64(time.Second), Value: float64(i % 997),
+			Tags: ugnos.TagSet{"host": fmt.Sprintf("h%d", i%13), "dc": fmt.Sprintf("d%d", i%3)}})
+	}
+	must(t, db.InsertBatch("acme", "m", pts))
+	const split = "'1970-01-01 02:00:00+00'"
+	cases := []struct{ union, direct string }{
+		{`SELECT host, count(*), sum(value), min(value), max(value), avg(value) FROM
+			(SELECT * FROM m WHERE time < ` + split + ` UNION ALL SELECT * FROM m WHERE time >= ` + split + `) u GROUP BY host`,
+			`SELECT host, count(*), sum(value), min(value), max(value), avg(value) FROM m GROUP BY host`},
+		{`SELECT dc, host, count(*) FROM (SELECT host, dc, value FROM m WHERE time < ` + split + `
+			UNION ALL SELECT host, dc, value FROM m WHERE time >= ` + split + ` AND value > 3) u WHERE value < 900 GROUP BY dc, host`,
+			`SELECT dc, host, count(*) FROM m WHERE value < 900 AND (time < ` + split + ` OR value > 3) GROUP BY dc, host`},
+		{`SELECT h, sum(n) FROM (SELECT host AS h, count(*) AS n FROM m GROUP BY host UNION ALL SELECT host, 1 FROM m WHERE value = 5) u GROUP BY h`,
+			`SELECT host, count(*) + count(*) FILTER (WHERE value = 5) FROM m GROUP BY host`},
+		{`SELECT count(*), sum(value) FROM (SELECT value FROM m UNION ALL SELECT value FROM m WHERE host = 'h3') u`,
+			`SELECT count(*) + count(*) FILTER (WHERE host = 'h3'), sum(value) + coalesce(sum(value) FILTER (WHERE host = 'h3'), 0) FROM m`},
+	}
+	for _, c := range cases {
+		got := caggRows(t, db, c.union)
+		want := caggRows(t, db, c.direct)
+		if !slices.Equal(got, want) || len(got) == 0 {
+			t.Errorf("%s\n got %q\nwant %q", c.union, head(got), head(want))
+		}
+		old := runtime.GOMAXPROCS(1)
+		one := caggRows(t, db, c.union)
+		runtime.GOMAXPROCS(old)
+		if !slices.Equal(got, one) {
+			t.Errorf("%s: on one core %q, on %d %q", c.union, head(one), old, head(got))
+		}
+	}
+}

@@ -64,7 +64,10 @@ func newParallelAggregate(n *planner.Aggregate, env Env) (Operator, bool, error)
 	}
 	scan, ok := node.(*planner.Scan)
 	if !ok {
-		return nil, false, nil
+		if env.Profile != nil {
+			return nil, false, nil
+		}
+		return newUnionAggregate(n, node, preds, env)
 	}
 	op := &parallelAggOp{schema: SchemaOf(n.Out)}
 	if env.Profile != nil {

@@ -574,6 +574,12 @@ func (b *binder) from(items []*pg.Node, e *env) (Node, *scope, *Scan, error) {
 				sc.cols = append(sc.cols, scopeCol{name: col.Name, table: alias, schema: schema, t: col.T, pg: col.PGType})
 			}
 			sc.used = make([]bool, len(sc.cols))
+			if scan := plainScan(node); scan != nil {
+				// the view only renames a scan's columns: read the scan
+				// directly, so that this query's time bounds, tag
+				// predicates and aggregates reach it too
+				return scan, sc, scan, nil
+			}
 			return node, sc, nil, nil
 		}
 		cols, err := b.p.Cat.Table(rv.GetRelname())

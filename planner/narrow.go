@@ -53,3 +53,24 @@ func narrow(n Node, idx int, k *Const, op string) {
 		}
 	}
 }
+
+// plainScan returns the scan under a view's plan that is nothing but that
+// scan's columns in order (SELECT a, b, c FROM t [WHERE what the scan took
+// in]); nil otherwise.
+func plainScan(n Node) *Scan {
+	p, ok := n.(*Project)
+	if !ok {
+		return nil
+	}
+	scan, ok := p.Input.(*Scan)
+	if !ok || len(p.Exprs) != len(scan.Cols) || len(p.Out) != len(scan.Cols) {
+		return nil
+	}
+	for i, e := range p.Exprs {
+		c, ok := e.(*Col)
+		if !ok || c.Idx != i || p.Out[i].T != scan.Cols[i].T || p.Out[i].PGType != "" {
+			return nil
+		}
+	}
+	return scan
+}
