@@ -61,6 +61,7 @@ type DB struct {
 	notes    notifyHub
 	rules    *ruleSet
 	hub      *writeHub // the engine's Observer
+	streams  streamHub // live streams (stream.go)
 }
 
 // Open opens the database in dir, creating it if needed, and replays its
@@ -90,6 +91,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 // database. Later calls of any method return ErrClosed.
 func (db *DB) Close() error {
 	db.rules.close()
+	db.streams.close()
 	return db.eng.Close()
 }
 
