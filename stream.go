@@ -438,10 +438,19 @@ func (db *DB) Subscribe(ctx context.Context, tenant, table string, filter TagSet
 // StreamStats are figures of live streams.
 type StreamStats struct {
 	Subscribers int   // subscriptions now
+	Buffered    int   // batches waiting in their buffers
 	Dropped     int64 // subscribers dropped as too slow since Open
 }
 
 // StreamStats returns figures of live streams.
 func (db *DB) StreamStats() StreamStats {
-	return StreamStats{Subscribers: int(db.streams.n.Load()), Dropped: db.streams.dropped.Load()}
+	st := StreamStats{Subscribers: int(db.streams.n.Load()), Dropped: db.streams.dropped.Load()}
+	if m := db.streams.subs.Load(); m != nil {
+		for _, list := range *m {
+			for _, s := range list {
+				st.Buffered += len(s.c)
+			}
+		}
+	}
+	return st
 }

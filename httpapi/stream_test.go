@@ -235,7 +235,10 @@ func TestStreamWebSocketSlowDropped(t *testing.T) {
 	c.SetReadLimit(-1)
 
 	// The client reads nothing: the socket's buffers fill, then the
-	// stream's buffer, then it is dropped. Writers never wait.
+	// stream's buffer, then it is dropped. Writers never wait. Each write
+	// waits (a while) for the server to take the previous one, so that
+	// it is the full socket, not a server slower than the writer, that
+	// fills the stream's buffer.
 	host := strings.Repeat("h", 100)
 	written := 0
 	for i := 0; i < 5000 && db.StreamStats().Dropped == 0; i++ {
@@ -245,6 +248,11 @@ func TestStreamWebSocketSlowDropped(t *testing.T) {
 		}
 		insert(t, db, host, batch...)
 		written += len(batch)
+		for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if st := db.StreamStats(); st.Buffered == 0 || st.Dropped > 0 {
+				break
+			}
+		}
 	}
 	if db.StreamStats().Dropped != 1 {
 		t.Fatalf("not dropped after %d points", written)
