@@ -311,11 +311,20 @@ func (s *Server) streamSSE(ctx context.Context, w http.ResponseWriter, sub *ugno
 		}
 	}
 	for {
+		// A write that blocked on a client not reading may have let the
+		// subscription be dropped meanwhile: check first, and do not send
+		// what is still buffered.
+		select {
+		case <-sub.Done():
+			end()
+			return
+		default:
+		}
 		select {
 		case <-s.live.closing:
 			end()
 			return
-		case <-sub.Done(): // ended: do not send what is still buffered
+		case <-sub.Done():
 			end()
 			return
 		case <-keep.C:

@@ -225,20 +225,15 @@ func TestStreamWebSocket(t *testing.T) {
 	streamsEnded(t, db, ts)
 }
 
-// TestStreamWebSocketSlowDropped: a client that stops reading is dropped
-// cleanly (a close frame with status and reason after what was sent),
-// while writes go on.
-func TestStreamWebSocketSlowDropped(t *testing.T) {
-	db, _, ts := newStreamServer(t, httpapi.Config{Stream: httpapi.StreamConfig{Buffer: 2, WriteTimeout: time.Minute}})
-	c := dialStream(t, ts, "db=t1&table=cpu")
-	defer c.CloseNow()
-	c.SetReadLimit(-1)
-
-	// The client reads nothing: the socket's buffers fill, then the
-	// stream's buffer, then it is dropped. Writers never wait. Each write
-	// waits (a while) for the server to take the previous one, so that
-	// it is the full socket, not a server slower than the writer, that
-	// fills the stream's buffer.
+// fillUntilDropped writes batches of 1000 points to t1.cpu, while a client
+// reads nothing, until the database drops a subscriber; it returns the
+// points written. The socket's buffers fill, then the stream's buffer,
+// then the subscriber is dropped; writers never wait. Each write waits (a
+// while) for the server to take the previous one, so that it is the full
+// socket, not a server slower than the writer, that fills the stream's
+// buffer.
+func fillUntilDropped(t *testing.T, db *ugnos.DB) int {
+	t.Helper()
 	host := strings.Repeat("h", 100)
 	written := 0
 	for i := 0; i < 5000 && db.StreamStats().Dropped == 0; i++ {
@@ -257,7 +252,20 @@ func TestStreamWebSocketSlowDropped(t *testing.T) {
 	if db.StreamStats().Dropped != 1 {
 		t.Fatalf("not dropped after %d points", written)
 	}
-	insert(t, db, host, -1) // writes go on
+	return written
+}
+
+// TestStreamWebSocketSlowDropped: a client that stops reading is dropped
+// cleanly (a close frame with status and reason after what was sent),
+// while writes go on.
+func TestStreamWebSocketSlowDropped(t *testing.T) {
+	db, _, ts := newStreamServer(t, httpapi.Config{Stream: httpapi.StreamConfig{Buffer: 2, WriteTimeout: time.Minute}})
+	c := dialStream(t, ts, "db=t1&table=cpu")
+	defer c.CloseNow()
+	c.SetReadLimit(-1)
+
+	written := fillUntilDropped(t, db)
+	insert(t, db, "a", -1) // writes go on
 
 	// Now the client reads what was sent, then the close frame.
 	got := 0
@@ -290,6 +298,41 @@ func TestStreamWebSocketSlowDropped(t *testing.T) {
 	if qerr != nil || len(pts) != written+2 {
 		t.Fatalf("stored %d points (%v), want %d", len(pts), qerr, written+2)
 	}
+}
+
+// TestStreamSSESlowDropped: an SSE client that stops reading is dropped;
+// what was sent reaches it, then the error event with the reason.
+func TestStreamSSESlowDropped(t *testing.T) {
+	db, _, ts := newStreamServer(t, httpapi.Config{Stream: httpapi.StreamConfig{Buffer: 2, WriteTimeout: time.Minute}})
+	resp, err := http.Get(ts.URL + "/api/v1/stream?db=t1&table=cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	written := fillUntilDropped(t, db)
+	r := &sseReader{t, bufio.NewReader(resp.Body)}
+	got := 0
+	for {
+		ev, data := r.next()
+		if ev == "" {
+			got++
+			continue
+		}
+		var e struct{ Code, Message, SQLState string }
+		if err := json.Unmarshal([]byte(data), &e); err != nil || ev != "error" ||
+			e.Message != "subscriber too slow: 2 batches buffered" || e.Code != "too slow" || e.SQLState != "53000" {
+			t.Fatalf("event %q %s", ev, data)
+		}
+		break
+	}
+	t.Logf("dropped after %d points written; the client received %d", written, got)
+	if got == 0 || got >= written {
+		t.Errorf("received %d of %d points before the error event", got, written)
+	}
+	if _, err := r.br.ReadString('\n'); err != io.EOF {
+		t.Fatalf("after the error event: %v", err)
+	}
+	streamsEnded(t, db, ts)
 }
 
 func TestStreamErrors(t *testing.T) {
