@@ -214,9 +214,11 @@ func (s *Subscription) Close() {
 	}
 }
 
-// Tenant and Table name what the subscription streams.
+// Tenant is the tenant of the table streamed.
 func (s *Subscription) Tenant() string { return s.tenant }
-func (s *Subscription) Table() string  { return s.table }
+
+// Table is the table streamed.
+func (s *Subscription) Table() string { return s.table }
 
 // end stops the subscription with err (nil: closed by its owner). Only the
 // first call counts.

@@ -1,6 +1,6 @@
 // Package httpapi is ugnos's HTTP interface over an open ugnos.DB:
 // InfluxDB line-protocol writes (write.go), the query API (query.go),
-// Prometheus metrics (metrics.go), /health and /ready, and the web console
+// live streams of new points (stream.go), Prometheus metrics (metrics.go), /health and /ready, and the web console
 // (console.go). It uses the standard library's net/http; a Server is an
 // http.Handler that cmd/ugnos mounts on its HTTP listener.
 package httpapi
