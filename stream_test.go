@@ -227,3 +227,24 @@ func TestSubscribeSlowDropped(t *testing.T) {
 		t.Errorf("stats %+v, want 0 subscribers, 1 dropped", st)
 	}
 }
+
+func ExampleDB_Subscribe() {
+	db, _ := ugnos.Open("")
+	defer db.Close()
+	db.Insert("acme", "cpu", 1, 0.5, ugnos.TagSet{"host": "a"}) // creates the table
+
+	sub, err := db.Subscribe(context.Background(), "acme", "cpu", ugnos.TagSet{"host": "a"}, ugnos.SubscribeOptions{})
+	if err != nil {
+		panic(err)
+	}
+	defer sub.Close()
+	db.Insert("acme", "cpu", 2, 0.75, ugnos.TagSet{"host": "b"}) // not host a
+	db.Insert("acme", "cpu", 3, 0.25, ugnos.TagSet{"host": "a"})
+
+	b := <-sub.C()
+	for _, p := range b.Points() {
+		fmt.Println(b.Table, p.Time, p.Tags["host"], p.Fields["value"])
+	}
+	b.Release()
+	// Output: cpu 3 a 0.25
+}
