@@ -62,6 +62,7 @@ type DB struct {
 	rules    *ruleSet
 	hub      *writeHub // the engine's Observer
 	caggs    *caggSet
+	streams  streamHub // live streams (stream.go)
 }
 
 // Open opens the database in dir, creating it if needed, and replays its
@@ -99,6 +100,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 func (db *DB) Close() error {
 	db.rules.close()
 	db.caggs.close()
+	db.streams.close()
 	return db.eng.Close()
 }
 

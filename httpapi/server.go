@@ -1,6 +1,6 @@
 // Package httpapi is ugnos's HTTP interface over an open ugnos.DB:
 // InfluxDB line-protocol writes (write.go), the query API (query.go),
-// Prometheus metrics (metrics.go), /health and /ready, and the web console
+// live streams of new points (stream.go), Prometheus metrics (metrics.go), /health and /ready, and the web console
 // (console.go). It uses the standard library's net/http; a Server is an
 // http.Handler that cmd/ugnos mounts on its HTTP listener.
 package httpapi
@@ -27,6 +27,8 @@ type Config struct {
 	// API (bytes as sent); 0: 10 million rows, 1 GiB.
 	MaxResultRows  int64
 	MaxResultBytes int64
+	// Stream tunes the live streams of /api/v1/stream (stream.go).
+	Stream StreamConfig
 }
 
 func (c Config) maxResultRows() int64 {
@@ -59,6 +61,7 @@ type Server struct {
 	started time.Time
 	reg     *prometheus.Registry // /metrics (metrics.go)
 	httpm   *httpMetrics
+	live    liveStreams // /api/v1/stream (stream.go)
 }
 
 // New returns the HTTP API of db.
@@ -73,6 +76,7 @@ func New(db *ugnos.DB, cfg Config) *Server {
 	s.mux.Handle("GET /metrics", metricsHandler(s.reg, s.log))
 	s.mux.HandleFunc("GET /api/v1/query", s.instrument("query", s.query))
 	s.mux.HandleFunc("POST /api/v1/query", s.instrument("query", s.query))
+	s.streamRoutes()  // GET /api/v1/stream: live streams of new points
 	s.consoleRoutes() // GET / and GET /console/…: the web console
 	s.mux.HandleFunc("/write", s.instrument("write", s.writeV1))
 	s.mux.HandleFunc("/api/v2/write", s.instrument("write", s.writeV2))

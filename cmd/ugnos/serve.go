@@ -262,7 +262,9 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 	go func() { pgServed <- pgSrv.Serve(pgLn) }()
 	log.Info("pgwire listening", "addr", pgLn.Addr().String())
 
-	gate.Open(httpapi.New(db, httpapi.Config{Version: version, Logger: log}))
+	api := httpapi.New(db, httpapi.Config{Version: version, Logger: log})
+	srv.RegisterOnShutdown(api.CloseStreams) // live streams end at once, not at the deadline
+	gate.Open(api)
 	log.Info("ready")
 
 	var failed error
