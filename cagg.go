@@ -244,16 +244,17 @@ func (cs *caggSet) sources() map[caggKey][]*cagg {
 
 // Written implements engine.Observer.
 func (cs *caggSet) Written(ev *engine.WriteEvent) {
-	cs.touched(ev.Tenant, ev.Table, ev.MinT, ev.MaxT, ev.Replay)
-	cs.wrote(ev.Tenant, ev.Table, ev.MaxT)
+	cs.touched(ev.Tenant, ev.Table, ev.MinT, ev.MaxT, ev.Replay, true)
 }
 
 // Deleted implements engine.Observer.
 func (cs *caggSet) Deleted(ev engine.DeleteEvent) {
-	cs.touched(ev.Tenant, ev.Table, ev.MinT, ev.MaxT, ev.Replay)
+	cs.touched(ev.Tenant, ev.Table, ev.MinT, ev.MaxT, ev.Replay, false)
 }
 
-func (cs *caggSet) touched(tenant, table string, minT, maxT int64, replay bool) {
+// touched invalidates what rows written or deleted in [minT, maxT]
+// change; a write also raises the newest raw time seen.
+func (cs *caggSet) touched(tenant, table string, minT, maxT int64, replay, write bool) {
 	if replay && !cs.loaded { // Open is replaying: definitions come later
 		k := caggKey{tenant, table}
 		var l []invalidSpan
@@ -270,13 +271,7 @@ func (cs *caggSet) touched(tenant, table string, minT, maxT int64, replay bool) 
 	}
 	for _, c := range cs.sources()[caggKey{tenant, table}] {
 		c.invalidate(minT, maxT)
-	}
-}
-
-// wrote raises the aggregates' idea of the raw table's newest time.
-func (cs *caggSet) wrote(tenant, table string, maxT int64) {
-	for _, c := range cs.sources()[caggKey{tenant, table}] {
-		for {
+		for write {
 			cur := c.seenMax.Load()
 			if maxT <= cur || c.seenMax.CompareAndSwap(cur, maxT) {
 				break
