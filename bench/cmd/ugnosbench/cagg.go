@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -28,6 +31,7 @@ func runCagg(args []string) {
 	rawRuns := fs.Int("raw-runs", 3, "timed runs per query over the raw table")
 	memLimit := fs.Int64("memory-limit", 512<<20, "the database's memory limit (bytes): older rows go to segment files")
 	explain := fs.Bool("explain", false, "print EXPLAIN ANALYZE of each view query")
+	procs := fs.String("procs", "", "comma-separated GOMAXPROCS values to time the queries at (default: as is)")
 	fs.Parse(args)
 	warmupRuns = 2
 	dir, err := os.MkdirTemp("", "ugnosbench-cagg")
@@ -68,6 +72,16 @@ func runCagg(args []string) {
 		{"all hosts, last 7 days, hourly avg (168 rows)",
 			"SELECT bucket, avg(avg_user) FROM cpu_1h WHERE bucket >= now() - interval '7 days' GROUP BY bucket",
 			"SELECT time_bucket('1 hour', time) AS bucket, avg(usage_user) FROM cpu WHERE time >= now() - interval '7 days' GROUP BY bucket"},
+	}
+	if *procs != "" {
+		for _, f := range strings.Split(*procs, ",") {
+			p, err := strconv.Atoi(strings.TrimSpace(f))
+			check(err)
+			runtime.GOMAXPROCS(p)
+			fmt.Printf("GOMAXPROCS %d, refreshed:\n", p)
+			caggQueries(db, queries, *runs, *rawRuns, false)
+		}
+		return
 	}
 	for phase := 0; phase < 2; phase++ {
 		if phase == 1 {
