@@ -730,21 +730,26 @@ const caggChunk = 1024
 // W are rewritten under rw (readers see them whole, before or after);
 // spans at or above W are not read from the materialization until W moves.
 func (c *cagg) materialize(ctx context.Context, s span, locked bool) error {
-	if s.lo == arrowstore.MinTime || s.lo < -(int64(1)<<62) {
-		// from the beginning: start at the raw table's first bucket
-		first, ok, err := c.firstRaw(ctx)
+	s.lo = max(s.lo, -(int64(1) << 62)) // MinTime: far enough back, and no overflow below
+	step := max(c.def.Width*caggChunk, int64(24*time.Hour)/c.def.Width*c.def.Width)
+	if (s.hi-s.lo)/step > 64 {
+		// a long span (the first refresh, a delete without a time range):
+		// start at the raw table's first bucket in it
+		first, ok, err := c.firstRaw(ctx, s.lo)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return c.rewrite(ctx, span{s.lo, s.hi}, locked, false)
+		lo := s.hi
+		if ok {
+			lo = min(max(s.lo, c.bucket(first)), s.hi)
 		}
-		s.lo = max(s.lo, c.bucket(first))
-		if err := c.rewrite(ctx, span{arrowstore.MinTime, s.lo}, locked, false); err != nil {
-			return err
+		if lo > s.lo {
+			if err := c.rewrite(ctx, span{s.lo, lo}, locked, false); err != nil {
+				return err
+			}
+			s.lo = lo
 		}
 	}
-	step := max(c.def.Width*caggChunk, int64(24*time.Hour)/c.def.Width*c.def.Width)
 	for lo := s.lo; lo < s.hi; lo += step {
 		if err := c.rewrite(ctx, span{lo, min(s.hi, lo+step)}, locked, true); err != nil {
 			return err
@@ -753,9 +758,9 @@ func (c *cagg) materialize(ctx context.Context, s span, locked bool) error {
 	return nil
 }
 
-// firstRaw is the raw table's first time.
-func (c *cagg) firstRaw(ctx context.Context) (int64, bool, error) {
-	q := fmt.Sprintf("SELECT min(time) FROM %s", quoteIdent(c.def.Source))
+// firstRaw is the raw table's first time at or after from.
+func (c *cagg) firstRaw(ctx context.Context, from int64) (int64, bool, error) {
+	q := fmt.Sprintf("SELECT min(time) FROM %s WHERE time >= %s", quoteIdent(c.def.Source), timeLiteral(from))
 	rd, err := c.set.db.SQL(ctx, c.def.Tenant, q)
 	if err != nil {
 		return 0, false, err

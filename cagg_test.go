@@ -88,6 +88,11 @@ func TestContinuousAggregateBasics(t *testing.T) {
 	caggEqual(t, db, "m_1h", caggDef)
 	mustExec(t, db, "REFRESH MATERIALIZED VIEW m_1h")
 	caggEqual(t, db, "m_1h", caggDef)
+	// a delete without a time range invalidates everything before W
+	mustExec(t, db, "DELETE FROM m WHERE host = 'h2'")
+	caggEqual(t, db, "m_1h", caggDef)
+	mustExec(t, db, "REFRESH MATERIALIZED VIEW m_1h")
+	caggEqual(t, db, "m_1h", caggDef)
 	// survives reopening, with a pending invalidation
 	must(t, db.InsertBatch("acme", "m", caggPoints(100, r, 48*time.Hour)))
 	must(t, db.Close())
