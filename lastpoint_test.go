@@ -190,7 +190,7 @@ func TestLastPointRetention(t *testing.T) {
 			must(t, db.CreateDatabase("t"))
 			createLastPointTable(t, db)
 			now := time.Now()
-			old := newLastPointData(2, now.Add(-3*time.Hour), 500)  // all expire
+			old := newLastPointData(2, now.Add(-3*time.Hour), 500) // all expire
 			recent := newLastPointData(3, now.Add(-20*time.Minute), 500)
 			old.insert(t, db, 500)
 			checkLastPoint(t, db, "before")
