@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -96,11 +97,16 @@ func (l *lastTimes) set(sid uint32, t int64) {
 	l.mu.Unlock()
 }
 
+// maxLastScans bounds the scans of one LastRows round: series with more
+// distinct latest times than that are read in time windows split at the
+// widest gaps between those times.
+const maxLastScans = 16
+
 // LastRows implements arrowstore.LastRower: for the series whose bound is
-// live, one scan per distinct bound reads the rows at exactly that time
-// (zone maps and series runs prune the rest); a series with no row there
-// lost its latest rows to a delete, so its bound is recomputed from its
-// own rows and it is read again.
+// live, one scan per distinct bound (or per window of nearby bounds) reads
+// the rows at exactly that time, zone maps and series runs pruning the
+// rest; a series with no row there lost its latest rows to a delete, so
+// its bound is recomputed from its own rows and it is read again.
 func (t *table) LastRows(ctx context.Context, req arrowstore.ScanRequest) (array.RecordReader, error) {
 	if req.MinT != arrowstore.MinTime || req.MaxT != arrowstore.MaxTime {
 		return nil, errs.Invalid("last rows of a time range are not supported")
@@ -123,7 +129,7 @@ func (t *table) LastRows(ctx context.Context, req arrowstore.ScanRequest) (array
 			cols = append(cols, c.Name)
 		}
 	}
-	sreq := arrowstore.ScanRequest{Columns: append(slices.Clip(cols), arrowstore.SeriesIDColumn), Stats: req.Stats}
+	sreq := arrowstore.ScanRequest{Columns: append(slices.Clip(cols), arrowstore.TimeColumn, arrowstore.SeriesIDColumn), Stats: req.Stats}
 	var out []arrow.RecordBatch
 	defer func() {
 		for _, r := range out {
@@ -132,11 +138,15 @@ func (t *table) LastRows(ctx context.Context, req arrowstore.ScanRequest) (array
 	}()
 	var schema *arrow.Schema
 	for len(sids) > 0 {
-		groups := groupByBound(sids, t.last.bounds(t.buf, sids), t.cutoff())
+		bounds := t.last.bounds(t.buf, sids)
+		want := make(map[uint32]int64, len(sids))
+		for i, sid := range sids {
+			want[sid] = bounds[i]
+		}
 		var missing []uint32
-		for _, g := range groups {
-			sreq.MinT, sreq.MaxT = g.t, g.t
-			recs, sch, lost, err := t.readAt(ctx, sreq, g.sids)
+		for _, g := range groupByBound(sids, bounds, t.cutoff()) {
+			sreq.MinT, sreq.MaxT = g.lo, g.hi
+			recs, sch, lost, err := t.readAt(ctx, sreq, g.sids, want)
 			out = append(out, recs...)
 			if err != nil {
 				return nil, err
@@ -152,7 +162,7 @@ func (t *table) LastRows(ctx context.Context, req arrowstore.ScanRequest) (array
 	}
 	if schema == nil { // no series: an empty scan gives the schema
 		sreq.MinT, sreq.MaxT = arrowstore.MaxTime, arrowstore.MaxTime
-		_, sch, _, err := t.readAt(ctx, sreq, []uint32{})
+		_, sch, _, err := t.readAt(ctx, sreq, []uint32{}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -165,45 +175,80 @@ func (t *table) LastRows(ctx context.Context, req arrowstore.ScanRequest) (array
 	return rd, nil
 }
 
+// boundGroup is one scan of LastRows: series sids (sorted) whose bounds
+// lie in [lo, hi].
 type boundGroup struct {
-	t    int64
-	sids []uint32
+	lo, hi int64
+	sids   []uint32
 }
 
-// groupByBound groups series by bound, newest first, leaving out those
-// without live rows (no bound, or a bound before the retention cutoff).
+// groupByBound groups series by bound, leaving out those without live
+// rows (no bound, or a bound before the retention cutoff): one group per
+// distinct bound, or, past maxLastScans of them, windows of bounds split
+// at the widest gaps.
 func groupByBound(sids []uint32, bounds []int64, cut int64) []boundGroup {
-	at := map[int64]int{}
-	var gs []boundGroup
+	var ts []int64
+	for _, b := range bounds {
+		if b != noTime && b >= cut {
+			ts = append(ts, b)
+		}
+	}
+	slices.Sort(ts)
+	ts = slices.Compact(ts)
+	if len(ts) == 0 {
+		return nil
+	}
+	// window starts: every bound, or the bounds after the widest gaps
+	starts := ts
+	if len(ts) > maxLastScans {
+		gaps := make([]int, len(ts)-1) // gap i: between ts[i] and ts[i+1]
+		for i := range gaps {
+			gaps[i] = i
+		}
+		slices.SortStableFunc(gaps, func(a, b int) int {
+			ga, gb := uint64(ts[a+1]-ts[a]), uint64(ts[b+1]-ts[b])
+			switch {
+			case ga > gb:
+				return -1
+			case ga < gb:
+				return 1
+			}
+			return 0
+		})
+		starts = []int64{ts[0]}
+		for _, g := range gaps[:maxLastScans-1] {
+			starts = append(starts, ts[g+1])
+		}
+		slices.Sort(starts)
+	}
+	gs := make([]boundGroup, len(starts))
+	for i, lo := range starts {
+		gs[i].lo = lo
+		gs[i].hi = ts[len(ts)-1]
+		if i+1 < len(starts) {
+			j, _ := slices.BinarySearch(ts, starts[i+1])
+			gs[i].hi = ts[j-1]
+		}
+	}
 	for i, sid := range sids {
 		b := bounds[i]
 		if b == noTime || b < cut {
 			continue
 		}
-		j, ok := at[b]
-		if !ok {
-			j = len(gs)
-			at[b] = j
-			gs = append(gs, boundGroup{t: b})
+		j, found := slices.BinarySearch(starts, b)
+		if !found {
+			j--
 		}
 		gs[j].sids = append(gs[j].sids, sid)
 	}
-	slices.SortFunc(gs, func(a, b boundGroup) int {
-		switch {
-		case a.t > b.t:
-			return -1
-		case a.t < b.t:
-			return 1
-		}
-		return 0
-	})
 	return gs
 }
 
-// readAt scans series sids (sorted) at req's time range; the series id is
-// the last column of req, dropped from the batches returned (which the
-// caller must release). lost are the series without a row.
-func (t *table) readAt(ctx context.Context, req arrowstore.ScanRequest, sids []uint32) (recs []arrow.RecordBatch, schema *arrow.Schema, lost []uint32, err error) {
+// readAt scans series sids (sorted) in req's time range and keeps each
+// series' rows at time want[sid]. The time and the series id are the last
+// two columns of req, dropped from the batches returned (which the caller
+// must release). lost are the series without such a row.
+func (t *table) readAt(ctx context.Context, req arrowstore.ScanRequest, sids []uint32, want map[uint32]int64) (recs []arrow.RecordBatch, schema *arrow.Schema, lost []uint32, err error) {
 	rds, err := t.scanParts(ctx, req, 1, &sids)
 	if err != nil {
 		return nil, nil, nil, err
@@ -211,15 +256,29 @@ func (t *table) readAt(ctx context.Context, req arrowstore.ScanRequest, sids []u
 	rd := rds[0]
 	defer rd.Release()
 	full := rd.Schema()
-	ncol := len(full.Fields()) - 1
+	ncol := len(full.Fields()) - 2
 	schema = arrow.NewSchema(full.Fields()[:ncol], nil)
 	found := make(map[uint32]bool, len(sids))
 	for rd.Next() {
 		rec := rd.RecordBatch()
-		for _, sid := range rec.Column(ncol).(*array.Uint32).Values() {
-			found[sid] = true
+		ts := rec.Column(ncol).(*array.Timestamp).Values()
+		ss := rec.Column(ncol + 1).(*array.Uint32).Values()
+		cut := array.NewRecordBatch(schema, rec.Columns()[:ncol], rec.NumRows())
+		// a series' rows at one time are adjacent in a batch
+		for i := 0; i < len(ts); {
+			if int64(ts[i]) != want[ss[i]] {
+				i++
+				continue
+			}
+			j := i + 1
+			for j < len(ts) && ss[j] == ss[i] && ts[j] == ts[i] {
+				j++
+			}
+			found[ss[i]] = true
+			recs = append(recs, cut.NewSlice(int64(i), int64(j)))
+			i = j
 		}
-		recs = append(recs, array.NewRecordBatch(schema, rec.Columns()[:ncol], rec.NumRows()))
+		cut.Release()
 	}
 	if err := rd.Err(); err != nil {
 		return recs, nil, nil, err
@@ -233,35 +292,59 @@ func (t *table) readAt(ctx context.Context, req arrowstore.ScanRequest, sids []u
 }
 
 // recomputeLast sets the bounds of series sids (sorted) to their latest
-// live times, read from their rows. It holds the table's order
-// exclusively, as Delete does, so that no commit raises a bound between
-// the read and the update.
+// live times, read from their rows newest first: windows back from the
+// old bound, four times longer each, until every series has a row or the
+// window reaches the table's oldest row or the retention cutoff. It holds
+// the table's order exclusively, as Delete does, so that no commit raises
+// a bound between the read and the update.
 func (t *table) recomputeLast(ctx context.Context, sids []uint32) error {
 	if len(sids) == 0 {
 		return nil
 	}
 	t.order.Lock()
 	defer t.order.Unlock()
+	floor := max(t.buf.MinT(), t.cutoff())
+	bounds := t.last.bounds(t.buf, sids)
+	hi := slices.Max(bounds)
 	latest := make(map[uint32]int64, len(sids))
-	req := arrowstore.ScanRequest{MinT: arrowstore.MinTime, MaxT: arrowstore.MaxTime,
-		Columns: []string{arrowstore.TimeColumn, arrowstore.SeriesIDColumn}}
-	rds, err := t.scanParts(ctx, req, 1, &sids)
-	if err != nil {
-		return err
-	}
-	rd := rds[0]
-	defer rd.Release()
-	for rd.Next() {
-		rec := rd.RecordBatch()
-		ts := rec.Column(0).(*array.Timestamp).Values()
-		for i, sid := range rec.Column(1).(*array.Uint32).Values() {
-			if cur, ok := latest[sid]; !ok || int64(ts[i]) > cur {
-				latest[sid] = int64(ts[i])
+	req := arrowstore.ScanRequest{Columns: []string{arrowstore.TimeColumn, arrowstore.SeriesIDColumn}}
+	pending := sids
+	for w := int64(time.Second); len(pending) > 0 && hi >= floor; w = min(w, math.MaxInt64/4) * 4 {
+		lo := floor
+		if hi-floor > w {
+			lo = hi - w
+		}
+		req.MinT, req.MaxT = lo, hi
+		rds, err := t.scanParts(ctx, req, 1, &pending)
+		if err != nil {
+			return err
+		}
+		rd := rds[0]
+		for rd.Next() {
+			rec := rd.RecordBatch()
+			ts := rec.Column(0).(*array.Timestamp).Values()
+			for i, sid := range rec.Column(1).(*array.Uint32).Values() {
+				if cur, ok := latest[sid]; !ok || int64(ts[i]) > cur {
+					latest[sid] = int64(ts[i])
+				}
 			}
 		}
-	}
-	if err := rd.Err(); err != nil {
-		return err
+		err = rd.Err()
+		rd.Release()
+		if err != nil {
+			return err
+		}
+		var rest []uint32
+		for _, sid := range pending {
+			if _, ok := latest[sid]; !ok {
+				rest = append(rest, sid)
+			}
+		}
+		pending = rest
+		if lo == floor || lo == arrowstore.MinTime {
+			break
+		}
+		hi = lo - 1
 	}
 	for _, sid := range sids {
 		lt, ok := latest[sid]

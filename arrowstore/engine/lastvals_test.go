@@ -75,6 +75,26 @@ func TestLastRows(t *testing.T) {
 	f("b@5=5", "b@5=6", "c@2=8")
 	writePts(t, e, "t", "m", []pt{{"a", 3, 9}})
 	f("a@3=9", "b@5=5", "b@5=6", "c@2=8")
+	// the previous row far back: the search back from the deleted latest
+	// row widens its window until it gets there
+	writePts(t, e, "t", "m", []pt{{"d", -1e18, 1}, {"d", 2e18, 2}})
+	if _, err := e.Delete(bg, "t", "m", 1e18, 3e18, nil); err != nil {
+		t.Fatal(err)
+	}
+	f("a@3=9", "b@5=5", "b@5=6", "c@2=8", "d@-1000000000000000000=1")
+	// more distinct latest times than scans: windows between the widest gaps
+	var pts []pt
+	var exp []string
+	for i := range 50 {
+		h := fmt.Sprintf("s%02d", i)
+		at := int64(i*i) * 1e9
+		pts = append(pts, pt{h, at, float64(i)}, pt{h, at - 1, -1})
+		exp = append(exp, fmt.Sprintf("%s@%d=%d", h, at, i))
+	}
+	writePts(t, e, "t", "m", pts)
+	if got := lastRows(t, e, arrowstore.Filter{Column: "host", Op: arrowstore.OpNotIn, Values: []string{"a", "b", "c", "d"}}); !slices.Equal(got, exp) {
+		t.Fatalf("windows: got %v\nwant %v", got, exp)
+	}
 }
 
 // BenchmarkLastTimesObserve is what keeping the latest times costs a
