@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -51,14 +52,35 @@ type lastPointOp struct {
 func (o *lastPointOp) Schema() *arrow.Schema { return o.scan.schema }
 func (o *lastPointOp) Close() error          { return o.scan.Close() }
 
+// Next returns all the rows in one batch: the table hands them out in
+// small pieces (a series' rows at its latest time each), too small to go
+// through the operators above one by one.
 func (o *lastPointOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if !o.started {
-		o.started = true
-		rd, err := o.lr.LastRows(ctx, o.req)
+	if o.started {
+		return nil, io.EOF
+	}
+	o.started = true
+	rd, err := o.lr.LastRows(ctx, o.req)
+	if err != nil {
+		return nil, err
+	}
+	o.scan.rd = rd
+	var recs []arrow.RecordBatch
+	for {
+		rec, err := o.scan.Next(ctx)
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
+			for _, r := range recs {
+				r.Release()
+			}
 			return nil, err
 		}
-		o.scan.rd = rd
+		recs = append(recs, rec)
 	}
-	return o.scan.Next(ctx)
+	if len(recs) == 0 {
+		return nil, io.EOF
+	}
+	return concat(o.scan.schema, recs), nil
 }
