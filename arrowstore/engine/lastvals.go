@@ -264,6 +264,20 @@ func (t *table) readAt(ctx context.Context, req arrowstore.ScanRequest, sids []u
 		ts := rec.Column(ncol).(*array.Timestamp).Values()
 		ss := rec.Column(ncol + 1).(*array.Uint32).Values()
 		cut := array.NewRecordBatch(schema, rec.Columns()[:ncol], rec.NumRows())
+		all := true
+		for i, sid := range ss {
+			if int64(ts[i]) != want[sid] {
+				all = false
+				break
+			}
+		}
+		if all { // the usual case: the scan's range is one bound
+			for _, sid := range ss {
+				found[sid] = true
+			}
+			recs = append(recs, cut)
+			continue
+		}
 		// a series' rows at one time are adjacent in a batch
 		for i := 0; i < len(ts); {
 			if int64(ts[i]) != want[ss[i]] {
