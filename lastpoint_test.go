@@ -206,6 +206,13 @@ func TestLastPointRetention(t *testing.T) {
 			if rows[0] != "0" {
 				t.Fatalf("expired rows returned: %v", rows)
 			}
+			// series left with expired rows only, then a longer period
+			// (rows not yet removed come back, as in a scan)
+			_, err = sltRun(db, "DELETE FROM cpu WHERE host IN ('h0', 'h1', 'h2') AND time > now() - interval '1 hour'")
+			must(t, err)
+			checkLastPoint(t, db, "expired only")
+			must(t, db.SetRetention("t", "cpu", 0))
+			checkLastPoint(t, db, "retention lifted")
 		})
 	}
 }

@@ -317,7 +317,8 @@ func (t *table) recomputeLast(ctx context.Context, sids []uint32) error {
 	}
 	t.order.Lock()
 	defer t.order.Unlock()
-	floor := max(t.buf.MinT(), t.cutoff())
+	cut, oldest := t.cutoff(), t.buf.MinT()
+	floor := max(oldest, cut)
 	bounds := t.last.bounds(t.buf, sids)
 	hi := slices.Max(bounds)
 	latest := make(map[uint32]int64, len(sids))
@@ -362,7 +363,13 @@ func (t *table) recomputeLast(ctx context.Context, sids []uint32) error {
 	}
 	for _, sid := range sids {
 		lt, ok := latest[sid]
-		if !ok {
+		switch {
+		case ok:
+		case cut > oldest:
+			// rows before the cutoff may be kept yet: a longer
+			// retention period would show them again
+			lt = cut - 1
+		default:
 			lt = noTime
 		}
 		t.last.set(sid, lt)
