@@ -259,3 +259,39 @@ func TestLastPointConcurrent(t *testing.T) {
 	wg.Wait()
 	checkLastPoint(t, db, "after concurrent writes")
 }
+
+// TestLastPointTies: rows tied at the latest time, within a series
+// (duplicate timestamps) and across the series of one key, are resolved
+// as the scan resolves them (the first in scan order).
+func TestLastPointTies(t *testing.T) {
+	for _, seg := range []bool{false, true} {
+		t.Run(fmt.Sprint("segments=", seg), func(t *testing.T) {
+			db, err := ugnos.Open(t.TempDir(), ugnos.WithSyncMode(ugnos.SyncNever), ugnos.WithSealRows(64))
+			must(t, err)
+			defer db.Close()
+			must(t, db.CreateDatabase("t"))
+			createLastPointTable(t, db)
+			rng := rand.New(rand.NewPCG(5, 5))
+			for round := range 6 {
+				var vals []string
+				for range 100 {
+					ts := time.Date(2024, 1, 1, 0, 0, rng.IntN(5)+round, 0, time.UTC)
+					vals = append(vals, fmt.Sprintf("('%s', 'h%d', 'd%d', %d.5, %d, 'n%d')",
+						ts.Format(time.RFC3339), rng.IntN(3), rng.IntN(3), rng.IntN(100), rng.IntN(100), rng.IntN(100)))
+				}
+				_, err := sltRun(db, "INSERT INTO cpu (time, host, dc, usage, mem, note) VALUES "+strings.Join(vals, ", "))
+				must(t, err)
+				if seg && round%2 == 1 {
+					must(t, db.Checkpoint(ctx))
+				}
+				checkLastPoint(t, db, fmt.Sprintf("round %d", round))
+				// a series' latest rows deleted: its previous ones may tie
+				// with another series of the same host
+				_, err = sltRun(db, fmt.Sprintf("DELETE FROM cpu WHERE host = 'h%d' AND dc = 'd%d' AND time >= '2024-01-01 00:00:%02d+00'",
+					rng.IntN(3), rng.IntN(3), round+3))
+				must(t, err)
+				checkLastPoint(t, db, fmt.Sprintf("round %d after delete", round))
+			}
+		})
+	}
+}

@@ -106,7 +106,7 @@ const maxLastScans = 16
 // live, one scan per distinct bound (or per window of nearby bounds) reads
 // the rows at exactly that time, zone maps and series runs pruning the
 // rest; a series with no row there lost its latest rows to a delete, so
-// its bound is recomputed from its own rows and it is read again.
+// its bound is recomputed from its own rows and all is read again.
 func (t *table) LastRows(ctx context.Context, req arrowstore.ScanRequest) (array.RecordReader, error) {
 	if req.MinT != arrowstore.MinTime || req.MaxT != arrowstore.MaxTime {
 		return nil, errs.Invalid("last rows of a time range are not supported")
@@ -154,11 +154,19 @@ func (t *table) LastRows(ctx context.Context, req arrowstore.ScanRequest) (array
 			schema = sch
 			missing = append(missing, lost...)
 		}
+		if len(missing) == 0 {
+			break
+		}
+		// read everything again once the bounds are right, so that rows
+		// tied at one time come in scan order, as a scan would give them
 		slices.Sort(missing)
 		if err := t.recomputeLast(ctx, missing); err != nil {
 			return nil, err
 		}
-		sids = missing
+		for _, r := range out {
+			r.Release()
+		}
+		out = nil
 	}
 	if schema == nil { // no series: an empty scan gives the schema
 		sreq.MinT, sreq.MaxT = arrowstore.MaxTime, arrowstore.MaxTime
