@@ -117,6 +117,18 @@ type PartitionedScanner interface {
 	ScanPartitions(ctx context.Context, req ScanRequest, n int) ([]array.RecordReader, error)
 }
 
+// LastRower is implemented by tables that keep each series' latest time,
+// so that last-point queries need not scan history.
+type LastRower interface {
+	// LastRows returns, for every series passing req.Filters that has a
+	// live row, its rows at its latest time (all of them when several
+	// share it), with req.Columns; as Scan, rows expired by retention or
+	// deleted are never returned. req.MinT and req.MaxT must be MinTime
+	// and MaxTime; Stats is honoured, Ranges and Reuse are ignored. The
+	// caller must Release the reader; its batches stay valid until then.
+	LastRows(ctx context.Context, req ScanRequest) (array.RecordReader, error)
+}
+
 // SeriesTable is implemented by tables that can name the series behind a
 // SeriesIDColumn value.
 type SeriesTable interface {

@@ -67,6 +67,8 @@ func build(n planner.Node, env Env) (Operator, error) {
 	switch n := n.(type) {
 	case *planner.Scan:
 		return newScan(n, env)
+	case *planner.LastPoint:
+		return newLastPoint(n, env)
 	case *planner.Values:
 		return &valuesOp{n: n, schema: SchemaOf(n.Out)}, nil
 	case *planner.Series:

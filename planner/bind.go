@@ -475,7 +475,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt, outer *env) (Node, error) {
 		}
 		node = &Project{Input: node, Exprs: drop, Out: out[:visible]}
 	}
-	return node, nil
+	return useLastPoint(node), nil
 }
 
 // sortOrder is an ORDER BY item's direction and NULL placement

@@ -99,6 +99,7 @@ func (e *Engine) replay(lsn wal.LSN, payload []byte) error {
 				return corrupt("rows")
 			}
 		}
+		t.last.observe(rows)
 		t.buf.Append(rows)
 		t.notifyWritten(rows, true)
 		releaseCols(rows)

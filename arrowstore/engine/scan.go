@@ -36,6 +36,12 @@ func (t *table) Scan(ctx context.Context, req arrowstore.ScanRequest) (array.Rec
 // ScanPartitions implements arrowstore.PartitionedScanner: n readers over
 // one consistent view, which may be read concurrently.
 func (t *table) ScanPartitions(ctx context.Context, req arrowstore.ScanRequest, n int) ([]array.RecordReader, error) {
+	return t.scanParts(ctx, req, n, nil)
+}
+
+// scanParts is ScanPartitions; sids, when not nil, replaces the series
+// that the filters match (sorted; lastvals.go).
+func (t *table) scanParts(ctx context.Context, req arrowstore.ScanRequest, n int, sids *[]uint32) ([]array.RecordReader, error) {
 	if n < 1 {
 		n = 1
 	}
@@ -97,6 +103,9 @@ func (t *table) ScanPartitions(ctx context.Context, req arrowstore.ScanRequest, 
 		return nil, err
 	}
 	spec.SIDs = t.cat.match(rfs)
+	if sids != nil {
+		spec.SIDs = *sids
+	}
 	if spec.Stats != nil && spec.SIDs != nil {
 		spec.Stats.SeriesMatched.Add(int64(len(spec.SIDs)))
 	}

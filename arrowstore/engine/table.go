@@ -37,6 +37,8 @@ type table struct {
 	segMu sync.RWMutex
 	segs  []*segFile
 	tombs []tombstone
+
+	last lastTimes // per series: the latest time (lastvals.go)
 }
 
 // checkLive fails writes to a table dropped meanwhile. Caller holds order.
@@ -180,6 +182,7 @@ func (t *table) commit(rows *membuf.Rows) error {
 			e.KickCheckpoint()
 		}
 	}
+	t.last.observe(rows)
 	t.buf.Append(rows)
 	e.ingested.Add(int64(rows.N))
 	e.writes.Add(1)
