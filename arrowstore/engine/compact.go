@@ -67,11 +67,11 @@ func (e *Engine) Compact(ctx context.Context) error {
 // compactOnce does one unit of compaction; it reports whether there was
 // one.
 func (e *Engine) compactOnce(ctx context.Context) (bool, error) {
+	e.ckMu.Lock() // before e.wal: Restore replaces it under ckMu
+	defer e.ckMu.Unlock()
 	if e.wal == nil {
 		return false, nil
 	}
-	e.ckMu.Lock()
-	defer e.ckMu.Unlock()
 	e.closeMu.RLock()
 	closed := e.closed
 	e.closeMu.RUnlock()
