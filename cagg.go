@@ -366,21 +366,60 @@ func (cs *caggSet) save() error {
 	return cs.saveLocked()
 }
 
+// snapshotState is caggs.json as a snapshot carries it: taken before the
+// engine's snapshot (so no refresh after it is claimed) and with every
+// bucket below W above the raw retention marked for recomputation, since
+// the snapshot's data may hold writes whose marks came after.
+func (cs *caggSet) snapshotState() ([]byte, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	f := caggFileJSON{Version: 1, Aggregates: []caggJSON{}}
+	for _, c := range cs.listLocked() {
+		c.st.Lock()
+		j := caggJSON{caggDef: c.def, Watermark: c.watermark}
+		c.st.Unlock()
+		if j.Watermark > arrowstore.MinTime {
+			j.Invalid = [][2]int64{{-(int64(1) << 62), j.Watermark}}
+		}
+		f.Aggregates = append(f.Aggregates, j)
+	}
+	return json.MarshalIndent(f, "", "  ")
+}
+
+// replace stops every aggregate and loads the ones of a restored
+// snapshot (data nil: none).
+func (cs *caggSet) replace(data []byte) error {
+	cs.close()
+	cs.mu.Lock()
+	cs.byName = map[caggKey]*cagg{}
+	cs.indexLocked()
+	cs.mu.Unlock()
+	if err := cs.loadFrom(data); err != nil {
+		return err
+	}
+	return cs.save()
+}
+
 // load reads caggs.json, applies what the replayed WAL touched and
 // starts the refreshers. It runs after the engine is open.
 func (cs *caggSet) load(db *DB) error {
 	cs.db = db
-	var f caggFileJSON
+	var data []byte
 	if cs.dir != "" {
-		data, err := os.ReadFile(filepath.Join(cs.dir, caggFile))
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
+		b, err := os.ReadFile(filepath.Join(cs.dir, caggFile))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
-		default:
-			if err := json.Unmarshal(data, &f); err != nil {
-				return errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", caggFile)
-			}
+		}
+		data = b
+	}
+	return cs.loadFrom(data)
+}
+
+func (cs *caggSet) loadFrom(data []byte) error {
+	var f caggFileJSON
+	if data != nil {
+		if err := json.Unmarshal(data, &f); err != nil {
+			return errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", caggFile)
 		}
 	}
 	cs.mu.Lock()
