@@ -129,6 +129,7 @@ type rule struct {
 	mu       sync.Mutex // the fields below
 	groups   map[string]*alertGroup
 	lastEval time.Time
+	lastDur  time.Duration // of the last evaluation's query
 	lastErr  string
 	evals    int64
 }
@@ -224,6 +225,25 @@ func (db *DB) Alerts(tenant string) []RuleEvent {
 		if e.Tenant == tenant {
 			out = append(out, e)
 		}
+	}
+	return out
+}
+
+// RuleStatus is how a rule's evaluations went.
+type RuleStatus struct {
+	Evaluations  int64
+	LastEval     time.Time     // when the last evaluation was due (zero: none yet)
+	LastDuration time.Duration // how long its query took
+	LastError    string        // "" when it succeeded
+}
+
+// RuleStatuses returns the evaluation status of a database's rules by id.
+func (db *DB) RuleStatuses(tenant string) map[RuleID]RuleStatus {
+	out := map[RuleID]RuleStatus{}
+	for _, r := range db.rules.list(tenant) {
+		r.mu.Lock()
+		out[r.id] = RuleStatus{Evaluations: r.evals, LastEval: r.lastEval, LastDuration: r.lastDur, LastError: r.lastErr}
+		r.mu.Unlock()
 	}
 	return out
 }

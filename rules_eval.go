@@ -18,12 +18,13 @@ import (
 
 // evaluate runs one evaluation of a rule at now.
 func (rs *ruleSet) evaluate(ctx context.Context, r *rule, now time.Time) {
+	start := time.Now()
 	groups, err := rs.db.ruleGroups(ctx, r)
 	if ctx.Err() != nil {
 		return
 	}
 	r.mu.Lock()
-	r.lastEval, r.evals = now, r.evals+1
+	r.lastEval, r.lastDur, r.evals = now, time.Since(start), r.evals+1
 	if err != nil {
 		r.lastErr = err.Error()
 		r.mu.Unlock()

@@ -6,6 +6,7 @@
 //	go run ./cmd/ugnosbench queries                # 15 TSBS queries vs DuckDB
 //	go run ./cmd/ugnosbench pgwire                 # COPY, SELECT *, clients vs PostgreSQL
 //	go run ./cmd/ugnosbench asof                   # ASOF join vs DuckDB's ASOF JOIN
+//	go run ./cmd/ugnosbench rules                  # ingest with 1,000 alerting rules vs none
 //
 // Each run writes the whole data set into a fresh data directory with the
 // WAL fsynced on every acknowledged write (the default). Modes alternate
@@ -54,6 +55,10 @@ func main() {
 	}
 	if len(args) > 0 && args[0] == "asof" {
 		runAsof(args[1:])
+		return
+	}
+	if len(args) > 0 && args[0] == "rules" {
+		runRules(args[1:])
 		return
 	}
 	if len(args) > 0 && args[0] == "pgwire" {

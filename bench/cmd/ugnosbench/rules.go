@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/ugnos/ugnos"
+	"github.com/ugnos/ugnos/bench/ingest"
+	"github.com/ugnos/ugnos/bench/tsbs"
+)
+
+// runRules measures what alerting rules cost ingest (issue 7's target: 1,000
+// rules evaluated every 10 s cost at most 10% of ingest throughput). Each
+// run opens a fresh data directory (WAL fsynced per write, the default),
+// registers the rules, then writes the TSBS cpu-only data set with one
+// writer (WriteRecord, -batch rows a call) over and over for -ingest and
+// reports rows/s. Runs with 0 rules and with -rules rules alternate
+// (A/B/A/B…) so that machine noise hits both alike; medians are printed.
+//
+// The data set is the usual TSBS day (-span) shifted so that it ends a
+// minute after the run ends: the rules' windows (relative to now) always
+// hold data. Each pass writes the same rows again (duplicates are stored
+// as rows), so the last minute holds 6 epochs × hosts × passes rows.
+//
+// The rules: threshold form, one per host and field, avg(field) over the
+// last minute > 90 for 30 s; and -query-rules of query form, max(field)
+// per host of a region over the last minute > 99 for 30 s.
+//
+//	go run ./cmd/ugnosbench rules                             # 1,000 rules, 40 s per run, 3 runs per mode
+//	go run ./cmd/ugnosbench rules -rules 1000 -ingest 40s -runs 5
+func runRules(args []string) {
+	fs := flag.NewFlagSet("rules", flag.ExitOnError)
+	hosts := fs.Int("hosts", 100, "hosts (scale)")
+	span := fs.Duration("span", 24*time.Hour, "time span of the data set written in one pass")
+	dur := fs.Duration("ingest", 40*time.Second, "how long each run writes")
+	nrules := fs.Int("rules", 1000, "rules registered in the runs with rules")
+	nquery := fs.Int("query-rules", 100, "how many of the rules are of query form (the rest threshold form)")
+	every := fs.Duration("every", 10*time.Second, "evaluation interval of every rule")
+	batch := fs.Int("batch", 10000, "rows per write call")
+	runs := fs.Int("runs", 3, "runs per mode")
+	fs.Parse(args)
+
+	fmt.Printf("ugnosbench rules: TSBS cpu-only, %d hosts, %v a pass, %d rows per write, 1 writer for %v a run; %d rules (%d query form) every %v vs none; GOMAXPROCS %d, %d runs per mode\n",
+		*hosts, *span, *batch, *dur, *nrules, min(*nquery, *nrules), *every, runtime.GOMAXPROCS(0), *runs)
+	var without, with []float64
+	var last rulesRun
+	for run := 0; run < *runs; run++ {
+		for _, n := range []int{0, *nrules} {
+			rr := rulesOnce(*hosts, *span, *dur, *batch, n, *nquery, *every)
+			rate := float64(rr.rows) / rr.elapsed.Seconds()
+			fmt.Printf("  run %d, %4d rules: %d rows in %.1f s = %.3f M rows/s", run+1, n, rr.rows, rr.elapsed.Seconds(), rate/1e6)
+			if n == 0 {
+				without = append(without, rate)
+				fmt.Println()
+				continue
+			}
+			with = append(with, rate)
+			last = rr
+			fmt.Printf("; registered in %.1f s; %d evaluations (%.1f rounds, %d failed); last evaluation median %v, p99 %v, max %v; last round %v wall, %v summed; %d alert events\n",
+				rr.register.Seconds(), rr.evals, float64(rr.evals)/float64(n), rr.failed, rr.median, rr.p99, rr.max, rr.span, rr.sum, rr.alerts)
+			if rr.firstErr != "" {
+				fmt.Printf("    an error: %s\n", rr.firstErr)
+			}
+		}
+	}
+	m0, m1 := median(without), median(with)
+	fmt.Printf("\ningest without rules: median %.3f M rows/s (runs %s)\n", m0/1e6, spread(without))
+	fmt.Printf("ingest with %d rules: median %.3f M rows/s (runs %s)\n", *nrules, m1/1e6, spread(with))
+	fmt.Printf("ratio with/without: %.3f (cost %.1f%%)   target: cost <= 10%%\n", m1/m0, 100*(1-m1/m0))
+	fmt.Printf("last run with rules: rows in the rules' last minute at the end: %d; evaluation median %v, p99 %v; last round %v wall\n", last.windowRows, last.median, last.p99, last.span)
+}
+
+type rulesRun struct {
+	rows              int64
+	elapsed, register time.Duration
+	evals, failed     int64
+	median, p99, max  time.Duration
+	span, sum         time.Duration
+	alerts            int
+	windowRows        int64
+	firstErr          string
+}
+
+// rulesOnce is one run: a fresh database, n rules, writes for dur.
+func rulesOnce(hosts int, span, dur time.Duration, batch, n, nquery int, every time.Duration) rulesRun {
+	end := time.Now().Add(dur + time.Minute).Truncate(tsbs.DefaultInterval)
+	cfg := tsbs.Config{Hosts: hosts, Start: end.Add(-span), End: end, Seed: tsbs.DefaultSeed}
+	recs := ingest.Records(cfg, batch, nil)
+	hostTags := tsbs.New(cfg).Hosts()
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	dir, err := os.MkdirTemp("", "ugnosbench-rules-")
+	check(err)
+	defer os.RemoveAll(dir)
+	db, err := ugnos.Open(dir)
+	check(err)
+	// the table exists before the query-form rules are planned
+	check(db.WriteRecord(context.Background(), "bench", "cpu", recs[0]))
+	var rr rulesRun
+	rr.rows = recs[0].NumRows()
+
+	regStart := time.Now()
+	for _, def := range benchRules(hostTags, n, nquery, every) {
+		_, err := db.RegisterRule("bench", def)
+		check(err)
+	}
+	rr.register = time.Since(regStart)
+	runtime.GC()
+
+	start := time.Now()
+	for i := 1; time.Since(start) < dur; i++ {
+		r := recs[i%len(recs)]
+		check(db.WriteRecord(context.Background(), "bench", "cpu", r))
+		rr.rows += r.NumRows()
+	}
+	rr.elapsed = time.Since(start)
+
+	if n > 0 {
+		rr.evalFigures(db.RuleStatuses("bench"))
+		rr.alerts = len(db.Alerts("bench"))
+		rr.windowRows = countRows(db, "SELECT count(*) FROM cpu WHERE time >= now() - INTERVAL '1 minute'")
+	}
+	check(db.Close())
+	runtime.KeepAlive(recs)
+	return rr
+}
+
+// benchRules builds n rules over the hosts: n-nquery threshold rules (host
+// by host, then field by field) and nquery query rules.
+func benchRules(hosts [][10]string, n, nquery int, every time.Duration) []ugnos.RuleDefinition {
+	nquery = min(nquery, n)
+	var defs []ugnos.RuleDefinition
+	for i := range n - nquery {
+		h, f := hosts[i%len(hosts)], tsbs.FieldNames[(i/len(hosts))%len(tsbs.FieldNames)]
+		defs = append(defs, ugnos.RuleDefinition{
+			Name: fmt.Sprintf("high_%s_%s_%d", f, h[tsbs.TagHostname], i), Table: "cpu", Tags: ugnos.TagSet{"hostname": h[tsbs.TagHostname]},
+			Field: f, Aggregation: "avg", Window: time.Minute, Condition: ">", Threshold: 90, For: 30 * time.Second, Every: every,
+		})
+	}
+	for i := range nquery {
+		region, f := hosts[i%len(hosts)][tsbs.TagRegion], tsbs.FieldNames[i%len(tsbs.FieldNames)]
+		defs = append(defs, ugnos.RuleDefinition{
+			Name:      fmt.Sprintf("peak_%s_%s_%d", f, region, i),
+			Query:     fmt.Sprintf("SELECT hostname, max(%s) AS value FROM cpu WHERE time >= now() - INTERVAL '1 minute' AND region = '%s' GROUP BY hostname", f, region),
+			Condition: ">", Threshold: 99, For: 30 * time.Second, Every: every,
+		})
+	}
+	return defs
+}
+
+// evalFigures summarises the rules' last evaluations: durations, and the
+// last round (the rules with the most evaluations) from its first due time
+// to its last finish.
+func (rr *rulesRun) evalFigures(st map[ugnos.RuleID]ugnos.RuleStatus) {
+	var durs []time.Duration
+	var most int64
+	for _, s := range st {
+		rr.evals += s.Evaluations
+		most = max(most, s.Evaluations)
+		if s.LastError != "" {
+			rr.failed++
+			if rr.firstErr == "" {
+				rr.firstErr = s.LastError
+			}
+		}
+		if s.Evaluations > 0 {
+			durs = append(durs, s.LastDuration)
+		}
+	}
+	if len(durs) == 0 {
+		return
+	}
+	slices.Sort(durs)
+	rr.median, rr.p99, rr.max = durs[len(durs)/2], durs[len(durs)*99/100], durs[len(durs)-1]
+	var first, lastEnd time.Time
+	for _, s := range st {
+		if s.Evaluations != most {
+			continue
+		}
+		if first.IsZero() || s.LastEval.Before(first) {
+			first = s.LastEval
+		}
+		if e := s.LastEval.Add(s.LastDuration); e.After(lastEnd) {
+			lastEnd = e
+		}
+		rr.sum += s.LastDuration
+	}
+	rr.span = lastEnd.Sub(first).Round(time.Millisecond)
+	rr.sum = rr.sum.Round(time.Millisecond)
+}
+
+func countRows(db *ugnos.DB, q string) int64 {
+	rd, err := db.SQL(context.Background(), "bench", q)
+	check(err)
+	defer rd.Release()
+	if !rd.Next() {
+		check(fmt.Errorf("%s: no rows: %v", q, rd.Err()))
+	}
+	return rd.RecordBatch().Column(0).(*array.Int64).Value(0)
+}
