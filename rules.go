@@ -110,6 +110,7 @@ type ruleSet struct {
 	wg     sync.WaitGroup // rule goroutines and webhook deliveries
 	hooks  chan struct{}  // webhook slots
 
+	admin  sync.Mutex // held by RegisterRule, RemoveRule and Restore
 	mu     sync.Mutex // rules, nextID, alerts; persisted under saveMu
 	rules  map[RuleID]*rule
 	nextID RuleID
@@ -163,6 +164,8 @@ func (db *DB) RegisterRule(tenant string, def RuleDefinition) (RuleID, error) {
 		return 0, err
 	}
 	rs := db.rules
+	rs.admin.Lock()
+	defer rs.admin.Unlock()
 	rs.mu.Lock()
 	if rs.closed {
 		rs.mu.Unlock()
@@ -192,6 +195,8 @@ func (db *DB) RegisterRule(tenant string, def RuleDefinition) (RuleID, error) {
 // removes it.
 func (db *DB) RemoveRule(tenant string, id RuleID) error {
 	rs := db.rules
+	rs.admin.Lock()
+	defer rs.admin.Unlock()
 	rs.mu.Lock()
 	r := rs.rules[id]
 	if r == nil || r.tenant != tenant {

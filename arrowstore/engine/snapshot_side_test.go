@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ugnos/ugnos/errs"
+)
+
+// TestSnapshotSideFiles: side files travel in the manifest, are verified,
+// put into the data directory by Restore (replacing files of the same
+// name, leaving others) and returned; bad names are refused.
+func TestSnapshotSideFiles(t *testing.T) {
+	for _, mode := range []string{"disk", "memory"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := ""
+			if mode == "disk" {
+				dir = t.TempDir()
+			}
+			e := openDir(t, dir, Options{NoBackground: true})
+			defer e.Close()
+			writePts(t, e, "t", "m", snapPts(100, 0))
+			snap := filepath.Join(t.TempDir(), "snap")
+			side := []SideFile{{Name: "rules.json", Data: []byte(`{"a":1}`)}, {Name: "empty.json", Data: []byte{}}}
+			info, err := e.Snapshot(bg, snap, side...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Files != 1+2+3 {
+				t.Fatalf("files %d", info.Files)
+			}
+			if dir != "" {
+				os.WriteFile(filepath.Join(dir, "rules.json"), []byte("old"), 0o644)
+				os.WriteFile(filepath.Join(dir, "other.json"), []byte("mine"), 0o644)
+			}
+			got, err := e.RestoreFiles(bg, snap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 2 || got[0].Name != "rules.json" || string(got[0].Data) != `{"a":1}` || got[1].Name != "empty.json" || len(got[1].Data) != 0 {
+				t.Fatalf("side files %q", got)
+			}
+			check(t, e, "t", "m", snapPts(100, 0))
+			if dir == "" {
+				return
+			}
+			for name, want := range map[string]string{"rules.json": `{"a":1}`, "empty.json": "", "other.json": "mine"} {
+				if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != want {
+					t.Fatalf("%s after restore: %q %v", name, b, err)
+				}
+			}
+		})
+	}
+}
+
+func TestSnapshotSideFileNames(t *testing.T) {
+	e := openDir(t, "", Options{NoBackground: true})
+	defer e.Close()
+	f := func(name string, ok bool) {
+		t.Helper()
+		_, err := e.Snapshot(bg, filepath.Join(t.TempDir(), "s"), SideFile{Name: name, Data: []byte("x")})
+		if ok != (err == nil) || err != nil && !errors.Is(err, errs.ErrInvalidInput) {
+			t.Fatalf("side file %q: %v", name, err)
+		}
+	}
+	f("rules.json", true)
+	f("caggs.json", true)
+	f("", false)
+	f("../rules.json", false)
+	f("a/rules.json", false)
+	f("/etc/passwd", false)
+	f(".hidden", false)
+	f("x.tmp", false)
+	f("MANIFEST", false)
+	f("SNAPSHOT", false)
+	f("RESTORE", false)
+	f("LOCK", false)
+	f("wal", false)
+	f("segments", false)
+	f("catalog", false)
+	f("files", false)
+	_, err := e.Snapshot(bg, filepath.Join(t.TempDir(), "s"), SideFile{Name: "a"}, SideFile{Name: "a"})
+	if !errors.Is(err, errs.ErrInvalidInput) {
+		t.Fatalf("duplicate side file: %v", err)
+	}
+}
