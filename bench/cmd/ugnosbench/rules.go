@@ -49,32 +49,39 @@ func runRules(args []string) {
 
 	fmt.Printf("ugnosbench rules: TSBS cpu-only, %d hosts, %v a pass, %d rows per write, 1 writer for %v a run; %d rules (%d query form) every %v vs none; GOMAXPROCS %d, %d runs per mode\n",
 		*hosts, *span, *batch, *dur, *nrules, min(*nquery, *nrules), *every, runtime.GOMAXPROCS(0), *runs)
-	var without, with []float64
+	var without, with, cpu0, cpu1 []float64
 	var last rulesRun
 	for run := 0; run < *runs; run++ {
-		for _, n := range []int{0, *nrules} {
+		order := []int{0, *nrules}
+		if run%2 == 1 {
+			order = []int{*nrules, 0} // A B B A …: neither mode always goes first
+		}
+		for _, n := range order {
 			rr := rulesOnce(*hosts, *span, *dur, *batch, n, *nquery, *every)
 			rate := float64(rr.rows) / rr.elapsed.Seconds()
-			fmt.Printf("  run %d, %4d rules: %d rows in %.1f s = %.3f M rows/s", run+1, n, rr.rows, rr.elapsed.Seconds(), rate/1e6)
+			cpu := rr.cpu.Seconds() / float64(rr.rows) * 1e6 // CPU seconds per million rows
+			fmt.Printf("  run %d, %4d rules: %d rows in %.1f s = %.3f M rows/s, %.2f CPU s per M rows", run+1, n, rr.rows, rr.elapsed.Seconds(), rate/1e6, cpu)
 			if n == 0 {
-				without = append(without, rate)
+				without, cpu0 = append(without, rate), append(cpu0, cpu)
 				fmt.Println()
 				continue
 			}
-			with = append(with, rate)
+			with, cpu1 = append(with, rate), append(cpu1, cpu)
 			last = rr
-			fmt.Printf("; registered in %.1f s; %d evaluations (%.1f rounds, %d failed); last evaluation median %v, p99 %v, max %v; last round %v wall, %v summed; %d alert events\n",
-				rr.register.Seconds(), rr.evals, float64(rr.evals)/float64(n), rr.failed, rr.median, rr.p99, rr.max, rr.span, rr.sum, rr.alerts)
+			fmt.Printf("; registered in %.1f s; %d evaluations (%.2f rounds of %.1f due, %d failed); evaluation median %v, p99 %v, max %v; %d alert events\n",
+				rr.register.Seconds(), rr.evals, float64(rr.evals)/float64(n), rr.elapsed.Seconds()/every.Seconds(), rr.failed, rr.median, rr.p99, rr.max, rr.alerts)
 			if rr.firstErr != "" {
 				fmt.Printf("    an error: %s\n", rr.firstErr)
 			}
 		}
 	}
 	m0, m1 := median(without), median(with)
-	fmt.Printf("\ningest without rules: median %.3f M rows/s (runs %s)\n", m0/1e6, spread(without))
-	fmt.Printf("ingest with %d rules: median %.3f M rows/s (runs %s)\n", *nrules, m1/1e6, spread(with))
-	fmt.Printf("ratio with/without: %.3f (cost %.1f%%)   target: cost <= 10%%\n", m1/m0, 100*(1-m1/m0))
-	fmt.Printf("last run with rules: rows in the rules' last minute at the end: %d; evaluation median %v, p99 %v; last round %v wall\n", last.windowRows, last.median, last.p99, last.span)
+	c0, c1 := median(cpu0), median(cpu1)
+	fmt.Printf("\ningest without rules: median %.3f M rows/s (runs %s), %.2f CPU s per M rows\n", m0/1e6, spread(without), c0)
+	fmt.Printf("ingest with %d rules: median %.3f M rows/s (runs %s), %.2f CPU s per M rows\n", *nrules, m1/1e6, spread(with), c1)
+	fmt.Printf("throughput ratio with/without: %.3f (cost %.1f%%)   target: cost <= 10%%\n", m1/m0, 100*(1-m1/m0))
+	fmt.Printf("CPU per row ratio with/without: %.3f (rules: %.0f%% more CPU per row ingested)\n", c1/c0, 100*(c1/c0-1))
+	fmt.Printf("last run with rules: %d rows in the rules' last minute at the end; evaluation median %v, p99 %v, max %v\n", last.windowRows, last.median, last.p99, last.max)
 }
 
 type rulesRun struct {
@@ -82,7 +89,7 @@ type rulesRun struct {
 	elapsed, register time.Duration
 	evals, failed     int64
 	median, p99, max  time.Duration
-	span, sum         time.Duration
+	cpu               time.Duration
 	alerts            int
 	windowRows        int64
 	firstErr          string
@@ -117,13 +124,13 @@ func rulesOnce(hosts int, span, dur time.Duration, batch, n, nquery int, every t
 	rr.register = time.Since(regStart)
 	runtime.GC()
 
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	for i := 1; time.Since(start) < dur; i++ {
 		r := recs[i%len(recs)]
 		check(db.WriteRecord(context.Background(), "bench", "cpu", r))
 		rr.rows += r.NumRows()
 	}
-	rr.elapsed = time.Since(start)
+	rr.elapsed, rr.cpu = time.Since(start), cpuTime()-cpu
 
 	if n > 0 {
 		rr.evalFigures(db.RuleStatuses("bench"))
@@ -158,15 +165,12 @@ func benchRules(hosts [][10]string, n, nquery int, every time.Duration) []ugnos.
 	return defs
 }
 
-// evalFigures summarises the rules' last evaluations: durations, and the
-// last round (the rules with the most evaluations) from its first due time
-// to its last finish.
+// evalFigures summarises the rules' evaluations: how many, errors, and
+// the durations of each rule's last one.
 func (rr *rulesRun) evalFigures(st map[ugnos.RuleID]ugnos.RuleStatus) {
 	var durs []time.Duration
-	var most int64
 	for _, s := range st {
 		rr.evals += s.Evaluations
-		most = max(most, s.Evaluations)
 		if s.LastError != "" {
 			rr.failed++
 			if rr.firstErr == "" {
@@ -182,21 +186,6 @@ func (rr *rulesRun) evalFigures(st map[ugnos.RuleID]ugnos.RuleStatus) {
 	}
 	slices.Sort(durs)
 	rr.median, rr.p99, rr.max = durs[len(durs)/2], durs[len(durs)*99/100], durs[len(durs)-1]
-	var first, lastEnd time.Time
-	for _, s := range st {
-		if s.Evaluations != most {
-			continue
-		}
-		if first.IsZero() || s.LastEval.Before(first) {
-			first = s.LastEval
-		}
-		if e := s.LastEval.Add(s.LastDuration); e.After(lastEnd) {
-			lastEnd = e
-		}
-		rr.sum += s.LastDuration
-	}
-	rr.span = lastEnd.Sub(first).Round(time.Millisecond)
-	rr.sum = rr.sum.Round(time.Millisecond)
 }
 
 func countRows(db *ugnos.DB, q string) int64 {
