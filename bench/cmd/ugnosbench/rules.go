@@ -29,6 +29,11 @@ import (
 // hold data. Each pass writes the same rows again (duplicates are stored
 // as rows), so the last minute holds 6 epochs × hosts × passes rows.
 //
+// Before writing, each run syncs the disks and pauses (-settle), so that
+// neither mode pays for the writeback of the run before (registering
+// 1,000 rules takes seconds, which would otherwise favour the runs with
+// rules).
+//
 // The rules: threshold form, one per host and field, avg(field) over the
 // last minute > 90 for 30 s; and -query-rules of query form, max(field)
 // per host of a region over the last minute > 99 for 30 s.
@@ -45,6 +50,7 @@ func runRules(args []string) {
 	every := fs.Duration("every", 10*time.Second, "evaluation interval of every rule")
 	batch := fs.Int("batch", 10000, "rows per write call")
 	runs := fs.Int("runs", 3, "runs per mode")
+	settle := fs.Duration("settle", 5*time.Second, "pause before each run's writes (after a sync of the disks)")
 	fs.Parse(args)
 
 	fmt.Printf("ugnosbench rules: TSBS cpu-only, %d hosts, %v a pass, %d rows per write, 1 writer for %v a run; %d rules (%d query form) every %v vs none; GOMAXPROCS %d, %d runs per mode\n",
@@ -57,7 +63,7 @@ func runRules(args []string) {
 			order = []int{*nrules, 0} // A B B A …: neither mode always goes first
 		}
 		for _, n := range order {
-			rr := rulesOnce(*hosts, *span, *dur, *batch, n, *nquery, *every)
+			rr := rulesOnce(*hosts, *span, *dur, *settle, *batch, n, *nquery, *every)
 			rate := float64(rr.rows) / rr.elapsed.Seconds()
 			cpu := rr.cpu.Seconds() / float64(rr.rows) * 1e6 // CPU seconds per million rows
 			fmt.Printf("  run %d, %4d rules: %d rows in %.1f s = %.3f M rows/s, %.2f CPU s per M rows", run+1, n, rr.rows, rr.elapsed.Seconds(), rate/1e6, cpu)
@@ -68,8 +74,8 @@ func runRules(args []string) {
 			}
 			with, cpu1 = append(with, rate), append(cpu1, cpu)
 			last = rr
-			fmt.Printf("; registered in %.1f s; %d evaluations (%.2f rounds of %.1f due, %d failed); evaluation median %v, p99 %v, max %v; %d alert events\n",
-				rr.register.Seconds(), rr.evals, float64(rr.evals)/float64(n), rr.elapsed.Seconds()/every.Seconds(), rr.failed, rr.median, rr.p99, rr.max, rr.alerts)
+			fmt.Printf("; registered in %.1f s; %d evaluations (%.2f rounds of %.1f due, %d failed); last evaluations' query time median %v (threshold rules %v, query rules %v), p99 %v, max %v; %d alert events\n",
+				rr.register.Seconds(), rr.evals, float64(rr.evals)/float64(n), rr.elapsed.Seconds()/every.Seconds(), rr.failed, rr.median, rr.tMedian, rr.qMedian, rr.p99, rr.max, rr.alerts)
 			if rr.firstErr != "" {
 				fmt.Printf("    an error: %s\n", rr.firstErr)
 			}
@@ -93,10 +99,12 @@ type rulesRun struct {
 	alerts            int
 	windowRows        int64
 	firstErr          string
+	threshold         map[ugnos.RuleID]bool // by rule: threshold form
+	tMedian, qMedian  time.Duration         // of the threshold and query rules
 }
 
 // rulesOnce is one run: a fresh database, n rules, writes for dur.
-func rulesOnce(hosts int, span, dur time.Duration, batch, n, nquery int, every time.Duration) rulesRun {
+func rulesOnce(hosts int, span, dur, settle time.Duration, batch, n, nquery int, every time.Duration) rulesRun {
 	end := time.Now().Add(dur + time.Minute).Truncate(tsbs.DefaultInterval)
 	cfg := tsbs.Config{Hosts: hosts, Start: end.Add(-span), End: end, Seed: tsbs.DefaultSeed}
 	recs := ingest.Records(cfg, batch, nil)
@@ -117,11 +125,17 @@ func rulesOnce(hosts int, span, dur time.Duration, batch, n, nquery int, every t
 	rr.rows = recs[0].NumRows()
 
 	regStart := time.Now()
+	rr.threshold = map[ugnos.RuleID]bool{}
 	for _, def := range benchRules(hostTags, n, nquery, every) {
-		_, err := db.RegisterRule("bench", def)
+		id, err := db.RegisterRule("bench", def)
 		check(err)
+		rr.threshold[id] = def.Query == ""
 	}
 	rr.register = time.Since(regStart)
+	// both modes start alike: the last run's (and the registration's)
+	// writes on disk, then a pause
+	syncDisks()
+	time.Sleep(settle)
 	runtime.GC()
 
 	start, cpu := time.Now(), cpuTime()
@@ -168,8 +182,8 @@ func benchRules(hosts [][10]string, n, nquery int, every time.Duration) []ugnos.
 // evalFigures summarises the rules' evaluations: how many, errors, and
 // the durations of each rule's last one.
 func (rr *rulesRun) evalFigures(st map[ugnos.RuleID]ugnos.RuleStatus) {
-	var durs []time.Duration
-	for _, s := range st {
+	var durs, tDurs, qDurs []time.Duration
+	for id, s := range st {
 		rr.evals += s.Evaluations
 		if s.LastError != "" {
 			rr.failed++
@@ -177,12 +191,27 @@ func (rr *rulesRun) evalFigures(st map[ugnos.RuleID]ugnos.RuleStatus) {
 				rr.firstErr = s.LastError
 			}
 		}
-		if s.Evaluations > 0 {
-			durs = append(durs, s.LastDuration)
+		if s.Evaluations == 0 {
+			continue
+		}
+		durs = append(durs, s.LastDuration)
+		if rr.threshold[id] {
+			tDurs = append(tDurs, s.LastDuration)
+		} else {
+			qDurs = append(qDurs, s.LastDuration)
 		}
 	}
 	if len(durs) == 0 {
 		return
+	}
+	for _, d := range []*struct {
+		ds  []time.Duration
+		out *time.Duration
+	}{{tDurs, &rr.tMedian}, {qDurs, &rr.qMedian}} {
+		if len(d.ds) > 0 {
+			slices.Sort(d.ds)
+			*d.out = d.ds[len(d.ds)/2]
+		}
 	}
 	slices.Sort(durs)
 	rr.median, rr.p99, rr.max = durs[len(durs)/2], durs[len(durs)*99/100], durs[len(durs)-1]
