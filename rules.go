@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -109,6 +110,10 @@ type ruleSet struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // rule goroutines and webhook deliveries
 	hooks  chan struct{}  // webhook slots
+	slots  chan struct{}  // evaluation slots: rule queries running at once
+
+	batchMu sync.Mutex // batches and their members
+	batches map[batchKey]*ruleBatch
 
 	admin  sync.Mutex // held by RegisterRule, RemoveRule and Restore
 	mu     sync.Mutex // rules, nextID, alerts; persisted under saveMu
@@ -144,7 +149,8 @@ type alertGroup struct {
 
 func newRuleSet(db *DB) *ruleSet {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &ruleSet{db: db, ctx: ctx, cancel: cancel, hooks: make(chan struct{}, maxWebhooks), rules: map[RuleID]*rule{}, nextID: 1}
+	return &ruleSet{db: db, ctx: ctx, cancel: cancel, hooks: make(chan struct{}, maxWebhooks), slots: make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
+		batches: map[batchKey]*ruleBatch{}, rules: map[RuleID]*rule{}, nextID: 1}
 }
 
 // RegisterRule adds a rule to a database and starts evaluating it; it is
@@ -339,22 +345,9 @@ func (db *DB) newRule(tenant string, def RuleDefinition) (*rule, error) {
 	return r, nil
 }
 
-// thresholdSQL is the query of a threshold rule; $1 is the window start.
+// thresholdSQL is the query of a threshold rule.
 func thresholdSQL(def RuleDefinition) string {
-	agg, field, window := def.Aggregation, def.Field, def.Window
-	if agg == "" {
-		agg = "avg"
-	}
-	if field == "" {
-		field = "value"
-	}
-	expr := agg + "(" + quoteIdent(field) + ")"
-	if agg == "last" {
-		expr = "last(" + quoteIdent(field) + ", time)"
-	}
-	if window <= 0 {
-		window = def.Every
-	}
+	expr, window := ruleExpr(def), ruleWindow(def)
 	var b strings.Builder
 	fmt.Fprintf(&b, "SELECT %s AS value FROM %s WHERE time >= now() - INTERVAL '%d microseconds'", expr, quoteIdent(def.Table), window.Microseconds())
 	keys := make([]string, 0, len(def.Tags))
@@ -370,8 +363,14 @@ func thresholdSQL(def RuleDefinition) string {
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// start runs a rule's evaluation loop.
+// start runs a rule's evaluation loop, or adds it to the batch of
+// threshold rules it is evaluated with. Either way r.cancel stops it and
+// r.done is closed once no evaluation of it is in progress or to come.
 func (rs *ruleSet) start(r *rule) {
+	if key, keys, ok := batchKeyOf(r); ok {
+		rs.join(key, keys, r)
+		return
+	}
 	ctx, cancel := context.WithCancel(rs.ctx)
 	r.cancel, r.done = cancel, make(chan struct{})
 	rs.wg.Add(1)
