@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -21,8 +22,12 @@ import (
 // run opens a fresh data directory (WAL fsynced per write, the default),
 // registers the rules, then writes the TSBS cpu-only data set with one
 // writer (WriteRecord, -batch rows a call) over and over for -ingest and
-// reports rows/s. Runs with 0 rules and with -rules rules alternate
-// (A/B/A/B…) so that machine noise hits both alike; medians are printed.
+// reports rows/s. Runs with 0 rules, with -rules rules and (-own) with the
+// same rules each evaluated by its own query as before batching (the
+// threshold rules registered as query rules of the SQL they run alone)
+// alternate (A B C C B A …) so that machine noise hits all alike; medians
+// and the median of each run's ratio to the run without rules are
+// printed.
 //
 // The data set is the usual TSBS day (-span) shifted so that it ends a
 // minute after the run ends: the rules' windows (relative to now) always
@@ -39,7 +44,7 @@ import (
 // per host of a region over the last minute > 99 for 30 s.
 //
 //	go run ./cmd/ugnosbench rules                             # 1,000 rules, 40 s per run, 3 runs per mode
-//	go run ./cmd/ugnosbench rules -rules 1000 -ingest 40s -runs 5
+//	go run ./cmd/ugnosbench rules -rules 1000 -ingest 30s -runs 7 -own=false
 func runRules(args []string) {
 	fs := flag.NewFlagSet("rules", flag.ExitOnError)
 	hosts := fs.Int("hosts", 100, "hosts (scale)")
@@ -51,43 +56,78 @@ func runRules(args []string) {
 	batch := fs.Int("batch", 10000, "rows per write call")
 	runs := fs.Int("runs", 3, "runs per mode")
 	settle := fs.Duration("settle", 5*time.Second, "pause before each run's writes (after a sync of the disks)")
+	warmup := fs.Duration("warmup", 10*time.Second, "an uncounted run without rules first, this long")
+	own := fs.Bool("own", true, "also run the rules with the threshold rules registered as query rules of the same SQL: one query per rule and round, as before batching")
 	fs.Parse(args)
 
-	fmt.Printf("ugnosbench rules: TSBS cpu-only, %d hosts, %v a pass, %d rows per write, 1 writer for %v a run; %d rules (%d query form) every %v vs none; GOMAXPROCS %d, %d runs per mode\n",
+	fmt.Printf("ugnosbench rules: TSBS cpu-only, %d hosts, %v a pass, %d rows per write, 1 writer for %v a run; %d rules (%d query form) every %v; GOMAXPROCS %d, %d runs per mode\n",
 		*hosts, *span, *batch, *dur, *nrules, min(*nquery, *nrules), *every, runtime.GOMAXPROCS(0), *runs)
-	var without, with, cpu0, cpu1 []float64
-	var last rulesRun
+	if *warmup > 0 { // the first run of a process is slower (heap growth, page faults): not counted
+		rulesOnce(*hosts, *span, *warmup, 0, *batch, 0, 0, *every, false)
+	}
+	modes := []string{"none", "rules"}
+	if *own {
+		modes = append(modes, "own")
+	}
+	rate, cpu := map[string][]float64{}, map[string][]float64{}
+	ratio := map[string][]float64{} // per run: the mode's rows/s over that run's rows/s without rules
+	last := map[string]rulesRun{}
 	for run := 0; run < *runs; run++ {
-		order := []int{0, *nrules}
+		order := slices.Clone(modes)
 		if run%2 == 1 {
-			order = []int{*nrules, 0} // A B B A …: neither mode always goes first
+			slices.Reverse(order) // A B B A …: no mode always goes first
 		}
-		for _, n := range order {
-			rr := rulesOnce(*hosts, *span, *dur, *settle, *batch, n, *nquery, *every)
-			rate := float64(rr.rows) / rr.elapsed.Seconds()
-			cpu := rr.cpu.Seconds() / float64(rr.rows) * 1e6 // CPU seconds per million rows
-			fmt.Printf("  run %d, %4d rules: %d rows in %.1f s = %.3f M rows/s, %.2f CPU s per M rows", run+1, n, rr.rows, rr.elapsed.Seconds(), rate/1e6, cpu)
+		got := map[string]float64{}
+		for _, mode := range order {
+			n := *nrules
+			if mode == "none" {
+				n = 0
+			}
+			rr := rulesOnce(*hosts, *span, *dur, *settle, *batch, n, *nquery, *every, mode == "own")
+			r := float64(rr.rows) / rr.elapsed.Seconds()
+			c := rr.cpu.Seconds() / float64(rr.rows) * 1e6 // CPU seconds per million rows
+			got[mode] = r
+			rate[mode], cpu[mode] = append(rate[mode], r), append(cpu[mode], c)
+			fmt.Printf("  run %d, %-5s: %d rows in %.1f s = %.3f M rows/s, %.2f CPU s per M rows", run+1, mode, rr.rows, rr.elapsed.Seconds(), r/1e6, c)
 			if n == 0 {
-				without, cpu0 = append(without, rate), append(cpu0, cpu)
 				fmt.Println()
 				continue
 			}
-			with, cpu1 = append(with, rate), append(cpu1, cpu)
-			last = rr
-			fmt.Printf("; registered in %.1f s; %d evaluations (%.2f rounds of %.1f due, %d failed); last evaluations' query time median %v (threshold rules %v, query rules %v), p99 %v, max %v; %d alert events\n",
-				rr.register.Seconds(), rr.evals, float64(rr.evals)/float64(n), rr.elapsed.Seconds()/every.Seconds(), rr.failed, rr.median, rr.tMedian, rr.qMedian, rr.p99, rr.max, rr.alerts)
+			last[mode] = rr
+			fmt.Printf("; registered in %.1f s; %d evaluations (%.2f rounds, %d failed); last evaluations' query time median %v (threshold rules %v, query rules %v), p99 %v, max %v; %d alert events\n",
+				rr.register.Seconds(), rr.evals, float64(rr.evals)/float64(n), rr.failed, rr.median, rr.tMedian, rr.qMedian, rr.p99, rr.max, rr.alerts)
 			if rr.firstErr != "" {
 				fmt.Printf("    an error: %s\n", rr.firstErr)
 			}
 		}
+		for _, mode := range modes[1:] {
+			ratio[mode] = append(ratio[mode], got[mode]/got["none"])
+		}
 	}
-	m0, m1 := median(without), median(with)
-	c0, c1 := median(cpu0), median(cpu1)
-	fmt.Printf("\ningest without rules: median %.3f M rows/s (runs %s), %.2f CPU s per M rows\n", m0/1e6, spread(without), c0)
-	fmt.Printf("ingest with %d rules: median %.3f M rows/s (runs %s), %.2f CPU s per M rows\n", *nrules, m1/1e6, spread(with), c1)
-	fmt.Printf("throughput ratio with/without: %.3f (cost %.1f%%)   target: cost <= 10%%\n", m1/m0, 100*(1-m1/m0))
-	fmt.Printf("CPU per row ratio with/without: %.3f (rules: %.0f%% more CPU per row ingested)\n", c1/c0, 100*(c1/c0-1))
-	fmt.Printf("last run with rules: %d rows in the rules' last minute at the end; evaluation median %v, p99 %v, max %v\n", last.windowRows, last.median, last.p99, last.max)
+	names := map[string]string{"none": "without rules", "rules": fmt.Sprintf("with %d rules", *nrules),
+		"own": fmt.Sprintf("with %d rules, threshold rules as query rules (one query each, unbatched)", *nrules)}
+	fmt.Println()
+	for _, mode := range modes {
+		fmt.Printf("ingest %s: median %.3f M rows/s (runs %s), %.2f CPU s per M rows\n", names[mode], median(rate[mode])/1e6, spread(rate[mode]), median(cpu[mode]))
+	}
+	for _, mode := range modes[1:] {
+		m := median(ratio[mode])
+		fmt.Printf("%s: rows/s ratio to without, median of per-run ratios %.3f (cost %.1f%%; ratio of medians %.3f; per run %s); CPU per row %.3f x   target: cost <= 10%%\n",
+			names[mode], m, 100*(1-m), median(rate[mode])/median(rate["none"]), ratios(ratio[mode]), median(cpu[mode])/median(cpu["none"]))
+	}
+	for _, mode := range modes[1:] {
+		l := last[mode]
+		fmt.Printf("last run %s: %d rows in the rules' last minute at the end; last evaluations' query time median %v (threshold %v, query %v), p99 %v, max %v\n",
+			names[mode], l.windowRows, l.median, l.tMedian, l.qMedian, l.p99, l.max)
+	}
+}
+
+func ratios(xs []float64) string {
+	var b []string
+	for _, x := range xs {
+		b = append(b, fmt.Sprintf("%.2f", x))
+	}
+	return strings.Join(b, " ")
 }
 
 type rulesRun struct {
@@ -104,7 +144,7 @@ type rulesRun struct {
 }
 
 // rulesOnce is one run: a fresh database, n rules, writes for dur.
-func rulesOnce(hosts int, span, dur, settle time.Duration, batch, n, nquery int, every time.Duration) rulesRun {
+func rulesOnce(hosts int, span, dur, settle time.Duration, batch, n, nquery int, every time.Duration, own bool) rulesRun {
 	end := time.Now().Add(dur + time.Minute).Truncate(tsbs.DefaultInterval)
 	cfg := tsbs.Config{Hosts: hosts, Start: end.Add(-span), End: end, Seed: tsbs.DefaultSeed}
 	recs := ingest.Records(cfg, batch, nil)
@@ -127,9 +167,12 @@ func rulesOnce(hosts int, span, dur, settle time.Duration, batch, n, nquery int,
 	regStart := time.Now()
 	rr.threshold = map[ugnos.RuleID]bool{}
 	for _, def := range benchRules(hostTags, n, nquery, every) {
+		if own && def.Query == "" {
+			def = asQuery(def)
+		}
 		id, err := db.RegisterRule("bench", def)
 		check(err)
-		rr.threshold[id] = def.Query == ""
+		rr.threshold[id] = strings.HasPrefix(def.Name, "high_")
 	}
 	rr.register = time.Since(regStart)
 	// both modes start alike: the last run's (and the registration's)
@@ -177,6 +220,15 @@ func benchRules(hosts [][10]string, n, nquery int, every time.Duration) []ugnos.
 		})
 	}
 	return defs
+}
+
+// asQuery is a threshold rule as a query rule of the same SQL (the query
+// a threshold rule runs on its own): it is evaluated alone, never in a
+// batch, at the same cost a threshold rule had before batching.
+func asQuery(d ugnos.RuleDefinition) ugnos.RuleDefinition {
+	return ugnos.RuleDefinition{Name: d.Name, Condition: d.Condition, Threshold: d.Threshold, For: d.For, Every: d.Every,
+		Query: fmt.Sprintf("SELECT %s(%q) AS value FROM %q WHERE time >= now() - INTERVAL '%d microseconds' AND \"hostname\" = '%s'",
+			d.Aggregation, d.Field, d.Table, d.Window.Microseconds(), d.Tags["hostname"])}
 }
 
 // evalFigures summarises the rules' evaluations: how many, errors, and
