@@ -56,6 +56,7 @@ func runRules(args []string) {
 	batch := fs.Int("batch", 10000, "rows per write call")
 	runs := fs.Int("runs", 3, "runs per mode")
 	settle := fs.Duration("settle", 5*time.Second, "pause before each run's writes (after a sync of the disks)")
+	diag := fs.Bool("diag", false, "print the engine's figures (fsyncs, checkpoints, …) after each run's writes")
 	warmup := fs.Duration("warmup", 10*time.Second, "an uncounted run without rules first, this long")
 	own := fs.Bool("own", true, "also run the rules with the threshold rules registered as query rules of the same SQL: one query per rule and round, as before batching")
 	fs.Parse(args)
@@ -89,6 +90,9 @@ func runRules(args []string) {
 			got[mode] = r
 			rate[mode], cpu[mode] = append(rate[mode], r), append(cpu[mode], c)
 			fmt.Printf("  run %d, %-5s: %d rows in %.1f s = %.3f M rows/s, %.2f CPU s per M rows", run+1, mode, rr.rows, rr.elapsed.Seconds(), r/1e6, c)
+			if *diag {
+				fmt.Printf(" [%s]", rr.diag)
+			}
 			if n == 0 {
 				fmt.Println()
 				continue
@@ -139,6 +143,7 @@ type rulesRun struct {
 	alerts            int
 	windowRows        int64
 	firstErr          string
+	diag              string                // the engine's figures after the writes
 	threshold         map[ugnos.RuleID]bool // by rule: threshold form
 	tMedian, qMedian  time.Duration         // of the threshold and query rules
 }
@@ -188,6 +193,9 @@ func rulesOnce(hosts int, span, dur, settle time.Duration, batch, n, nquery int,
 		rr.rows += r.NumRows()
 	}
 	rr.elapsed, rr.cpu = time.Since(start), cpuTime()-cpu
+	m := db.Metrics()
+	rr.diag = fmt.Sprintf("writes %d, WAL fsyncs %d taking %.1f s, checkpoints %d, compactions %d, segments %d, in memory %d MB, throttle waits %d, queries %d",
+		m.Writes, m.WALSyncs, m.WALFsyncTotal.Seconds(), m.Checkpoints, m.Compactions, m.Segments, m.MemoryBytes>>20, m.ThrottleWaits, m.Queries)
 
 	if n > 0 {
 		rr.evalFigures(db.RuleStatuses("bench"))
