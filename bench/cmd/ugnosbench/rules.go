@@ -8,8 +8,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/ugnos/ugnos"
@@ -20,9 +23,11 @@ import (
 // runRules measures what alerting rules cost ingest (issue 7's target: 1,000
 // rules evaluated every 10 s cost at most 10% of ingest throughput). Each
 // run opens a fresh data directory (WAL fsynced per write, the default),
-// registers the rules, then writes the TSBS cpu-only data set with one
-// writer (WriteRecord, -batch rows a call) over and over for -ingest and
-// reports rows/s. Runs with 0 rules, with -rules rules and (-own) with the
+// registers the rules, then writes the TSBS cpu-only data set with
+// -writers writers (disjoint hosts; WriteRecord, -batch rows a call) over
+// and over for -ingest and reports rows/s. One writer is bound by fsync
+// latency more than by CPU; with more writers than cores ingest is
+// CPU-bound and the rules' CPU shows. Runs with 0 rules, with -rules rules and (-own) with the
 // same rules each evaluated by its own query as before batching (the
 // threshold rules registered as query rules of the SQL they run alone)
 // alternate (A B C C B A …) so that machine noise hits all alike; medians
@@ -44,7 +49,7 @@ import (
 // per host of a region over the last minute > 99 for 30 s.
 //
 //	go run ./cmd/ugnosbench rules                             # 1,000 rules, 40 s per run, 3 runs per mode
-//	go run ./cmd/ugnosbench rules -rules 1000 -ingest 30s -runs 7 -own=false
+//	go run ./cmd/ugnosbench rules -runs 5 -ingest 30s -writers 4 -diag
 func runRules(args []string) {
 	fs := flag.NewFlagSet("rules", flag.ExitOnError)
 	hosts := fs.Int("hosts", 100, "hosts (scale)")
@@ -54,6 +59,7 @@ func runRules(args []string) {
 	nquery := fs.Int("query-rules", 100, "how many of the rules are of query form (the rest threshold form)")
 	every := fs.Duration("every", 10*time.Second, "evaluation interval of every rule")
 	batch := fs.Int("batch", 10000, "rows per write call")
+	writers := fs.Int("writers", 1, "concurrent writers (disjoint hosts); more than the cores make ingest CPU-bound")
 	runs := fs.Int("runs", 3, "runs per mode")
 	settle := fs.Duration("settle", 5*time.Second, "pause before each run's writes (after a sync of the disks)")
 	diag := fs.Bool("diag", false, "print the engine's figures (fsyncs, checkpoints, …) after each run's writes")
@@ -61,10 +67,10 @@ func runRules(args []string) {
 	own := fs.Bool("own", true, "also run the rules with the threshold rules registered as query rules of the same SQL: one query per rule and round, as before batching")
 	fs.Parse(args)
 
-	fmt.Printf("ugnosbench rules: TSBS cpu-only, %d hosts, %v a pass, %d rows per write, 1 writer for %v a run; %d rules (%d query form) every %v; GOMAXPROCS %d, %d runs per mode\n",
-		*hosts, *span, *batch, *dur, *nrules, min(*nquery, *nrules), *every, runtime.GOMAXPROCS(0), *runs)
+	fmt.Printf("ugnosbench rules: TSBS cpu-only, %d hosts, %v a pass, %d rows per write, %d writers for %v a run; %d rules (%d query form) every %v; GOMAXPROCS %d, %d runs per mode\n",
+		*hosts, *span, *batch, *writers, *dur, *nrules, min(*nquery, *nrules), *every, runtime.GOMAXPROCS(0), *runs)
 	if *warmup > 0 { // the first run of a process is slower (heap growth, page faults): not counted
-		rulesOnce(*hosts, *span, *warmup, 0, *batch, 0, 0, *every, false)
+		rulesOnce(*hosts, *writers, *span, *warmup, 0, *batch, 0, 0, *every, false)
 	}
 	modes := []string{"none", "rules"}
 	if *own {
@@ -84,7 +90,7 @@ func runRules(args []string) {
 			if mode == "none" {
 				n = 0
 			}
-			rr := rulesOnce(*hosts, *span, *dur, *settle, *batch, n, *nquery, *every, mode == "own")
+			rr := rulesOnce(*hosts, *writers, *span, *dur, *settle, *batch, n, *nquery, *every, mode == "own")
 			r := float64(rr.rows) / rr.elapsed.Seconds()
 			c := rr.cpu.Seconds() / float64(rr.rows) * 1e6 // CPU seconds per million rows
 			got[mode] = r
@@ -149,14 +155,20 @@ type rulesRun struct {
 }
 
 // rulesOnce is one run: a fresh database, n rules, writes for dur.
-func rulesOnce(hosts int, span, dur, settle time.Duration, batch, n, nquery int, every time.Duration, own bool) rulesRun {
+func rulesOnce(hosts, writers int, span, dur, settle time.Duration, batch, n, nquery int, every time.Duration, own bool) rulesRun {
 	end := time.Now().Add(dur + time.Minute).Truncate(tsbs.DefaultInterval)
 	cfg := tsbs.Config{Hosts: hosts, Start: end.Add(-span), End: end, Seed: tsbs.DefaultSeed}
-	recs := ingest.Records(cfg, batch, nil)
+	parts := make([][]arrow.RecordBatch, max(writers, 1))
+	for w := range parts {
+		parts[w] = ingest.Records(cfg, batch, func(h int) bool { return h%len(parts) == w })
+	}
+	recs := parts[0]
 	hostTags := tsbs.New(cfg).Hosts()
 	defer func() {
-		for _, r := range recs {
-			r.Release()
+		for _, p := range parts {
+			for _, r := range p {
+				r.Release()
+			}
 		}
 	}()
 	dir, err := os.MkdirTemp("", "ugnosbench-rules-")
@@ -187,12 +199,22 @@ func rulesOnce(hosts int, span, dur, settle time.Duration, batch, n, nquery int,
 	runtime.GC()
 
 	start, cpu := time.Now(), cpuTime()
-	for i := 1; time.Since(start) < dur; i++ {
-		r := recs[i%len(recs)]
-		check(db.WriteRecord(context.Background(), "bench", "cpu", r))
-		rr.rows += r.NumRows()
+	var rows atomic.Int64
+	var wg sync.WaitGroup
+	for w, recs := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 1 - min(w, 1); time.Since(start) < dur; i++ { // writer 0 wrote its first record
+				r := recs[i%len(recs)]
+				check(db.WriteRecord(context.Background(), "bench", "cpu", r))
+				rows.Add(r.NumRows())
+			}
+		}()
 	}
+	wg.Wait()
 	rr.elapsed, rr.cpu = time.Since(start), cpuTime()-cpu
+	rr.rows += rows.Load()
 	m := db.Metrics()
 	rr.diag = fmt.Sprintf("writes %d, WAL fsyncs %d taking %.1f s, checkpoints %d, compactions %d, segments %d, in memory %d MB, throttle waits %d, queries %d",
 		m.Writes, m.WALSyncs, m.WALFsyncTotal.Seconds(), m.Checkpoints, m.Compactions, m.Segments, m.MemoryBytes>>20, m.ThrottleWaits, m.Queries)
@@ -203,7 +225,7 @@ func rulesOnce(hosts int, span, dur, settle time.Duration, batch, n, nquery int,
 		rr.windowRows = countRows(db, "SELECT count(*) FROM cpu WHERE time >= now() - INTERVAL '1 minute'")
 	}
 	check(db.Close())
-	runtime.KeepAlive(recs)
+	runtime.KeepAlive(parts)
 	return rr
 }
 
