@@ -17,7 +17,9 @@ import (
 // Rules: alerting and continuous queries evaluated in the background.
 // Each rule has its own goroutine that evaluates it every Every (one
 // evaluation at a time per rule), through DB.Exec like any statement, so
-// it holds no lock that writers need. A condition that holds for For
+// it holds no lock that writers need; threshold rules are evaluated in
+// batches instead, one query for many rules (rules_batch.go). At most
+// GOMAXPROCS rule queries run at once. A condition that holds for For
 // fires the rule for that group of labels; when it stops holding the
 // group resolves. Events (firing, resolved) go to ugnos.alerts and the
 // rule's actions. Rules are stored in rules.json in the data directory
