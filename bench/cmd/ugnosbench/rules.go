@@ -62,6 +62,7 @@ func runRules(args []string) {
 	writers := fs.Int("writers", 1, "concurrent writers (disjoint hosts); more than the cores make ingest CPU-bound")
 	runs := fs.Int("runs", 3, "runs per mode")
 	settle := fs.Duration("settle", 5*time.Second, "pause before each run's writes (after a sync of the disks)")
+	idle := fs.Duration("idle", 0, "after the writes, measure the CPU used this long with no writes (the rules' own cost)")
 	diag := fs.Bool("diag", false, "print the engine's figures (fsyncs, checkpoints, …) after each run's writes")
 	warmup := fs.Duration("warmup", 10*time.Second, "an uncounted run without rules first, this long")
 	own := fs.Bool("own", true, "also run the rules with the threshold rules registered as query rules of the same SQL: one query per rule and round, as before batching")
@@ -70,13 +71,13 @@ func runRules(args []string) {
 	fmt.Printf("ugnosbench rules: TSBS cpu-only, %d hosts, %v a pass, %d rows per write, %d writers for %v a run; %d rules (%d query form) every %v; GOMAXPROCS %d, %d runs per mode\n",
 		*hosts, *span, *batch, *writers, *dur, *nrules, min(*nquery, *nrules), *every, runtime.GOMAXPROCS(0), *runs)
 	if *warmup > 0 { // the first run of a process is slower (heap growth, page faults): not counted
-		rulesOnce(*hosts, *writers, *span, *warmup, 0, *batch, 0, 0, *every, false)
+		rulesOnce(*hosts, *writers, *span, *warmup, 0, 0, *batch, 0, 0, *every, false)
 	}
 	modes := []string{"none", "rules"}
 	if *own {
 		modes = append(modes, "own")
 	}
-	rate, cpu := map[string][]float64{}, map[string][]float64{}
+	rate, cpu, idleCPU := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
 	ratio := map[string][]float64{} // per run: the mode's rows/s over that run's rows/s without rules
 	last := map[string]rulesRun{}
 	for run := 0; run < *runs; run++ {
@@ -90,7 +91,7 @@ func runRules(args []string) {
 			if mode == "none" {
 				n = 0
 			}
-			rr := rulesOnce(*hosts, *writers, *span, *dur, *settle, *batch, n, *nquery, *every, mode == "own")
+			rr := rulesOnce(*hosts, *writers, *span, *dur, *settle, *idle, *batch, n, *nquery, *every, mode == "own")
 			r := float64(rr.rows) / rr.elapsed.Seconds()
 			c := rr.cpu.Seconds() / float64(rr.rows) * 1e6 // CPU seconds per million rows
 			got[mode] = r
@@ -98,6 +99,10 @@ func runRules(args []string) {
 			fmt.Printf("  run %d, %-5s: %d rows in %.1f s = %.3f M rows/s, %.2f CPU s per M rows", run+1, mode, rr.rows, rr.elapsed.Seconds(), r/1e6, c)
 			if *diag {
 				fmt.Printf(" [%s]", rr.diag)
+			}
+			if *idle > 0 {
+				idleCPU[mode] = append(idleCPU[mode], rr.idleCPU)
+				fmt.Printf("; idle afterwards: %.3f cores busy", rr.idleCPU)
 			}
 			if n == 0 {
 				fmt.Println()
@@ -125,6 +130,11 @@ func runRules(args []string) {
 		fmt.Printf("%s: rows/s ratio to without, median of per-run ratios %.3f (cost %.1f%%; ratio of medians %.3f; per run %s); CPU per row %.3f x   target: cost <= 10%%\n",
 			names[mode], m, 100*(1-m), median(rate[mode])/median(rate["none"]), ratios(ratio[mode]), median(cpu[mode])/median(cpu["none"]))
 	}
+	if *idle > 0 {
+		for _, mode := range modes {
+			fmt.Printf("idle for %v after the writes, %s: median %.3f cores busy (runs %s)\n", *idle, names[mode], median(idleCPU[mode]), ratios(idleCPU[mode]))
+		}
+	}
 	for _, mode := range modes[1:] {
 		l := last[mode]
 		fmt.Printf("last run %s: %d rows in the rules' last minute at the end; last evaluations' query time median %v (threshold %v, query %v), p99 %v, max %v\n",
@@ -150,12 +160,13 @@ type rulesRun struct {
 	windowRows        int64
 	firstErr          string
 	diag              string                // the engine's figures after the writes
+	idleCPU           float64               // cores busy while idle after the writes
 	threshold         map[ugnos.RuleID]bool // by rule: threshold form
 	tMedian, qMedian  time.Duration         // of the threshold and query rules
 }
 
 // rulesOnce is one run: a fresh database, n rules, writes for dur.
-func rulesOnce(hosts, writers int, span, dur, settle time.Duration, batch, n, nquery int, every time.Duration, own bool) rulesRun {
+func rulesOnce(hosts, writers int, span, dur, settle, idle time.Duration, batch, n, nquery int, every time.Duration, own bool) rulesRun {
 	end := time.Now().Add(dur + time.Minute).Truncate(tsbs.DefaultInterval)
 	cfg := tsbs.Config{Hosts: hosts, Start: end.Add(-span), End: end, Seed: tsbs.DefaultSeed}
 	parts := make([][]arrow.RecordBatch, max(writers, 1))
@@ -215,6 +226,11 @@ func rulesOnce(hosts, writers int, span, dur, settle time.Duration, batch, n, nq
 	wg.Wait()
 	rr.elapsed, rr.cpu = time.Since(start), cpuTime()-cpu
 	rr.rows += rows.Load()
+	if idle > 0 { // no writes: the CPU the rules (and background work) take
+		c0 := cpuTime()
+		time.Sleep(idle)
+		rr.idleCPU = (cpuTime() - c0).Seconds() / idle.Seconds()
+	}
 	m := db.Metrics()
 	rr.diag = fmt.Sprintf("writes %d, WAL fsyncs %d taking %.1f s, checkpoints %d, compactions %d, segments %d, in memory %d MB, throttle waits %d, queries %d",
 		m.Writes, m.WALSyncs, m.WALFsyncTotal.Seconds(), m.Checkpoints, m.Compactions, m.Segments, m.MemoryBytes>>20, m.ThrottleWaits, m.Queries)
