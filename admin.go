@@ -128,7 +128,7 @@ func (db *DB) snapshotTo(ctx context.Context, path string) (string, error) {
 			return "", errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "snapshot path %s is inside the data directory %s", path, data)
 		}
 	}
-	if _, err := db.eng.Snapshot(ctx, path); err != nil {
+	if err := db.snapshot(ctx, path); err != nil {
 		return "", err
 	}
 	return path, nil

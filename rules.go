@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -16,7 +17,9 @@ import (
 // Rules: alerting and continuous queries evaluated in the background.
 // Each rule has its own goroutine that evaluates it every Every (one
 // evaluation at a time per rule), through DB.Exec like any statement, so
-// it holds no lock that writers need. A condition that holds for For
+// it holds no lock that writers need; threshold rules are evaluated in
+// batches instead, one query for many rules (rules_batch.go). At most
+// GOMAXPROCS rule queries run at once. A condition that holds for For
 // fires the rule for that group of labels; when it stops holding the
 // group resolves. Events (firing, resolved) go to ugnos.alerts and the
 // rule's actions. Rules are stored in rules.json in the data directory
@@ -109,7 +112,12 @@ type ruleSet struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // rule goroutines and webhook deliveries
 	hooks  chan struct{}  // webhook slots
+	slots  chan struct{}  // evaluation slots: rule queries running at once
 
+	batchMu sync.Mutex // batches and their members
+	batches map[batchKey]*ruleBatch
+
+	admin  sync.Mutex // held by RegisterRule, RemoveRule and Restore
 	mu     sync.Mutex // rules, nextID, alerts; persisted under saveMu
 	rules  map[RuleID]*rule
 	nextID RuleID
@@ -129,6 +137,7 @@ type rule struct {
 	mu       sync.Mutex // the fields below
 	groups   map[string]*alertGroup
 	lastEval time.Time
+	lastDur  time.Duration // of the last evaluation's query
 	lastErr  string
 	evals    int64
 }
@@ -142,7 +151,8 @@ type alertGroup struct {
 
 func newRuleSet(db *DB) *ruleSet {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &ruleSet{db: db, ctx: ctx, cancel: cancel, hooks: make(chan struct{}, maxWebhooks), rules: map[RuleID]*rule{}, nextID: 1}
+	return &ruleSet{db: db, ctx: ctx, cancel: cancel, hooks: make(chan struct{}, maxWebhooks), slots: make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
+		batches: map[batchKey]*ruleBatch{}, rules: map[RuleID]*rule{}, nextID: 1}
 }
 
 // RegisterRule adds a rule to a database and starts evaluating it; it is
@@ -162,6 +172,8 @@ func (db *DB) RegisterRule(tenant string, def RuleDefinition) (RuleID, error) {
 		return 0, err
 	}
 	rs := db.rules
+	rs.admin.Lock()
+	defer rs.admin.Unlock()
 	rs.mu.Lock()
 	if rs.closed {
 		rs.mu.Unlock()
@@ -191,6 +203,8 @@ func (db *DB) RegisterRule(tenant string, def RuleDefinition) (RuleID, error) {
 // removes it.
 func (db *DB) RemoveRule(tenant string, id RuleID) error {
 	rs := db.rules
+	rs.admin.Lock()
+	defer rs.admin.Unlock()
 	rs.mu.Lock()
 	r := rs.rules[id]
 	if r == nil || r.tenant != tenant {
@@ -224,6 +238,25 @@ func (db *DB) Alerts(tenant string) []RuleEvent {
 		if e.Tenant == tenant {
 			out = append(out, e)
 		}
+	}
+	return out
+}
+
+// RuleStatus is how a rule's evaluations went.
+type RuleStatus struct {
+	Evaluations  int64
+	LastEval     time.Time     // when the last evaluation was due (zero: none yet)
+	LastDuration time.Duration // how long its query took
+	LastError    string        // "" when it succeeded
+}
+
+// RuleStatuses returns the evaluation status of a database's rules by id.
+func (db *DB) RuleStatuses(tenant string) map[RuleID]RuleStatus {
+	out := map[RuleID]RuleStatus{}
+	for _, r := range db.rules.list(tenant) {
+		r.mu.Lock()
+		out[r.id] = RuleStatus{Evaluations: r.evals, LastEval: r.lastEval, LastDuration: r.lastDur, LastError: r.lastErr}
+		r.mu.Unlock()
 	}
 	return out
 }
@@ -314,22 +347,9 @@ func (db *DB) newRule(tenant string, def RuleDefinition) (*rule, error) {
 	return r, nil
 }
 
-// thresholdSQL is the query of a threshold rule; $1 is the window start.
+// thresholdSQL is the query of a threshold rule.
 func thresholdSQL(def RuleDefinition) string {
-	agg, field, window := def.Aggregation, def.Field, def.Window
-	if agg == "" {
-		agg = "avg"
-	}
-	if field == "" {
-		field = "value"
-	}
-	expr := agg + "(" + quoteIdent(field) + ")"
-	if agg == "last" {
-		expr = "last(" + quoteIdent(field) + ", time)"
-	}
-	if window <= 0 {
-		window = def.Every
-	}
+	expr, window := ruleExpr(def), ruleWindow(def)
 	var b strings.Builder
 	fmt.Fprintf(&b, "SELECT %s AS value FROM %s WHERE time >= now() - INTERVAL '%d microseconds'", expr, quoteIdent(def.Table), window.Microseconds())
 	keys := make([]string, 0, len(def.Tags))
@@ -345,8 +365,14 @@ func thresholdSQL(def RuleDefinition) string {
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// start runs a rule's evaluation loop.
+// start runs a rule's evaluation loop, or adds it to the batch of
+// threshold rules it is evaluated with. Either way r.cancel stops it and
+// r.done is closed once no evaluation of it is in progress or to come.
 func (rs *ruleSet) start(r *rule) {
+	if key, keys, ok := batchKeyOf(r); ok {
+		rs.join(key, keys, r)
+		return
+	}
 	ctx, cancel := context.WithCancel(rs.ctx)
 	r.cancel, r.done = cancel, make(chan struct{})
 	rs.wg.Add(1)

@@ -18,12 +18,37 @@ import (
 
 // evaluate runs one evaluation of a rule at now.
 func (rs *ruleSet) evaluate(ctx context.Context, r *rule, now time.Time) {
+	if !rs.acquire(ctx) {
+		return
+	}
+	start := time.Now()
 	groups, err := rs.db.ruleGroups(ctx, r)
+	took := time.Since(start)
+	rs.release()
 	if ctx.Err() != nil {
 		return
 	}
+	rs.apply(r, groups, err, now, took)
+}
+
+// acquire waits for one of the evaluation slots that bound how many rule
+// queries run at once (false: ctx ended first); release gives it back.
+func (rs *ruleSet) acquire(ctx context.Context) bool {
+	select {
+	case rs.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (rs *ruleSet) release() { <-rs.slots }
+
+// apply records the outcome of an evaluation of a rule at now (its query's
+// groups, or the error it gave) and runs the actions.
+func (rs *ruleSet) apply(r *rule, groups []ruleGroup, err error, now time.Time, took time.Duration) {
 	r.mu.Lock()
-	r.lastEval, r.evals = now, r.evals+1
+	r.lastEval, r.lastDur, r.evals = now, took, r.evals+1
 	if err != nil {
 		r.lastErr = err.Error()
 		r.mu.Unlock()
@@ -125,16 +150,23 @@ func (db *DB) ruleGroups(ctx context.Context, r *rule) ([]ruleGroup, error) {
 					g.value, g.hasValue = v, true
 				}
 			}
-			for k, v := range r.def.Tags {
-				if _, ok := g.labels[k]; !ok {
-					g.labels[k] = v
-				}
-			}
-			g.holds = r.def.Condition == "" || g.hasValue && compare(g.value, r.def.Condition, r.def.Threshold)
+			r.complete(&g)
 			out = append(out, g)
 		}
 	}
 	return out, rd.Err()
+}
+
+// complete finishes a group read from a row of the rule's query: the
+// rule's tags are labels where the row has no column of that name, and
+// the condition is tested.
+func (r *rule) complete(g *ruleGroup) {
+	for k, v := range r.def.Tags {
+		if _, ok := g.labels[k]; !ok {
+			g.labels[k] = v
+		}
+	}
+	g.holds = r.def.Condition == "" || g.hasValue && compare(g.value, r.def.Condition, r.def.Threshold)
 }
 
 func textValue(col arrow.Array, i int) (string, bool) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/ugnos/ugnos/arrowstore/engine"
 )
 
 // Rules and recorded alerts are kept in rules.json and alerts.json in the
@@ -33,17 +35,30 @@ func (rs *ruleSet) save() error {
 	}
 	rs.saveMu.Lock()
 	defer rs.saveMu.Unlock()
+	b, err := rs.encodeRules()
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(rs.db.dir, rulesFile, b)
+}
+
+func (rs *ruleSet) encodeRules() ([]byte, error) {
 	rs.mu.Lock()
 	st := storedRules{NextID: rs.nextID, Rules: []storedRule{}}
 	rs.mu.Unlock()
 	for _, r := range rs.list("") {
 		st.Rules = append(st.Rules, storedRule{ID: r.id, Tenant: r.tenant, Def: r.def})
 	}
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
+	return json.MarshalIndent(st, "", "  ")
+}
+
+func (rs *ruleSet) encodeAlerts() ([]byte, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.alerts == nil {
+		return []byte("[]"), nil
 	}
-	return writeFileAtomic(rs.db.dir, rulesFile, b)
+	return json.Marshal(rs.alerts)
 }
 
 func (rs *ruleSet) saveAlerts() error {
@@ -52,9 +67,7 @@ func (rs *ruleSet) saveAlerts() error {
 	}
 	rs.saveMu.Lock()
 	defer rs.saveMu.Unlock()
-	rs.mu.Lock()
-	b, err := json.Marshal(rs.alerts)
-	rs.mu.Unlock()
+	b, err := rs.encodeAlerts()
 	if err != nil {
 		return err
 	}
@@ -71,24 +84,11 @@ func (rs *ruleSet) load() error {
 		return fmt.Errorf("read rules: %w", err)
 	}
 	if err == nil {
-		var st storedRules
-		if err := json.Unmarshal(b, &st); err != nil {
-			return fmt.Errorf("decode %s: %w", rulesFile, err)
+		rules, next, err := rs.decodeRules(b)
+		if err != nil {
+			return err
 		}
-		rs.nextID = max(st.NextID, 1)
-		for _, s := range st.Rules {
-			r, err := rs.db.newRule(s.Tenant, s.Def)
-			if err != nil {
-				// a query that no longer plans (a dropped table) still loads
-				r = &rule{tenant: s.Tenant, def: s.Def, sql: s.Def.Query, groups: map[string]*alertGroup{}, lastErr: err.Error()}
-				if s.Def.Query == "" {
-					r.sql = thresholdSQL(s.Def)
-				}
-			}
-			r.id = s.ID
-			rs.rules[r.id] = r
-			rs.nextID = max(rs.nextID, r.id+1)
-		}
+		rs.rules, rs.nextID = rules, max(rs.nextID, next)
 	}
 	if b, err := os.ReadFile(filepath.Join(rs.db.dir, alertsFile)); err == nil {
 		_ = json.Unmarshal(b, &rs.alerts)
@@ -97,6 +97,102 @@ func (rs *ruleSet) load() error {
 		rs.start(r)
 	}
 	return nil
+}
+
+// decodeRules reads rules.json (not started) and the next id.
+func (rs *ruleSet) decodeRules(b []byte) (map[RuleID]*rule, RuleID, error) {
+	var st storedRules
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, 0, fmt.Errorf("decode %s: %w", rulesFile, err)
+	}
+	rules, next := map[RuleID]*rule{}, max(st.NextID, 1)
+	for _, s := range st.Rules {
+		r, err := rs.db.newRule(s.Tenant, s.Def)
+		if err != nil {
+			// a query that no longer plans (a dropped table) still loads
+			r = &rule{tenant: s.Tenant, def: s.Def, sql: s.Def.Query, groups: map[string]*alertGroup{}, lastErr: err.Error()}
+			if s.Def.Query == "" {
+				r.sql = thresholdSQL(s.Def)
+			}
+		}
+		r.id = s.ID
+		rules[r.id] = r
+		next = max(next, r.id+1)
+	}
+	return rules, next, nil
+}
+
+// sideFiles are rules.json and alerts.json as they are now, for a
+// snapshot (of a memory-only database too).
+func (rs *ruleSet) sideFiles() ([]engine.SideFile, error) {
+	rb, err := rs.encodeRules()
+	if err != nil {
+		return nil, err
+	}
+	ab, err := rs.encodeAlerts()
+	if err != nil {
+		return nil, err
+	}
+	return []engine.SideFile{{Name: rulesFile, Data: rb}, {Name: alertsFile, Data: ab}}, nil
+}
+
+// stopAll stops every rule's evaluation loop (waiting for evaluations in
+// progress); startAll starts them again.
+func (rs *ruleSet) stopAll() {
+	for _, r := range rs.list("") {
+		r.cancel()
+		<-r.done
+	}
+}
+
+func (rs *ruleSet) startAll() {
+	rs.mu.Lock()
+	closed := rs.closed
+	rs.mu.Unlock()
+	if closed {
+		return
+	}
+	for _, r := range rs.list("") {
+		rs.start(r)
+	}
+}
+
+// replace puts the rules and alerts of a restored snapshot's side files
+// in place of the current ones (stopped by stopAll) and starts them. A
+// snapshot without rules.json (taken before snapshots carried rules)
+// leaves the current rules and alerts as they are. Ids are never reused:
+// the next id stays above every id given before.
+func (rs *ruleSet) replace(side []engine.SideFile) error {
+	var rb, ab []byte
+	for _, f := range side {
+		switch f.Name {
+		case rulesFile:
+			rb = f.Data
+		case alertsFile:
+			ab = f.Data
+		}
+	}
+	if rb == nil {
+		rs.startAll()
+		return nil
+	}
+	rules, next, err := rs.decodeRules(rb)
+	if err != nil {
+		rs.startAll()
+		return err
+	}
+	var alerts []RuleEvent
+	if ab != nil {
+		if err := json.Unmarshal(ab, &alerts); err != nil {
+			alerts = nil
+		}
+	}
+	rs.mu.Lock()
+	rs.rules, rs.nextID, rs.alerts = rules, max(rs.nextID, next), alerts
+	rs.mu.Unlock()
+	err = rs.save() // the next id; the files are in place already
+	rs.startAll()
+	return err
 }
 
 // writeFileAtomic replaces dir/name by data: a temporary file written

@@ -197,21 +197,43 @@ func (db *DB) Checkpoint(ctx context.Context) error { return db.eng.Checkpoint(c
 
 // Snapshot writes a consistent point-in-time copy of the whole database
 // to path (a directory that must not exist or be empty): segment files
-// (hard links to the live ones where possible), a catalog file and a
-// manifest with checksums. Every write acknowledged before Snapshot was
-// called is in it; writes go on meanwhile. Works for memory-only
-// databases too.
+// (hard links to the live ones where possible), a catalog file, the rules
+// and recorded alerts (rules.json, alerts.json) and a manifest with
+// checksums. Every write acknowledged before Snapshot was called is in
+// it; writes go on meanwhile. Works for memory-only databases too.
 func (db *DB) Snapshot(path string) error {
-	_, err := db.eng.Snapshot(context.Background(), path)
+	return db.snapshot(context.Background(), path)
+}
+
+func (db *DB) snapshot(ctx context.Context, path string) error {
+	side, err := db.rules.sideFiles()
+	if err != nil {
+		return errs.Internal(err, "encode rules")
+	}
+	_, err = db.eng.Snapshot(ctx, path, side...)
 	return err
 }
 
 // Restore replaces the database's content by the snapshot at path, row for
-// row. The snapshot is verified first (sizes and checksums of every file):
-// a truncated or tampered one is refused with an error of kind ErrCorrupt
-// and the current data stays as it is. Statements running when Restore is
-// called finish first; later ones see the restored data.
-func (db *DB) Restore(path string) error { return db.eng.Restore(context.Background(), path) }
+// row, with its rules and alerts. The snapshot is verified first (sizes
+// and checksums of every file): a truncated or tampered one is refused
+// with an error of kind ErrCorrupt and the current data and rules stay as
+// they are. Statements running when Restore is called finish first; later
+// ones see the restored data. Rule evaluations pause meanwhile; the
+// restored rules then run (a snapshot from before snapshots carried rules
+// leaves the current rules in place).
+func (db *DB) Restore(path string) error {
+	rs := db.rules
+	rs.admin.Lock()
+	defer rs.admin.Unlock()
+	rs.stopAll()
+	side, err := db.eng.RestoreFiles(context.Background(), path)
+	if err != nil {
+		rs.startAll()
+		return err
+	}
+	return rs.replace(side)
+}
 
 // SetRetention sets how long a table keeps its rows (table ""; the
 // default of every table of the tenant without its own period); 0 removes

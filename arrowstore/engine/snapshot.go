@@ -54,10 +54,14 @@ type SnapshotInfo struct {
 }
 
 // Snapshot writes a consistent copy of the database to dir, which must
-// not exist (or be empty). It works for memory-only engines too.
-func (e *Engine) Snapshot(ctx context.Context, dir string) (SnapshotInfo, error) {
+// not exist (or be empty), with the side files given. It works for
+// memory-only engines too.
+func (e *Engine) Snapshot(ctx context.Context, dir string, side ...SideFile) (SnapshotInfo, error) {
 	dir = filepath.Clean(dir) // "x/" must not put x.partial inside x
 	info := SnapshotInfo{Path: dir}
+	if err := checkSideFiles(side); err != nil {
+		return info, err
+	}
 	if err := emptyTarget(dir); err != nil {
 		return info, err
 	}
@@ -133,6 +137,9 @@ func (e *Engine) Snapshot(ctx context.Context, dir string) (SnapshotInfo, error)
 	}
 	m := &manifest{Version: 1, LSN: lsn, NextFile: next, Catalog: fileRef{Path: catRel, Size: int64(len(catalog)), Sum: xxh3.Hash(catalog)}, Segments: segs}
 	m.Tombstones = keptTombstones(segs, tombs)
+	if m.Files, err = writeSideFiles(partial, side); err != nil {
+		return info, err
+	}
 	for _, s := range segs {
 		info.Rows += s.Rows
 		info.Bytes += s.Size
@@ -160,8 +167,11 @@ func (e *Engine) Snapshot(ctx context.Context, dir string) (SnapshotInfo, error)
 		return info, err
 	}
 	ok = true
-	info.Files = len(segs) + 3
+	info.Files = len(segs) + len(side) + 3
 	info.Bytes += int64(len(catalog) + len(mb) + len(sb))
+	for _, f := range side {
+		info.Bytes += int64(len(f.Data))
+	}
 	e.log.Info("snapshot", "path", dir, "lsn", lsn, "rows", info.Rows, "segments", len(segs))
 	return info, nil
 }
@@ -368,13 +378,20 @@ func badSnapshot(dir, format string, args ...any) error {
 // VerifySnapshot checks a snapshot directory: SNAPSHOT, the manifest's
 // checksum, and the size and checksum of every file it lists.
 func VerifySnapshot(dir string) (*manifest, error) {
+	m, _, err := verifySnapshot(dir)
+	return m, err
+}
+
+// verifySnapshot is VerifySnapshot, also returning the side files read
+// (and verified).
+func verifySnapshot(dir string) (*manifest, []SideFile, error) {
 	sb, err := os.ReadFile(filepath.Join(dir, snapshotName))
 	if err != nil {
-		return nil, badSnapshot(dir, "no %s file: %v", snapshotName, err)
+		return nil, nil, badSnapshot(dir, "no %s file: %v", snapshotName, err)
 	}
 	var si snapshotInfo
 	if err := json.Unmarshal(sb, &si); err != nil || si.Version != 1 {
-		return nil, badSnapshot(dir, "%s is damaged", snapshotName)
+		return nil, nil, badSnapshot(dir, "%s is damaged", snapshotName)
 	}
 	check := func(ref fileRef, keep bool) ([]byte, error) {
 		if !filepath.IsLocal(filepath.FromSlash(ref.Path)) {
@@ -405,31 +422,57 @@ func VerifySnapshot(dir string) (*manifest, error) {
 	}
 	mb, err := check(si.Manifest, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m := &manifest{}
 	if err := json.Unmarshal(mb, m); err != nil || m.Version != 1 || m.LSN != si.LSN {
-		return nil, badSnapshot(dir, "its manifest is damaged")
+		return nil, nil, badSnapshot(dir, "its manifest is damaged")
 	}
 	if _, err := check(m.Catalog, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, s := range m.Segments {
 		if _, err := check(s.fileRef, false); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return m, nil
+	var side []SideFile
+	for _, ref := range m.Files {
+		name, ok := sideFileName(ref.Path)
+		if !ok {
+			return nil, nil, badSnapshot(dir, "side file %q is not a file of files/", ref.Path)
+		}
+		b, err := check(ref, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		side = append(side, SideFile{Name: name, Data: b})
+	}
+	return m, side, nil
 }
 
 // Restore replaces the database's content by a snapshot's, verified first
 // (a damaged snapshot changes nothing). Running statements finish first;
 // new ones wait until it is done.
 func (e *Engine) Restore(ctx context.Context, dir string) error {
-	m, err := VerifySnapshot(dir)
+	_, err := e.RestoreFiles(ctx, dir)
+	return err
+}
+
+// RestoreFiles is Restore, returning the snapshot's side files (verified
+// like every other file). An engine with a data directory also puts them
+// there, replacing files of the same name, as part of the restore (a
+// crash completes it on Open); side files the snapshot lacks are left as
+// they are.
+func (e *Engine) RestoreFiles(ctx context.Context, dir string) ([]SideFile, error) {
+	m, side, err := verifySnapshot(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return side, e.restore(ctx, dir, m, side)
+}
+
+func (e *Engine) restore(ctx context.Context, dir string, m *manifest, side []SideFile) error {
 	if e.stop != nil { // pause background work: it takes ckMu
 		defer e.KickCheckpoint()
 	}
@@ -460,6 +503,10 @@ func (e *Engine) Restore(ctx context.Context, dir string) error {
 			os.RemoveAll(staging)
 			return errs.Internal(err, "stage restore")
 		}
+	}
+	if _, err := writeSideFiles(staging, side); err != nil {
+		os.RemoveAll(staging)
+		return err
 	}
 	if err := syncTree(staging); err != nil {
 		os.RemoveAll(staging)
@@ -534,6 +581,9 @@ func finishRestore(dataDir string) error {
 		if err := os.Rename(src, dst); err != nil {
 			return errs.Internal(err, "restore: move %s into place", name)
 		}
+	}
+	if err := finishSideFiles(dataDir, staging, old); err != nil {
+		return err
 	}
 	if err := syncDirs(dataDir, dataDir); err != nil {
 		return err

@@ -89,6 +89,8 @@ type manifest struct {
 	Catalog    fileRef      `json:"catalog"`
 	Segments   []segmentRef `json:"segments"`
 	Tombstones []tombstone  `json:"tombstones"`
+	// Files are a snapshot's side files (files/<name>; see SideFile).
+	Files []fileRef `json:"files,omitempty"`
 }
 
 // segFile is a live segment of a table, open.

@@ -7,6 +7,7 @@
 //	go run ./cmd/ugnosbench pgwire                 # COPY, SELECT *, clients vs PostgreSQL
 //	go run ./cmd/ugnosbench asof                   # ASOF join vs DuckDB's ASOF JOIN
 //	go run ./cmd/ugnosbench cagg                   # a 1-hour continuous aggregate over a year
+//	go run ./cmd/ugnosbench rules                  # ingest with 1,000 alerting rules vs none
 //
 // Each run writes the whole data set into a fresh data directory with the
 // WAL fsynced on every acknowledged write (the default). Modes alternate
@@ -59,6 +60,10 @@ func main() {
 	}
 	if len(args) > 0 && args[0] == "cagg" {
 		runCagg(args[1:])
+		return
+	}
+	if len(args) > 0 && args[0] == "rules" {
+		runRules(args[1:])
 		return
 	}
 	if len(args) > 0 && args[0] == "pgwire" {

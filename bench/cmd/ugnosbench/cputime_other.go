@@ -1,0 +1,9 @@
+//go:build !unix
+
+package main
+
+import "time"
+
+func cpuTime() time.Duration { return -1 }
+
+func syncDisks() {}
