@@ -617,6 +617,13 @@ func (cs *caggSet) close() {
 	}
 }
 
+// restart starts the refreshers close stopped.
+func (cs *caggSet) restart() {
+	for _, c := range cs.list("") {
+		cs.start(c)
+	}
+}
+
 // start runs the aggregate's background refresher.
 func (cs *caggSet) start(c *cagg) {
 	c.stop, c.done = make(chan struct{}), make(chan struct{})

@@ -210,12 +210,17 @@ func (db *DB) snapshot(ctx context.Context, path string) error {
 	if err != nil {
 		return errs.Internal(err, "encode rules")
 	}
+	cg, err := db.caggs.snapshotState() // before the data: see snapshotState
+	if err != nil {
+		return errs.Internal(err, "encode continuous aggregates")
+	}
+	side = append(side, engine.SideFile{Name: caggFile, Data: cg})
 	_, err = db.eng.Snapshot(ctx, path, side...)
 	return err
 }
 
 // Restore replaces the database's content by the snapshot at path, row for
-// row, with its rules and alerts. The snapshot is verified first (sizes
+// row, with its rules, alerts and continuous aggregates. The snapshot is verified first (sizes
 // and checksums of every file): a truncated or tampered one is refused
 // with an error of kind ErrCorrupt and the current data and rules stay as
 // they are. Statements running when Restore is called finish first; later
@@ -227,12 +232,24 @@ func (db *DB) Restore(path string) error {
 	rs.admin.Lock()
 	defer rs.admin.Unlock()
 	rs.stopAll()
+	db.caggs.close()
 	side, err := db.eng.RestoreFiles(context.Background(), path)
 	if err != nil {
 		rs.startAll()
+		db.caggs.restart()
 		return err
 	}
-	return rs.replace(side)
+	err = rs.replace(side)
+	var cg []byte // none in the snapshot: it had no continuous aggregates
+	for _, f := range side {
+		if f.Name == caggFile {
+			cg = f.Data
+		}
+	}
+	if cerr := db.caggs.replace(cg); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // SetRetention sets how long a table keeps its rows (table ""; the
