@@ -751,24 +751,6 @@ func (c *cagg) refresh(ctx context.Context) (err error) {
 	return c.set.save()
 }
 
-// rawMax is the raw table's newest time at or after from.
-func (c *cagg) rawMax(ctx context.Context, from int64) (int64, bool, error) {
-	q := fmt.Sprintf("SELECT max(time) FROM %s WHERE time >= %s", quoteIdent(c.def.Source), timeLiteral(from))
-	rd, err := c.set.db.SQL(ctx, c.def.Tenant, q)
-	if err != nil {
-		return 0, false, err
-	}
-	defer rd.Release()
-	for rd.Next() {
-		rec := rd.RecordBatch()
-		if rec.NumRows() > 0 && rec.Column(0).IsValid(0) {
-			v, err := timeValue(rec.Column(0), 0)
-			return v, err == nil, err
-		}
-	}
-	return 0, false, rd.Err()
-}
-
 // caggChunk is the most buckets one materializing query computes.
 const caggChunk = 1024
 
@@ -806,7 +788,18 @@ func (c *cagg) materialize(ctx context.Context, s span, locked bool) error {
 
 // firstRaw is the raw table's first time at or after from.
 func (c *cagg) firstRaw(ctx context.Context, from int64) (int64, bool, error) {
-	q := fmt.Sprintf("SELECT min(time) FROM %s WHERE time >= %s", quoteIdent(c.def.Source), timeLiteral(from))
+	return c.rawTime(ctx, "min", from)
+}
+
+// rawMax is the raw table's newest time at or after from.
+func (c *cagg) rawMax(ctx context.Context, from int64) (int64, bool, error) {
+	return c.rawTime(ctx, "max", from)
+}
+
+// rawTime is agg(time) over the raw table's rows at or after from (false:
+// there are none).
+func (c *cagg) rawTime(ctx context.Context, agg string, from int64) (int64, bool, error) {
+	q := fmt.Sprintf("SELECT %s(time) FROM %s WHERE time >= %s", agg, quoteIdent(c.def.Source), timeLiteral(from))
 	rd, err := c.set.db.SQL(ctx, c.def.Tenant, q)
 	if err != nil {
 		return 0, false, err

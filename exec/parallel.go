@@ -141,12 +141,7 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 				if err != nil {
 					return err
 				}
-				for _, f := range p.filters[w] {
-					if rec, err = applyFilter(f, rec, &sel); err != nil || rec == nil {
-						break
-					}
-				}
-				if err != nil {
+				if rec, err = applyFilters(p.filters[w], rec, &sel); err != nil {
 					return err
 				}
 				if rec == nil {
@@ -160,24 +155,41 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			}
 		})
 	}
-	err := g.Wait()
-	for _, t := range p.tables {
+	return mergePartials(g.Wait(), p.tables, p.schema)
+}
+
+// mergePartials ends a parallel aggregate once its workers are done
+// (err: the first error of theirs): the partial tables merge into the
+// first, which gives the result.
+func mergePartials(err error, tables []*aggTable, schema *arrow.Schema) (arrow.RecordBatch, error) {
+	for _, t := range tables {
 		t.putScratch()
 	}
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range p.tables[1:] {
-		err := p.tables[0].merge(t)
+	for _, t := range tables[1:] {
+		err := tables[0].merge(t)
 		t.release()
 		if err != nil {
 			return nil, err
 		}
 	}
-	if err := p.tables[0].finish(); err != nil {
+	if err := tables[0].finish(); err != nil {
 		return nil, err
 	}
-	out := p.tables[0].result(p.schema)
-	p.tables[0].release()
+	out := tables[0].result(schema)
+	tables[0].release()
 	return out, nil
+}
+
+// applyFilters applies a filter chain to a batch; nil: no row is left.
+func applyFilters(fs []evaluator, rec arrow.RecordBatch, sel *[]int32) (arrow.RecordBatch, error) {
+	var err error
+	for _, f := range fs {
+		if rec, err = applyFilter(f, rec, sel); err != nil || rec == nil {
+			return nil, err
+		}
+	}
+	return rec, nil
 }

@@ -203,24 +203,14 @@ func (p *unionAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 					if err != nil {
 						return err
 					}
-					for _, f := range in.filters {
-						if rec, err = applyFilter(f, rec, &sel); err != nil || rec == nil {
-							break
-						}
-					}
-					if err != nil {
+					if rec, err = applyFilters(in.filters, rec, &sel); err != nil {
 						return err
 					}
 					if rec == nil {
 						continue
 					}
 					rec = relayout(rec, in.remap, p.cols)
-					for _, f := range p.filters[w] {
-						if rec, err = applyFilter(f, rec, &sel); err != nil || rec == nil {
-							break
-						}
-					}
-					if err != nil {
+					if rec, err = applyFilters(p.filters[w], rec, &sel); err != nil {
 						return err
 					}
 					if rec == nil {
@@ -236,24 +226,5 @@ func (p *unionAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return nil
 		})
 	}
-	err := g.Wait()
-	for _, t := range p.tables {
-		t.putScratch()
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range p.tables[1:] {
-		err := p.tables[0].merge(t)
-		t.release()
-		if err != nil {
-			return nil, err
-		}
-	}
-	if err := p.tables[0].finish(); err != nil {
-		return nil, err
-	}
-	out := p.tables[0].result(p.schema)
-	p.tables[0].release()
-	return out, nil
+	return mergePartials(g.Wait(), p.tables, p.schema)
 }

@@ -170,53 +170,36 @@ func (ev *WriteEvent) Record(mem memory.Allocator, sel []int32) arrow.RecordBatc
 func copyRows(mem memory.Allocator, a arrow.Array, n int, row func(int) int) arrow.Array {
 	switch a := a.(type) {
 	case *array.Float64:
-		b := array.NewFloat64Builder(mem)
-		defer b.Release()
-		b.Reserve(n)
-		for i := 0; i < n; i++ {
-			if j := row(i); a.IsValid(j) {
-				b.UnsafeAppend(a.Value(j))
-			} else {
-				b.UnsafeAppendBoolToBitmap(false)
-			}
-		}
-		return b.NewArray()
+		return copyValues[float64](a, array.NewFloat64Builder(mem), n, row)
 	case *array.Int64:
-		b := array.NewInt64Builder(mem)
-		defer b.Release()
-		b.Reserve(n)
-		for i := 0; i < n; i++ {
-			if j := row(i); a.IsValid(j) {
-				b.UnsafeAppend(a.Value(j))
-			} else {
-				b.UnsafeAppendBoolToBitmap(false)
-			}
-		}
-		return b.NewArray()
+		return copyValues[int64](a, array.NewInt64Builder(mem), n, row)
 	case *array.Boolean:
-		b := array.NewBooleanBuilder(mem)
-		defer b.Release()
-		b.Reserve(n)
-		for i := 0; i < n; i++ {
-			if j := row(i); a.IsValid(j) {
-				b.UnsafeAppend(a.Value(j))
-			} else {
-				b.UnsafeAppendBoolToBitmap(false)
-			}
-		}
-		return b.NewArray()
+		return copyValues[bool](a, array.NewBooleanBuilder(mem), n, row)
 	case *array.String:
-		b := array.NewStringBuilder(mem)
-		defer b.Release()
-		b.Reserve(n)
-		for i := 0; i < n; i++ {
-			if j := row(i); a.IsValid(j) {
-				b.Append(a.Value(j))
-			} else {
-				b.AppendNull()
-			}
-		}
-		return b.NewArray()
+		return copyValues[string](a, array.NewStringBuilder(mem), n, row)
 	}
 	panic("BUG: field column of type " + a.DataType().String())
+}
+
+type valueArray[T any] interface {
+	arrow.Array
+	Value(int) T
+}
+
+type valueBuilder[T any] interface {
+	array.Builder
+	Append(T)
+}
+
+func copyValues[T any](a valueArray[T], b valueBuilder[T], n int, row func(int) int) arrow.Array {
+	defer b.Release()
+	b.Reserve(n)
+	for i := 0; i < n; i++ {
+		if j := row(i); a.IsValid(j) {
+			b.Append(a.Value(j))
+		} else {
+			b.AppendNull()
+		}
+	}
+	return b.NewArray()
 }
