@@ -542,6 +542,14 @@ func (cs *caggSet) bySourceTable(tenant, table string) []*cagg {
 	return cs.sources()[caggKey{tenant, table}]
 }
 
+// nameFree refuses a relation name a continuous aggregate has (42P07).
+func (cs *caggSet) nameFree(tenant, name string) error {
+	if cs.get(tenant, name) != nil {
+		return errs.New(errs.ErrInvalidInput, "42P07", "relation %q already exists", name)
+	}
+	return nil
+}
+
 // isMat reports whether a table is some aggregate's materialization.
 func (cs *caggSet) isMat(tenant, table string) bool {
 	cs.mu.Lock()

@@ -725,9 +725,13 @@ func (s *pgSession) holdCagg(c *cagg) {
 
 // releaseCaggs lets refreshes rewrite again once the statement's scans
 // are open.
-func (s *pgSession) releaseCaggs() {
-	for _, c := range s.held {
+func (s *pgSession) releaseCaggs() { s.releaseCaggsFrom(0) }
+
+// releaseCaggsFrom releases the locks taken after the first n (planning
+// that runs nothing: a view's columns for the catalogs).
+func (s *pgSession) releaseCaggsFrom(n int) {
+	for _, c := range s.held[n:] {
 		c.rw.RUnlock()
 	}
-	s.held = nil
+	s.held = s.held[:n]
 }

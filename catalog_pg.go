@@ -145,7 +145,9 @@ func (s *pgSession) viewColumns(name string) ([]pgcatalog.Column, error) {
 	if err != nil {
 		return nil, err
 	}
+	held := len(s.held)
 	plan, err := p.PlanSelect(stmts[0].Node.GetSelectStmt())
+	s.releaseCaggsFrom(held) // only planned (this may run after the statement's release)
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,12 @@ func (db *DB) createTable(tenant string, cs *pg.CreateStmt) (*Result, error) {
 	if len(cs.GetInhRelations()) > 0 || cs.GetPartspec() != nil || cs.GetOfTypename() != nil {
 		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "CREATE TABLE with INHERITS, PARTITION BY or OF is not supported")
 	}
+	if err := db.caggs.nameFree(tenant, rv.GetRelname()); err != nil {
+		if cs.GetIfNotExists() {
+			return &Result{Tag: "CREATE TABLE"}, nil
+		}
+		return nil, err
+	}
 	var cols []arrowstore.Column
 	hasTime := false
 	for _, el := range cs.GetTableElts() {
@@ -327,6 +333,9 @@ func (db *DB) deleteStmt(ctx context.Context, tenant string, p *planner.Planner,
 }
 
 func (db *DB) createView(tenant string, p *planner.Planner, vs *pg.ViewStmt) (*Result, error) {
+	if err := db.caggs.nameFree(tenant, vs.GetView().GetRelname()); err != nil {
+		return nil, err
+	}
 	if len(vs.GetAliases()) > 0 || len(vs.GetOptions()) > 0 || vs.GetWithCheckOption() != pg.ViewCheckOption_NO_CHECK_OPTION {
 		return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "CREATE VIEW with column names, options or CHECK OPTION is not supported")
 	}
