@@ -2,6 +2,7 @@ package ugnos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -111,6 +112,9 @@ func (db *DB) createMatView(ctx context.Context, tenant string, p *planner.Plann
 	}
 	if !into.GetSkipData() {
 		if err := c.refresh(ctx); err != nil {
+			if derr := db.caggs.drop(c); derr != nil { // nothing half-made stays
+				return nil, errors.Join(err, derr)
+			}
 			return nil, err
 		}
 	}
