@@ -137,6 +137,12 @@ func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		return db.checkpointStmt(ctx)
 	case node.GetNotifyStmt() != nil:
 		return db.notifyStmt(tenant, sessionFrom(ctx), node.GetNotifyStmt())
+	case node.GetCreateRoleStmt() != nil:
+		return db.createRole(sessionFrom(ctx), node.GetCreateRoleStmt())
+	case node.GetAlterRoleStmt() != nil:
+		return db.alterRole(sessionFrom(ctx), node.GetAlterRoleStmt())
+	case node.GetDropRoleStmt() != nil:
+		return db.dropRoles(sessionFrom(ctx), node.GetDropRoleStmt())
 	}
 	if !db.eng.HasTenant(tenant) {
 		if _, err := db.eng.Tables(tenant); err != nil {

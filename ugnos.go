@@ -62,6 +62,7 @@ type DB struct {
 	rules    *ruleSet
 	hub      *writeHub // the engine's Observer
 	caggs    *caggSet
+	roles    *roleSet
 	streams  streamHub // live streams (stream.go)
 }
 
@@ -73,6 +74,10 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	for _, opt := range opts {
 		opt(&c)
 	}
+	roles, err := loadRoles(dir)
+	if err != nil {
+		return nil, err
+	}
 	hub := &writeHub{}
 	caggs := newCaggSet(dir)
 	hub.add(caggs) // before Open: replayed writes invalidate too
@@ -81,7 +86,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem, hub: hub, caggs: caggs}
+	db := &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem, hub: hub, caggs: caggs, roles: roles}
 	db.rules = newRuleSet(db)
 	if err := db.rules.load(); err != nil {
 		eng.Close()

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/xdg-go/scram"
 
+	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/errs"
 )
 
@@ -37,6 +38,9 @@ func (c *conn) authenticate(user string) error {
 		return nil
 	}
 	password, known := c.srv.cfg.Users[user]
+	if role, ok := c.srv.db.Role(user); ok { // a role of the database (CREATE ROLE … PASSWORD)
+		return c.authenticateRole(method, user, role.Verifier)
+	}
 	switch method {
 	case AuthPassword:
 		c.be.Send(&pgproto3.AuthenticationCleartextPassword{})
@@ -64,9 +68,58 @@ func (c *conn) authenticate(user string) error {
 		}
 		return nil
 	case AuthSCRAM:
-		return c.scram(user, password, known)
+		creds, err := passwordCredentials(password, known)
+		if err != nil {
+			return errAuthFailed(user)
+		}
+		return c.scram(user, creds, known)
 	}
 	return errs.New(errs.ErrInvalidInput, errs.CodeInternal, "unknown authentication method %q", method)
+}
+
+// authenticateRole checks a password against a role's SCRAM verifier
+// (none: every password fails). As in PostgreSQL, md5 authentication of
+// a role with a SCRAM verifier runs SCRAM.
+func (c *conn) authenticateRole(method, user, verifier string) error {
+	if method == AuthPassword {
+		c.be.Send(&pgproto3.AuthenticationCleartextPassword{})
+		got, err := c.receivePassword(pgproto3.AuthTypeCleartextPassword)
+		if err != nil {
+			return err
+		}
+		if verifier == "" || !ugnos.CheckPassword(verifier, got) {
+			return errAuthFailed(user)
+		}
+		return nil
+	}
+	creds, err := ugnos.ParseSCRAMVerifier(verifier)
+	known := err == nil
+	if !known {
+		if creds, err = passwordCredentials("", false); err != nil {
+			return err
+		}
+	}
+	return c.scram(user, creds, known)
+}
+
+// passwordCredentials are the SCRAM credentials of a password (a fresh
+// salt); unknown users get made-up ones, so that the exchange does not
+// tell which users exist.
+func passwordCredentials(password string, known bool) (scram.StoredCredentials, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return scram.StoredCredentials{}, err
+	}
+	if !known {
+		random := make([]byte, 32)
+		_, _ = rand.Read(random)
+		password = hex.EncodeToString(random)
+	}
+	client, err := scram.SHA256.NewClient("", password, "")
+	if err != nil {
+		return scram.StoredCredentials{}, err
+	}
+	return client.GetStoredCredentialsWithError(scram.KeyFactors{Salt: string(salt), Iters: scramIterations})
 }
 
 func md5hex(s string) string {
@@ -97,24 +150,7 @@ func (c *conn) receivePassword(authType uint32) (string, error) {
 // client's first message is ignored (the start-up packet's counts). An
 // unknown user goes through the exchange with made-up credentials, so the
 // answer does not tell which users exist.
-func (c *conn) scram(user, password string, known bool) error {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return err
-	}
-	if !known {
-		random := make([]byte, 32)
-		_, _ = rand.Read(random)
-		password = hex.EncodeToString(random)
-	}
-	client, err := scram.SHA256.NewClient(user, password, "")
-	if err != nil {
-		return errAuthFailed(user)
-	}
-	creds, err := client.GetStoredCredentialsWithError(scram.KeyFactors{Salt: string(salt), Iters: scramIterations})
-	if err != nil {
-		return err
-	}
+func (c *conn) scram(user string, creds scram.StoredCredentials, known bool) error {
 	server, err := scram.SHA256.NewServer(func(string) (scram.StoredCredentials, error) { return creds, nil })
 	if err != nil {
 		return err

@@ -247,6 +247,10 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 		c.fatal(err)
 		return false
 	}
+	if r, ok := c.srv.db.Role(c.user); ok && !r.Login {
+		c.fatal(errs.New(errs.ErrInvalidInput, "28000", "role %q is not permitted to log in", c.user))
+		return false
+	}
 	for name, v := range p {
 		switch name {
 		case "user", "database", "replication":

@@ -36,7 +36,13 @@ func startServer(t testing.TB) *testServer {
 // startServerWith starts a server with cfg over a fresh database.
 func startServerWith(t testing.TB, cfg pgwire.Config) *testServer {
 	t.Helper()
-	db, err := ugnos.Open(t.TempDir(), ugnos.WithSyncMode(ugnos.SyncNever))
+	return startServerOn(t, t.TempDir(), cfg)
+}
+
+// startServerOn starts a server with cfg over a database in dir.
+func startServerOn(t testing.TB, dir string, cfg pgwire.Config) *testServer {
+	t.Helper()
+	db, err := ugnos.Open(dir, ugnos.WithSyncMode(ugnos.SyncNever))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,121 @@
+package pgwire_test
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ugnos/ugnos"
+	"github.com/ugnos/ugnos/pgwire"
+)
+
+// TestRoles: roles created in SQL log in with SCRAM-SHA-256 (and
+// cleartext) against their stored verifiers; wrong passwords, unknown
+// users and NOLOGIN roles are refused with PostgreSQL's SQLSTATEs; only
+// superusers manage roles once one exists; nothing but verifiers is
+// stored.
+func TestRoles(t *testing.T) {
+	for _, method := range []string{pgwire.AuthSCRAM, pgwire.AuthPassword, pgwire.AuthMD5} {
+		t.Run(method, func(t *testing.T) {
+			dir := t.TempDir()
+			ts := startServerOn(t, dir, pgwire.Config{Auth: method, Users: map[string]string{"boot": "bootpw"}})
+			login := func(user, pw string) (*pgx.Conn, error) {
+				u := url.URL{Scheme: "postgres", User: url.UserPassword(user, pw), Host: ts.addr, Path: "/postgres", RawQuery: "sslmode=disable"}
+				return pgx.Connect(ctx, u.String())
+			}
+			exec := func(c *pgx.Conn, q, state string) {
+				t.Helper()
+				_, err := c.Exec(ctx, q)
+				if state == "" && err != nil || state != "" && sqlState(err) != state {
+					t.Fatalf("%s: %v (want %q)", q, err, state)
+				}
+			}
+			boot, err := login("boot", "bootpw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer boot.Close(ctx)
+			exec(boot, "CREATE USER eve SUPERUSER PASSWORD 'eve pw'", "")
+			exec(boot, "CREATE ROLE bob WITH LOGIN PASSWORD 'bob-pw'", "")
+			exec(boot, "CREATE ROLE quiet PASSWORD 'quiet-pw'", "") // no LOGIN
+			exec(boot, "CREATE ROLE bob LOGIN", "42710")
+			exec(boot, "CREATE ROLE x PASSWORD 'md5f6b3d5e6e4c8bd6fb0a8d4c1e5c3a2b1'", "0A000")
+			v, err := ugnos.SCRAMVerifier("given")
+			if err != nil {
+				t.Fatal(err)
+			}
+			exec(boot, "CREATE ROLE given LOGIN PASSWORD '"+v+"'", "") // a verifier is kept as is
+			exec(boot, "CREATE ROLE late LOGIN", "") // the server's configured user is a superuser
+
+			for _, ok := range [][2]string{{"bob", "bob-pw"}, {"eve", "eve pw"}, {"given", "given"}} {
+				c, err := login(ok[0], ok[1])
+				if err != nil {
+					t.Fatalf("%s: %v", ok[0], err)
+				}
+				var u string
+				if err := c.QueryRow(ctx, "SELECT current_user").Scan(&u); err != nil || u != ok[0] {
+					t.Fatalf("%s: current_user %q %v", ok[0], u, err)
+				}
+				c.Close(ctx)
+			}
+			for _, bad := range [][3]string{{"bob", "wrong", "28P01"}, {"bob", "", "28P01"}, {"nobody", "bob-pw", "28P01"},
+				{"quiet", "quiet-pw", "28000"}, {"quiet", "wrong", "28P01"}} {
+				if _, err := login(bad[0], bad[1]); sqlState(err) != bad[2] {
+					t.Errorf("%s/%q: %v, want %s", bad[0], bad[1], err, bad[2])
+				}
+			}
+			bob, err := login("bob", "bob-pw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bob.Close(ctx)
+			exec(bob, "CREATE ROLE mallory LOGIN SUPERUSER PASSWORD 'm'", "42501")
+			exec(bob, "ALTER ROLE bob SUPERUSER", "42501")
+			exec(bob, "DROP ROLE eve", "42501")
+
+			eve, err := login("eve", "eve pw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer eve.Close(ctx)
+			exec(eve, "ALTER ROLE bob WITH PASSWORD 'new-pw'", "")
+			if _, err := login("bob", "bob-pw"); sqlState(err) != "28P01" {
+				t.Errorf("old password after ALTER ROLE: %v", err)
+			}
+			if c, err := login("bob", "new-pw"); err != nil {
+				t.Errorf("new password: %v", err)
+			} else {
+				c.Close(ctx)
+			}
+			exec(eve, "ALTER ROLE quiet LOGIN", "")
+			if c, err := login("quiet", "quiet-pw"); err != nil {
+				t.Errorf("after ALTER ROLE … LOGIN: %v", err)
+			} else {
+				c.Close(ctx)
+			}
+			exec(eve, "DROP ROLE eve", "55006")
+			exec(eve, "DROP ROLE nobody", "42704")
+			exec(eve, "DROP ROLE IF EXISTS nobody, given, late", "")
+			if _, err := login("given", "given"); sqlState(err) != "28P01" {
+				t.Errorf("dropped role: %v", err)
+			}
+
+			b, err := os.ReadFile(filepath.Join(dir, "roles.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pw := range []string{"eve pw", "new-pw", "quiet-pw", "bob-pw"} {
+				if strings.Contains(string(b), pw) {
+					t.Errorf("roles.json holds the password %q", pw)
+				}
+			}
+			if strings.Count(string(b), `"verifier": "SCRAM-SHA-256$4096:`) != 3 {
+				t.Errorf("roles.json:\n%s", b)
+			}
+		})
+	}
+}
