@@ -49,7 +49,7 @@ func TestRoles(t *testing.T) {
 				t.Fatal(err)
 			}
 			exec(boot, "CREATE ROLE given LOGIN PASSWORD '"+v+"'", "") // a verifier is kept as is
-			exec(boot, "CREATE ROLE late LOGIN", "") // the server's configured user is a superuser
+			exec(boot, "CREATE ROLE late LOGIN", "")                   // the server's configured user is a superuser
 
 			for _, ok := range [][2]string{{"bob", "bob-pw"}, {"eve", "eve pw"}, {"given", "given"}} {
 				c, err := login(ok[0], ok[1])
