@@ -59,6 +59,9 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 		db := s.db
 		snap := &pgcatalog.Snapshot{Database: s.tenant, Databases: db.eng.Tenants(), User: "ugnos",
 			Version: ServerVersion, StartTime: db.eng.Started().UnixNano(), BackendPID: int64(os.Getpid())}
+		for _, r := range db.Roles() {
+			snap.Roles = append(snap.Roles, pgcatalog.Role{Name: r.Name, Superuser: r.Superuser, Login: r.Login})
+		}
 		if c := s.client; c != nil {
 			if c.User != "" {
 				snap.User = c.User

@@ -246,15 +246,42 @@ func pgDatabase(s *Snapshot, r *rowset) {
 	}
 }
 
+// sessionRole is the session user's row: a role's flags when it is one,
+// a superuser's otherwise (the server's own accounts).
+func (s *Snapshot) sessionRole() Role {
+	for _, ro := range s.Roles {
+		if ro.Name == s.user() {
+			return ro
+		}
+	}
+	return Role{Name: s.user(), Superuser: true, Login: true}
+}
+
+// roles calls f for the session user (OIDSuperuser) and every other role.
+func (s *Snapshot) roles(f func(oid int64, ro Role)) {
+	f(OIDSuperuser, s.sessionRole())
+	for _, ro := range s.Roles {
+		if ro.Name != s.user() {
+			f(RoleOID(ro.Name), ro)
+		}
+	}
+}
+
 func pgRoles(s *Snapshot, r *rowset) {
-	r.add("rolname", s.user(), "rolsuper", true, "rolinherit", true, "rolcreaterole", true,
-		"rolcreatedb", true, "rolcanlogin", true, "rolreplication", true, "rolbypassrls", true,
-		"rolconnlimit", -1, "rolpassword", "********", "oid", OIDSuperuser)
+	s.roles(func(oid int64, ro Role) {
+		r.add("rolname", ro.Name, "rolsuper", ro.Superuser, "rolinherit", true, "rolcreaterole", ro.Superuser,
+			"rolcreatedb", ro.Superuser, "rolcanlogin", ro.Login, "rolreplication", ro.Superuser, "rolbypassrls", ro.Superuser,
+			"rolconnlimit", -1, "rolpassword", "********", "oid", oid)
+	})
 }
 
 func pgUser(s *Snapshot, r *rowset) {
-	r.add("usename", s.user(), "usesysid", OIDSuperuser, "usecreatedb", true, "usesuper", true,
-		"passwd", "********")
+	s.roles(func(oid int64, ro Role) {
+		if ro.Login {
+			r.add("usename", ro.Name, "usesysid", oid, "usecreatedb", ro.Superuser, "usesuper", ro.Superuser,
+				"passwd", "********")
+		}
+	})
 }
 
 // Settings are the run-time parameters ugnos reports (SHOW, pg_settings,

@@ -16,6 +16,7 @@ type Snapshot struct {
 	Version   string   // what version() returns
 	Tables    []Table
 	Views     []View
+	Roles     []Role // the roles created in SQL
 	Functions []Function
 	// StartTime is the server start, ns since the epoch
 	// (pg_postmaster_start_time()).
@@ -66,6 +67,16 @@ func TableOID(id uint32) int64 { return FirstUserOID + int64(id) }
 // ViewOID is the OID of a user view, derived from its name (views have no
 // engine id); it lies in [2^30, 2^31), away from table OIDs.
 func ViewOID(name string) int64 { return 1<<30 | int64(hash30(name)) }
+
+// RoleOID is the OID of a role other than the session's (which is
+// OIDSuperuser's row), derived from its name in [2^28, 2^29).
+func RoleOID(name string) int64 { return 1<<28 | int64(hash30(name)>>2) }
+
+// Role is a database role (CREATE ROLE).
+type Role struct {
+	Name             string
+	Superuser, Login bool
+}
 
 // DatabaseOID is the OID of a database: 5 for postgres (as in
 // PostgreSQL), else derived from the name in [2^29, 2^30).

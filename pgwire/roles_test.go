@@ -1,6 +1,7 @@
 package pgwire_test
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -117,5 +118,38 @@ func TestRoles(t *testing.T) {
 				t.Errorf("roles.json:\n%s", b)
 			}
 		})
+	}
+}
+
+// TestRolesInCatalogs: pg_roles and pg_user list the roles with their
+// flags (psql's \du reads pg_roles); the session user is OID 10.
+func TestRolesInCatalogs(t *testing.T) {
+	ts := startServer(t)
+	c := ts.connect(t, "postgres")
+	for _, q := range []string{"CREATE ROLE ro PASSWORD 'x'", "CREATE USER su SUPERUSER PASSWORD 'y'"} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := c.Query(ctx, "SELECT rolname, rolsuper, rolcanlogin, oid = 10 FROM pg_roles ORDER BY rolname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var name string
+		var super, login, ten bool
+		if err := rows.Scan(&name, &super, &login, &ten); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.TrimSpace(fmt.Sprintln(name, super, login, ten)))
+	}
+	want := []string{"ro false false false", "su true true false", "ugnos true true true"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("pg_roles: %q, want %q", got, want)
+	}
+	var users string
+	if err := c.QueryRow(ctx, "SELECT string_agg(usename, ',') FROM (SELECT usename FROM pg_user ORDER BY usename) u").Scan(&users); err != nil || users != "su,ugnos" {
+		t.Fatalf("pg_user: %q %v", users, err)
 	}
 }
