@@ -234,21 +234,26 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 	if c.tenant == "" {
 		c.tenant = c.user
 	}
-	if !c.hasTenant(c.tenant) {
-		c.fatal(errs.New(errs.ErrNotFound, errs.CodeInvalidCatalogName, "database %q does not exist", c.tenant))
-		return false
-	}
 	c.sess = newSession(c.srv.ServerVersion(), c.user)
 	c.types = pgtype.NewMap()
 	if m.ProtocolVersion != pgproto3.ProtocolVersion30 {
 		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0})
 	}
 	if err := c.authenticate(c.user); err != nil {
+		c.audit("authentication failed", err)
 		c.fatal(err)
 		return false
 	}
 	if r, ok := c.srv.db.Role(c.user); ok && !r.Login {
-		c.fatal(errs.New(errs.ErrInvalidInput, "28000", "role %q is not permitted to log in", c.user))
+		err := errs.New(errs.ErrInvalidInput, "28000", "role %q is not permitted to log in", c.user)
+		c.audit("authentication failed", err)
+		c.fatal(err)
+		return false
+	}
+	// after authentication, as in PostgreSQL: which databases exist is no
+	// one's business before
+	if !c.hasTenant(c.tenant) {
+		c.fatal(errs.New(errs.ErrNotFound, errs.CodeInvalidCatalogName, "database %q does not exist", c.tenant))
 		return false
 	}
 	for name, v := range p {
@@ -393,7 +398,17 @@ func (c *conn) ready() {
 // sendError sends an ErrorResponse; offset shifts the error position to
 // where the statement starts in the query string (characters).
 func (c *conn) sendError(err error, offset int) {
+	if errs.SQLState(err) == "42501" {
+		c.audit("privilege error", err)
+	}
 	c.be.Send(errorResponse(err, "ERROR", offset))
+}
+
+// audit logs an authentication failure or a privilege error at Warn,
+// with who, from where and why (never a password).
+func (c *conn) audit(what string, err error) {
+	c.srv.log.Warn("audit: "+what, "user", c.user, "database", c.tenant, "remote", c.nc.RemoteAddr().String(),
+		"pid", c.pid, "sqlstate", errs.SQLState(err), "error", err.Error())
 }
 
 func (c *conn) sendFatal(err error) {

@@ -2,10 +2,12 @@ package pgwire_test
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -152,4 +154,69 @@ func TestRolesInCatalogs(t *testing.T) {
 	if err := c.QueryRow(ctx, "SELECT string_agg(usename, ',') FROM (SELECT usename FROM pg_user ORDER BY usename) u").Scan(&users); err != nil || users != "su,ugnos" {
 		t.Fatalf("pg_user: %q %v", users, err)
 	}
+}
+
+// TestAuditLog: failed logins and privilege errors are logged with who,
+// where and why, never the password; an unknown database is not revealed
+// before authentication.
+func TestAuditLog(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ts := startServerWith(t, pgwire.Config{Auth: pgwire.AuthSCRAM, Users: map[string]string{"boot": "bootpw"}, Logger: log})
+	login := func(user, pw, db string) (*pgx.Conn, error) {
+		u := url.URL{Scheme: "postgres", User: url.UserPassword(user, pw), Host: ts.addr, Path: "/" + db, RawQuery: "sslmode=disable"}
+		return pgx.Connect(ctx, u.String())
+	}
+	boot, err := login("boot", "bootpw", "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer boot.Close(ctx)
+	if _, err := boot.Exec(ctx, "CREATE USER bob PASSWORD 'bob-pw'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := login("bob", "secret-guess", "postgres"); sqlState(err) != "28P01" {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := login("bob", "wrong", "no_such_db"); sqlState(err) != "28P01" {
+		t.Fatalf("unknown database, wrong password: %v (must not say the database is missing)", err)
+	}
+	if _, err := login("bob", "bob-pw", "no_such_db"); sqlState(err) != "3D000" {
+		t.Fatalf("unknown database after login: %v", err)
+	}
+	bob, err := login("bob", "bob-pw", "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close(ctx)
+	if _, err := bob.Exec(ctx, "DROP ROLE boot"); sqlState(err) != "42501" {
+		t.Fatalf("privilege error: %v", err)
+	}
+	out := buf.String()
+	for _, want := range []string{`"msg":"audit: authentication failed","user":"bob","database":"postgres"`, `"sqlstate":"28P01"`,
+		`"msg":"audit: privilege error","user":"bob"`, `"sqlstate":"42501"`, `"remote":"127.0.0.1:`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit log lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "secret-guess") || strings.Contains(out, "bob-pw") {
+		t.Errorf("audit log holds a password:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
