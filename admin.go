@@ -20,17 +20,15 @@ import (
 // administrative command (CHECKPOINT, ugnos_snapshot, ugnos_checkpoint,
 // ugnos_compact). client is the session (nil for the embedded process).
 //
-// TODO(security): restrict to superusers (42501 insufficient_privilege
-// for other roles, as PostgreSQL does for CHECKPOINT and pg_backup_start).
-// Until roles exist every session may run them.
-func authorizeAdmin(client *Session, what string) error {
-	_, _ = client, what
-	return nil
+// Ordinary roles get 42501, as PostgreSQL gives for CHECKPOINT and
+// pg_backup_start.
+func (db *DB) authorizeAdmin(client *Session, what string) error {
+	return db.authorizeSuperuser(client, what)
 }
 
 // checkpointStmt runs CHECKPOINT.
 func (db *DB) checkpointStmt(ctx context.Context) (*Result, error) {
-	if err := authorizeAdmin(sessionFrom(ctx), "CHECKPOINT"); err != nil {
+	if err := db.authorizeAdmin(sessionFrom(ctx), "CHECKPOINT"); err != nil {
 		return nil, err
 	}
 	if err := db.Checkpoint(ctx); err != nil {
@@ -45,13 +43,13 @@ func (s *pgSession) adminFunctions() []*functions.Scalar {
 	db := s.db
 	return []*functions.Scalar{
 		adminFunc("ugnos_snapshot", 1, func(args []any) (string, error) {
-			if err := authorizeAdmin(s.client, "ugnos_snapshot"); err != nil {
+			if err := s.db.authorizeAdmin(s.client, "ugnos_snapshot"); err != nil {
 				return "", err
 			}
 			return db.snapshotTo(s.context(), args[0].(string))
 		}),
 		adminFunc("ugnos_checkpoint", 0, func([]any) (string, error) {
-			if err := authorizeAdmin(s.client, "ugnos_checkpoint"); err != nil {
+			if err := s.db.authorizeAdmin(s.client, "ugnos_checkpoint"); err != nil {
 				return "", err
 			}
 			if err := db.Checkpoint(s.context()); err != nil {
@@ -61,7 +59,7 @@ func (s *pgSession) adminFunctions() []*functions.Scalar {
 			return fmt.Sprintf("checkpoint done: %d segment files, %d rows on disk", m.Segments, m.DiskRows), nil
 		}),
 		adminFunc("ugnos_compact", 0, func([]any) (string, error) {
-			if err := authorizeAdmin(s.client, "ugnos_compact"); err != nil {
+			if err := s.db.authorizeAdmin(s.client, "ugnos_compact"); err != nil {
 				return "", err
 			}
 			if err := db.Compact(s.context()); err != nil {

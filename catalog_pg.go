@@ -33,6 +33,9 @@ type pgSession struct {
 	snap   *pgcatalog.Snapshot
 	reg    *functions.Registry
 	held   []*cagg // continuous aggregates read (their locks, until the scans are open)
+	// granted are tables read on behalf of a view the session may read
+	// (a continuous aggregate's materialization and source)
+	granted []string
 }
 
 func newPGSession(db *DB, tenant string, client *Session) *pgSession {

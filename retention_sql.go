@@ -138,6 +138,9 @@ func noSuchFunction(name string, a []functions.Type) error {
 func isText(t functions.Type) bool { return t == functions.TText || t == functions.TUnknown }
 
 func (s *pgSession) resolveAddRetention(a []functions.Type) (functions.Type, functions.Kernel, error) {
+	if err := s.db.authorizeSuperuser(s.client, "add_retention_policy"); err != nil {
+		return 0, nil, err
+	}
 	if len(a) < 2 || len(a) > 3 || !isText(a[0]) || a[1] != functions.TInterval || len(a) == 3 && a[2] != functions.TBool {
 		return 0, nil, noSuchFunction("add_retention_policy", a)
 	}
@@ -148,6 +151,9 @@ func (s *pgSession) resolveAddRetention(a []functions.Type) (functions.Type, fun
 }
 
 func (s *pgSession) resolveRemoveRetention(a []functions.Type) (functions.Type, functions.Kernel, error) {
+	if err := s.db.authorizeSuperuser(s.client, "remove_retention_policy"); err != nil {
+		return 0, nil, err
+	}
 	if len(a) < 1 || len(a) > 2 || !isText(a[0]) || len(a) == 2 && a[1] != functions.TBool {
 		return 0, nil, noSuchFunction("remove_retention_policy", a)
 	}

@@ -42,6 +42,8 @@ type Role struct {
 	Superuser bool   `json:"superuser"`
 	// Verifier is the password's SCRAM-SHA-256 verifier; "" none.
 	Verifier string `json:"verifier,omitempty"`
+	// Grants are the role's privileges per database (grants.go).
+	Grants map[string]*TenantGrants `json:"grants,omitempty"`
 }
 
 type roleSet struct {

@@ -28,6 +28,9 @@ func (s *pgSession) ruleFunctions() []*functions.Scalar {
 	return []*functions.Scalar{
 		{Name: "ugnos_create_rule", Volatile: true, Resolve: s.resolveCreateRule},
 		{Name: "ugnos_drop_rule", Volatile: true, Resolve: func(a []functions.Type) (functions.Type, functions.Kernel, error) {
+			if err := s.db.authorizeSuperuser(s.client, "ugnos_drop_rule"); err != nil {
+				return 0, nil, err
+			}
 			if len(a) != 1 || !isText(a[0]) {
 				return 0, nil, noSuchFunction("ugnos_drop_rule", a)
 			}
@@ -58,6 +61,9 @@ func (s *pgSession) pid() int64 {
 }
 
 func (s *pgSession) resolveCreateRule(a []functions.Type) (functions.Type, functions.Kernel, error) {
+	if err := s.db.authorizeSuperuser(s.client, "ugnos_create_rule"); err != nil {
+		return 0, nil, err
+	}
 	ok := len(a) >= 3 && len(a) <= 5 && isText(a[0]) && isText(a[1]) && a[2] == functions.TInterval &&
 		(len(a) < 4 || a[3] == functions.TInterval) && (len(a) < 5 || isText(a[4]))
 	if !ok {

@@ -3,6 +3,7 @@ package ugnos
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,10 @@ func (c catalog) View(name string) (string, bool) {
 	if cg := c.db.caggs.get(c.tenant, name); cg != nil {
 		if c.pg != nil {
 			c.pg.holdCagg(cg)
+			if c.db.authorizeTable(c.pg.client, c.tenant, name, PrivSelect) == nil {
+				// the view's own reads run with its owner's rights
+				c.pg.granted = append(c.pg.granted, cg.def.Mat, cg.def.Source)
+			}
 		}
 		return cg.read(), true
 	}
@@ -37,6 +42,11 @@ func (c catalog) View(name string) (string, bool) {
 }
 
 func (c catalog) Table(name string) ([]planner.ScanColumn, error) {
+	if c.pg != nil && !slices.Contains(c.pg.granted, name) {
+		if err := c.db.authorizeTable(c.pg.client, c.tenant, name, PrivSelect); err != nil {
+			return nil, err
+		}
+	}
 	t, err := c.db.eng.Table(c.tenant, name)
 	if err != nil {
 		return nil, err
@@ -120,9 +130,17 @@ func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Res
 	}
 	// database-level statements do not need the tenant to exist
 	switch {
+	case node.GetGrantStmt() != nil:
+		return db.grantStmt(sessionFrom(ctx), tenant, node.GetGrantStmt())
 	case node.GetCreatedbStmt() != nil:
+		if err := db.authorizeSuperuser(sessionFrom(ctx), "CREATE DATABASE"); err != nil {
+			return nil, err
+		}
 		return &Result{Tag: "CREATE DATABASE"}, db.eng.CreateTenantStrict(node.GetCreatedbStmt().GetDbname())
 	case node.GetDropdbStmt() != nil:
+		if err := db.authorizeSuperuser(sessionFrom(ctx), "DROP DATABASE"); err != nil {
+			return nil, err
+		}
 		d := node.GetDropdbStmt()
 		if err := db.eng.DropTenant(d.GetDbname(), d.GetMissingOk()); err != nil {
 			return nil, err
@@ -149,7 +167,11 @@ func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Res
 			return nil, err
 		}
 	}
-	pgs := newPGSession(db, tenant, sessionFrom(ctx))
+	client := sessionFrom(ctx)
+	if err := db.authorizeStatement(client, tenant, node); err != nil {
+		return nil, err
+	}
+	pgs := newPGSession(db, tenant, client)
 	defer pgs.releaseCaggs() // scans are open once the statement returns
 	pgs.ctx = ctx
 	p := &planner.Planner{Cat: catalog{db: db, tenant: tenant, pg: pgs}, Reg: pgs.reg, Now: time.Now(), Params: args, Text: query}

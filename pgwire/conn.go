@@ -256,6 +256,11 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 		c.fatal(errs.New(errs.ErrNotFound, errs.CodeInvalidCatalogName, "database %q does not exist", c.tenant))
 		return false
 	}
+	if err := c.srv.db.MayConnect(c.user, c.tenant); err != nil {
+		c.audit("connection refused", err)
+		c.fatal(err)
+		return false
+	}
 	for name, v := range p {
 		switch name {
 		case "user", "database", "replication":

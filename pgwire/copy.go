@@ -171,6 +171,9 @@ type copyTarget struct {
 }
 
 func (c *conn) copyIn(ctx context.Context, table string, names []string, opts copyOptions) (*result, error) {
+	if err := c.srv.db.AuthorizeTable(ctx, c.tenant, table, ugnos.PrivInsert); err != nil {
+		return nil, err
+	}
 	cols, err := c.srv.db.Columns(c.tenant, table)
 	if err != nil {
 		return nil, err

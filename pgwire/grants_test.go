@@ -1,0 +1,129 @@
+package pgwire_test
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ugnos/ugnos/pgwire"
+)
+
+// TestPrivilegeMatrix: roles with no privileges, read, write and admin
+// (superuser) try every operation on their own database and on another
+// one over pgwire; only the allowed cells succeed, the others fail with
+// 42501 (after logging in) or cannot connect.
+func TestPrivilegeMatrix(t *testing.T) {
+	ts := startServerWith(t, pgwire.Config{Auth: pgwire.AuthSCRAM, Users: map[string]string{"boot": "bootpw"}})
+	login := func(user, pw, db string) (*pgx.Conn, error) {
+		u := url.URL{Scheme: "postgres", User: url.UserPassword(user, pw), Host: ts.addr, Path: "/" + db, RawQuery: "sslmode=disable"}
+		return pgx.Connect(ctx, u.String())
+	}
+	boot, err := login("boot", "bootpw", "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer boot.Close(ctx)
+	for _, db := range []string{"acme", "other"} {
+		if err := ts.db.CreateDatabase(db); err != nil {
+			t.Fatal(err)
+		}
+		b, err := login("boot", "bootpw", db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"CREATE TABLE cpu (time timestamptz, host text, v double precision)",
+			"INSERT INTO cpu VALUES ('2024-01-01 00:00:00+00', 'a', 1)"} {
+			if _, err := b.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.Close(ctx)
+	}
+	acme, err := login("boot", "bootpw", "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acme.Close(ctx)
+	for _, q := range []string{
+		"CREATE USER nobody PASSWORD 'pw'",
+		"CREATE USER reader PASSWORD 'pw'", "GRANT CONNECT ON DATABASE acme TO reader", "GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader",
+		"CREATE USER writer PASSWORD 'pw'", "GRANT CONNECT ON DATABASE acme TO writer", "GRANT SELECT, INSERT, DELETE ON cpu TO writer",
+		"CREATE USER admin SUPERUSER PASSWORD 'pw'",
+	} {
+		if _, err := acme.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	n := 0
+	ops := []struct {
+		name string
+		run  func(c *pgx.Conn) error
+	}{
+		{"select", func(c *pgx.Conn) error { _, err := c.Exec(ctx, "SELECT count(*) FROM cpu"); return err }},
+		{"insert", func(c *pgx.Conn) error {
+			_, err := c.Exec(ctx, "INSERT INTO cpu VALUES ('2024-01-02 00:00:00+00', 'b', 2)")
+			return err
+		}},
+		{"copy", func(c *pgx.Conn) error {
+			_, err := c.PgConn().CopyFrom(ctx, strings.NewReader("2024-01-03 00:00:00+00,c,3\n"), "COPY cpu FROM STDIN (FORMAT csv)")
+			return err
+		}},
+		{"delete", func(c *pgx.Conn) error { _, err := c.Exec(ctx, "DELETE FROM cpu WHERE time > '2024-01-01 12:00:00+00'"); return err }},
+		{"ddl", func(c *pgx.Conn) error {
+			n++
+			_, err := c.Exec(ctx, fmt.Sprintf("CREATE TABLE t%d (time timestamptz, v double precision)", n))
+			return err
+		}},
+		{"rule", func(c *pgx.Conn) error {
+			n++
+			_, err := c.Exec(ctx, fmt.Sprintf("SELECT ugnos_create_rule('r%d', 'SELECT host, max(v) FROM cpu GROUP BY host', INTERVAL '1 hour')", n))
+			return err
+		}},
+		{"role", func(c *pgx.Conn) error { _, err := c.Exec(ctx, "ALTER ROLE nobody LOGIN"); return err }},
+	}
+	allowed := map[string]map[string]bool{ // role → operations allowed in acme
+		"nobody": {},
+		"reader": {"connect": true, "select": true},
+		"writer": {"connect": true, "select": true, "insert": true, "copy": true, "delete": true},
+		"admin":  {"connect": true, "select": true, "insert": true, "copy": true, "delete": true, "ddl": true, "rule": true, "role": true},
+	}
+	for _, role := range []string{"nobody", "reader", "writer", "admin"} {
+		for _, db := range []string{"acme", "other"} {
+			want := func(op string) bool { return allowed[role][op] && (db == "acme" || role == "admin") }
+			c, err := login(role, "pw", db)
+			if (err == nil) != want("connect") {
+				t.Errorf("%s connect %s: %v, want allowed=%v", role, db, err, want("connect"))
+			}
+			if err != nil {
+				if sqlState(err) != "42501" {
+					t.Errorf("%s connect %s: %v, want 42501", role, db, err)
+				}
+				continue
+			}
+			for _, op := range ops {
+				err := op.run(c)
+				if (err == nil) != want(op.name) {
+					t.Errorf("%s %s in %s: %v, want allowed=%v", role, op.name, db, err, want(op.name))
+				} else if err != nil && sqlState(err) != "42501" {
+					t.Errorf("%s %s in %s: %v, want 42501", role, op.name, db, err)
+				}
+			}
+			c.Close(ctx)
+		}
+	}
+	// REVOKE takes it back
+	if _, err := acme.Exec(ctx, "REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM reader"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := login("reader", "pw", "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "SELECT count(*) FROM cpu"); sqlState(err) != "42501" {
+		t.Errorf("reader after REVOKE: %v", err)
+	}
+}
