@@ -71,7 +71,10 @@ func TestPrivilegeMatrix(t *testing.T) {
 			_, err := c.PgConn().CopyFrom(ctx, strings.NewReader("2024-01-03 00:00:00+00,c,3\n"), "COPY cpu FROM STDIN (FORMAT csv)")
 			return err
 		}},
-		{"delete", func(c *pgx.Conn) error { _, err := c.Exec(ctx, "DELETE FROM cpu WHERE time > '2024-01-01 12:00:00+00'"); return err }},
+		{"delete", func(c *pgx.Conn) error {
+			_, err := c.Exec(ctx, "DELETE FROM cpu WHERE time > '2024-01-01 12:00:00+00'")
+			return err
+		}},
 		{"ddl", func(c *pgx.Conn) error {
 			n++
 			_, err := c.Exec(ctx, fmt.Sprintf("CREATE TABLE t%d (time timestamptz, v double precision)", n))
