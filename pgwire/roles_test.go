@@ -51,8 +51,9 @@ func TestRoles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			exec(boot, "CREATE ROLE given LOGIN PASSWORD '"+v+"'", "") // a verifier is kept as is
-			exec(boot, "CREATE ROLE late LOGIN", "")                   // the server's configured user is a superuser
+			exec(boot, "CREATE ROLE given LOGIN PASSWORD '"+v+"'", "")                // a verifier is kept as is
+			exec(boot, "GRANT CONNECT ON DATABASE postgres TO bob, quiet, given", "") // ordinary roles need it to log in
+			exec(boot, "CREATE ROLE late LOGIN", "")                                  // the server's configured user is a superuser
 
 			for _, ok := range [][2]string{{"bob", "bob-pw"}, {"eve", "eve pw"}, {"given", "given"}} {
 				c, err := login(ok[0], ok[1])
@@ -172,8 +173,10 @@ func TestAuditLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer boot.Close(ctx)
-	if _, err := boot.Exec(ctx, "CREATE USER bob PASSWORD 'bob-pw'"); err != nil {
-		t.Fatal(err)
+	for _, q := range []string{"CREATE USER bob PASSWORD 'bob-pw'", "GRANT CONNECT ON DATABASE postgres TO bob"} {
+		if _, err := boot.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := login("bob", "secret-guess", "postgres"); sqlState(err) != "28P01" {
 		t.Fatalf("wrong password: %v", err)
