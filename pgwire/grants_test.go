@@ -2,7 +2,6 @@ package pgwire_test
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -17,10 +16,7 @@ import (
 // 42501 (after logging in) or cannot connect.
 func TestPrivilegeMatrix(t *testing.T) {
 	ts := startServerWith(t, pgwire.Config{Auth: pgwire.AuthSCRAM, Users: map[string]string{"boot": "bootpw"}})
-	login := func(user, pw, db string) (*pgx.Conn, error) {
-		u := url.URL{Scheme: "postgres", User: url.UserPassword(user, pw), Host: ts.addr, Path: "/" + db, RawQuery: "sslmode=disable"}
-		return pgx.Connect(ctx, u.String())
-	}
+	login := ts.login
 	boot, err := login("boot", "bootpw", "postgres")
 	if err != nil {
 		t.Fatal(err)

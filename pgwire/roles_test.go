@@ -26,10 +26,7 @@ func TestRoles(t *testing.T) {
 		t.Run(method, func(t *testing.T) {
 			dir := t.TempDir()
 			ts := startServerOn(t, dir, pgwire.Config{Auth: method, Users: map[string]string{"boot": "bootpw"}})
-			login := func(user, pw string) (*pgx.Conn, error) {
-				u := url.URL{Scheme: "postgres", User: url.UserPassword(user, pw), Host: ts.addr, Path: "/postgres", RawQuery: "sslmode=disable"}
-				return pgx.Connect(ctx, u.String())
-			}
+			login := func(user, pw string) (*pgx.Conn, error) { return ts.login(user, pw, "postgres") }
 			exec := func(c *pgx.Conn, q, state string) {
 				t.Helper()
 				_, err := c.Exec(ctx, q)
@@ -164,10 +161,7 @@ func TestAuditLog(t *testing.T) {
 	var buf syncBuffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ts := startServerWith(t, pgwire.Config{Auth: pgwire.AuthSCRAM, Users: map[string]string{"boot": "bootpw"}, Logger: log})
-	login := func(user, pw, db string) (*pgx.Conn, error) {
-		u := url.URL{Scheme: "postgres", User: url.UserPassword(user, pw), Host: ts.addr, Path: "/" + db, RawQuery: "sslmode=disable"}
-		return pgx.Connect(ctx, u.String())
-	}
+	login := ts.login
 	boot, err := login("boot", "bootpw", "postgres")
 	if err != nil {
 		t.Fatal(err)
@@ -222,4 +216,10 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// login connects as user with a password (any characters) to db.
+func (ts *testServer) login(user, pw, db string) (*pgx.Conn, error) {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, pw), Host: ts.addr, Path: "/" + db, RawQuery: "sslmode=disable"}
+	return pgx.Connect(ctx, u.String())
 }
