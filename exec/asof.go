@@ -9,8 +9,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/bitutil"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/ugnos/ugnos/functions"
 	"github.com/ugnos/ugnos/planner"
@@ -395,38 +393,4 @@ func (a *asofOp) match(g int32, tv functions.Vec, i int) int32 {
 		return -1
 	}
 	return a.rows[int(s)+k]
-}
-
-// takeOrNull gathers rows idx of col, NULL where idx is -1.
-func takeOrNull(col arrow.Array, idx []int32) arrow.Array {
-	missing := 0
-	for _, r := range idx {
-		if r < 0 {
-			missing++
-		}
-	}
-	if missing == 0 {
-		return takeArray(col, idx)
-	}
-	safe := make([]int32, len(idx))
-	for k, r := range idx {
-		safe[k] = max(r, 0)
-	}
-	t := takeArray(col, safe)
-	defer t.Release()
-	n := len(idx)
-	bm := make([]byte, bitutil.BytesForBits(int64(n)))
-	nulls := 0
-	for k, r := range idx {
-		if r >= 0 && t.IsValid(k) {
-			bitutil.SetBit(bm, k)
-		} else {
-			nulls++
-		}
-	}
-	d := t.Data()
-	bufs := append([]*memory.Buffer{memory.NewBufferBytes(bm)}, d.Buffers()[1:]...)
-	nd := array.NewData(d.DataType(), n, bufs, d.Children(), nulls, 0)
-	defer nd.Release()
-	return array.MakeFromData(nd)
 }

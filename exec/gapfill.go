@@ -7,7 +7,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/ugnos/ugnos/errs"
@@ -85,7 +84,7 @@ func (g *gapfillOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 				idx[k] = r.Rep
 			}
 		}
-		cols = append(cols, takeNullable(rec.Column(c), idx))
+		cols = append(cols, takeOrNull(rec.Column(c), idx))
 	}
 	for _, f := range g.n.Fills {
 		cols = append(cols, g.fill(rec, rows, f))
@@ -171,37 +170,6 @@ func bucketArray(rows []gapRow, dt arrow.DataType) arrow.Array {
 	return b.NewArray()
 }
 
-// takeNullable gathers rows idx of a, with NULL where idx is -1.
-func takeNullable(a arrow.Array, idx []int32) arrow.Array {
-	n := len(idx)
-	if a.Len() == 0 {
-		return array.MakeArrayOfNull(memory.DefaultAllocator, a.DataType(), n)
-	}
-	clamped := make([]int32, n)
-	for k, i := range idx {
-		clamped[k] = max(i, 0)
-	}
-	t := takeArray(a, clamped)
-	defer t.Release()
-	bm := make([]byte, bitutil.BytesForBits(int64(n)))
-	nulls := 0
-	for k, i := range idx {
-		if i >= 0 && t.IsValid(k) {
-			bitutil.SetBit(bm, k)
-		} else {
-			nulls++
-		}
-	}
-	d := t.Data()
-	bufs := append([]*memory.Buffer{memory.NewBufferBytes(bm)}, d.Buffers()[1:]...)
-	nd := array.NewData(d.DataType(), n, bufs, d.Children(), nulls, 0)
-	if dict := d.Dictionary(); dict != nil {
-		nd.SetDictionary(dict)
-	}
-	defer nd.Release()
-	return array.MakeFromData(nd)
-}
-
 // fill computes a locf or interpolate column over the output rows.
 func (g *gapfillOp) fill(rec arrow.RecordBatch, rows []gapRow, f planner.Fill) arrow.Array {
 	src := functions.ArrVec(rec.Column(f.Src), g.types[f.Src])
@@ -226,7 +194,7 @@ func (g *gapfillOp) fill(rec arrow.RecordBatch, rows []gapRow, f planner.Fill) a
 				idx[k] = r.Src
 			}
 		}
-		return takeNullable(rec.Column(f.Src), idx)
+		return takeOrNull(rec.Column(f.Src), idx)
 	}
 	vals := make([]float64, len(rows))
 	valid := make([]bool, len(rows))

@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"slices"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
@@ -107,4 +109,39 @@ func takeRecord(rec arrow.RecordBatch, idx []int32) arrow.RecordBatch {
 		c.Release()
 	}
 	return out
+}
+
+// takeOrNull gathers rows idx of a, with NULL where idx is -1 (as-of
+// joins without a match, filled gaps).
+func takeOrNull(a arrow.Array, idx []int32) arrow.Array {
+	n := len(idx)
+	if a.Len() == 0 {
+		return array.MakeArrayOfNull(memory.DefaultAllocator, a.DataType(), n)
+	}
+	if !slices.ContainsFunc(idx, func(i int32) bool { return i < 0 }) {
+		return takeArray(a, idx)
+	}
+	clamped := make([]int32, n)
+	for k, i := range idx {
+		clamped[k] = max(i, 0)
+	}
+	t := takeArray(a, clamped)
+	defer t.Release()
+	bm := make([]byte, bitutil.BytesForBits(int64(n)))
+	nulls := 0
+	for k, i := range idx {
+		if i >= 0 && t.IsValid(k) {
+			bitutil.SetBit(bm, k)
+		} else {
+			nulls++
+		}
+	}
+	d := t.Data()
+	bufs := append([]*memory.Buffer{memory.NewBufferBytes(bm)}, d.Buffers()[1:]...)
+	nd := array.NewData(d.DataType(), n, bufs, d.Children(), nulls, 0)
+	if dict := d.Dictionary(); dict != nil {
+		nd.SetDictionary(dict)
+	}
+	defer nd.Release()
+	return array.MakeFromData(nd)
 }
