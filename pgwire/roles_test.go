@@ -7,12 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ugnos/ugnos"
+	"github.com/ugnos/ugnos/internal/syncbuf"
 	"github.com/ugnos/ugnos/pgwire"
 )
 
@@ -158,7 +158,7 @@ func TestRolesInCatalogs(t *testing.T) {
 // where and why, never the password; an unknown database is not revealed
 // before authentication.
 func TestAuditLog(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ts := startServerWith(t, pgwire.Config{Auth: pgwire.AuthSCRAM, Users: map[string]string{"boot": "bootpw"}, Logger: log})
 	login := ts.login
@@ -199,23 +199,6 @@ func TestAuditLog(t *testing.T) {
 	if strings.Contains(out, "secret-guess") || strings.Contains(out, "bob-pw") {
 		t.Errorf("audit log holds a password:\n%s", out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // login connects as user with a password (any characters) to db.

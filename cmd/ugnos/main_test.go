@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/internal/snaptest"
+	"github.com/ugnos/ugnos/internal/syncbuf"
 )
 
 // binary is the ugnos binary built once by TestMain.
@@ -66,35 +66,16 @@ func cleanEnv(extra ...string) []string {
 // server is a running ugnos serve process.
 type server struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	done   chan struct{} // closed when the process has exited
 	err    error         // cmd.Wait's result, valid after done
-}
-
-// syncBuffer is a bytes.Buffer written by the Cmd's copying goroutine
-// and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startServe starts ugnos serve in a fresh working directory and kills it
 // at the end of the test if it is still running.
 func startServe(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
-	s := &server{stderr: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, append([]string{"serve"}, args...)...)
 	s.cmd.Dir = t.TempDir()
 	s.cmd.Env = env
