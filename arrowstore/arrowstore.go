@@ -17,6 +17,13 @@ const TimeColumn = "time"
 // (PostgreSQL's NAMEDATALEN-1).
 const MaxNameLen = 63
 
+// MaxTagValueLen is the longest tag value accepted, in bytes (InfluxDB's
+// limit on a series key is 64 KiB too): tag values are index keys.
+const MaxTagValueLen = 64 << 10
+
+// MaxTextLen is the longest text field value accepted, in bytes.
+const MaxTextLen = 16 << 20
+
 // MinTime and MaxTime bound the time range of a scan that wants everything.
 const (
 	MinTime int64 = math.MinInt64

@@ -62,6 +62,9 @@ func ParseText(s string, t Type) (any, error) {
 		}
 		x, err := strconv.ParseFloat(ts, 64)
 		if err != nil {
+			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+				return nil, errs.New(errs.ErrInvalidInput, "22003", "%q is out of range for type double precision", s)
+			}
 			return nil, badText(t, s)
 		}
 		return x, nil

@@ -224,6 +224,19 @@ func (x Decimal) Float64() float64 {
 	return f
 }
 
+// Float64Checked is Float64 that refuses, as PostgreSQL's numeric_float8
+// does (SQLSTATE 22003), a finite value beyond double precision's range.
+func (x Decimal) Float64Checked() (float64, error) {
+	f := x.Float64()
+	if x.IsNaN() || x.IsInf() {
+		return f, nil
+	}
+	if math.IsInf(f, 0) || f == 0 && !x.d.IsZero() {
+		return 0, errs.New(errs.ErrInvalidInput, "22003", "%q is out of range for type double precision", x.d.Text('g'))
+	}
+	return f, nil
+}
+
 // DecimalFromFloat converts a double as PostgreSQL's float8_numeric: the
 // value rounded to 15 significant digits (DBL_DIG), NaN and infinities
 // kept.

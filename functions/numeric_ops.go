@@ -50,7 +50,10 @@ func castNumeric(v Vec, to Type) (Vec, error) {
 	case to == TInt:
 		return outInt(TInt, args, n, func(i int) (int64, error) { return v.AsDecimal(i).Int64() })
 	case to == TFloat:
-		return outFloat(args, n, func(i int) (float64, error) { return v.Float(i), nil })
+		if v.T != TNumeric {
+			return outFloat(args, n, func(i int) (float64, error) { return v.Float(i), nil })
+		}
+		return outFloat(args, n, func(i int) (float64, error) { return v.AsDecimal(i).Float64Checked() })
 	case to == TText:
 		return outText(args, n, func(i int) (string, error) { return v.Str(i), nil })
 	}

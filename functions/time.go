@@ -38,7 +38,7 @@ func ParseTimestamp(s string) (int64, error) {
 	case "epoch":
 		return 0, nil
 	case "infinity", "-infinity":
-		return 0, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "infinite timestamps are not supported")
+		return 0, errs.New(errs.ErrInvalidInput, "22008", "timestamp out of range: infinite timestamps are not supported")
 	}
 	u := strings.TrimSuffix(strings.TrimSuffix(in, " UTC"), " utc")
 	if u != in {

@@ -359,7 +359,7 @@ func decodeParam(m *pgtype.Map, oid uint32, format int16, raw []byte) (any, erro
 		}
 		us := int64(binary.BigEndian.Uint64(raw))
 		if us == math.MaxInt64 || us == math.MinInt64 {
-			return nil, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "infinite timestamps are not supported")
+			return nil, errs.New(errs.ErrInvalidInput, "22008", "timestamp out of range: infinite timestamps are not supported")
 		}
 		return time.UnixMicro(us + pgEpochUnixMicros).UTC(), nil
 	case oidDate:

@@ -1153,8 +1153,15 @@ func (q *query) param(k int) (Expr, error) {
 	case float64:
 		return &Const{V: v, T: functions.TFloat}, nil
 	case string:
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			// PostgreSQL checks every text parameter on receipt
+			return nil, errs.New(errs.ErrInvalidInput, "22021", "parameter $%d: invalid byte sequence for encoding \"UTF8\"", k)
+		}
 		return &Const{V: v, T: functions.TUnknown}, nil
 	case time.Time:
+		if y := v.UTC().Year(); y < 1678 || y > 2261 { // UnixNano would wrap
+			return nil, errs.New(errs.ErrInvalidInput, "22008", "parameter $%d: timestamp out of range: %s", k, v.UTC().Format(time.RFC3339))
+		}
 		return &Const{V: v.UnixNano(), T: functions.TTimestamp}, nil
 	case time.Duration:
 		return &Const{V: functions.Interval{Nanos: int64(v)}, T: functions.TInterval}, nil

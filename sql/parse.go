@@ -125,8 +125,11 @@ func convertError(err error) error {
 		return errs.Wrap(errs.ErrInvalidInput, CodeStatementTooComplex, err, "cannot decode parse tree")
 	}
 	code := errs.CodeSyntaxError
-	if strings.HasPrefix(pe.Message, "stack depth limit exceeded") {
+	switch {
+	case strings.HasPrefix(pe.Message, "stack depth limit exceeded"):
 		code = CodeStatementTooComplex
+	case strings.HasPrefix(pe.Message, "invalid byte sequence for encoding"):
+		code = CodeCharacterNotInRepertoire // E'\000' and the like
 	}
 	return &errs.Error{Kind: errs.ErrInvalidInput, Code: code, Msg: pe.Message, Pos: pe.Cursorpos}
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"math"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -65,14 +64,14 @@ func (e *Engine) WritePoints(ctx context.Context, tenantName, tableName string, 
 			seenMaps[id] = mi
 			maps = append(maps, tags)
 			for k, tv := range tags {
-				if !utf8.ValidString(tv) {
-					return errs.New(errs.ErrInvalidInput, "22021", "point %d: tag %q value is not valid UTF-8", i, k)
+				if err := CheckText("tag", k, tv, arrowstore.MaxTagValueLen); err != nil {
+					return prefixErr(err, "point %d: ", i)
 				}
 				if keys[k] {
 					continue
 				}
 				if err := ValidName("tag", k); err != nil {
-					return errs.New(errs.ErrInvalidInput, errs.CodeInvalidName, "point %d: %v", i, err)
+					return prefixErr(err, "point %d: ", i)
 				}
 				if k == arrowstore.TimeColumn || k == ValueField {
 					return errs.New(errs.ErrInvalidInput, errs.CodeInvalidName, "point %d: tag name %q is reserved", i, k)

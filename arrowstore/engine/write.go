@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -193,7 +195,7 @@ func timeValues(col arrow.Array) ([]int64, error) {
 		out := make([]int64, len(ts))
 		for i, v := range ts {
 			if v > math.MaxInt64/mul || v < math.MinInt64/mul {
-				return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "time value %d out of range", v)
+				return nil, errs.New(errs.ErrInvalidInput, "22008", "timestamp out of range: time value %d does not fit in int64 nanoseconds", v)
 			}
 			out[i] = v * mul
 		}
@@ -252,7 +254,7 @@ func fieldValues(name string, col arrow.Array) (fieldCol, error) {
 	case *array.Uint64:
 		for i := 0; i < n; i++ {
 			if c.IsValid(i) && c.Value(i) > math.MaxInt64 {
-				return fc, badColumn(name, "value %d does not fit in bigint", c.Value(i))
+				return fc, errs.New(errs.ErrInvalidInput, "22003", "column %q: value %d is out of range for type bigint", name, c.Value(i))
 			}
 		}
 		fc.typ = arrowstore.TypeInt
@@ -261,8 +263,10 @@ func fieldValues(name string, col arrow.Array) (fieldCol, error) {
 		fc.typ, fc.arr = arrowstore.TypeBool, c
 	case *array.String:
 		for i := 0; i < n; i++ {
-			if c.IsValid(i) && !utf8.ValidString(c.Value(i)) {
-				return fc, errs.New(errs.ErrInvalidInput, "22021", "column %q: row %d is not valid UTF-8", name, i)
+			if c.IsValid(i) {
+				if err := CheckText("column", name, c.Value(i), arrowstore.MaxTextLen); err != nil {
+					return fc, prefixErr(err, "row %d: ", i)
+				}
 			}
 		}
 		fc.typ, fc.arr = arrowstore.TypeString, c
@@ -425,8 +429,8 @@ func (t *table) resolveRecordSeries(in *input) ([]uint32, error) {
 	}
 	for _, i := range missing {
 		for ci := range in.tags {
-			if v := in.tags[ci].value(i); !utf8.ValidString(v) {
-				return nil, errs.New(errs.ErrInvalidInput, "22021", "tag %q: value %q is not valid UTF-8", in.tags[ci].name, v)
+			if err := CheckText("tag", in.tags[ci].name, in.tags[ci].value(i), arrowstore.MaxTagValueLen); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -543,4 +547,31 @@ func (t *table) createSeries(rows []int, sids []uint32, find func(i int) (uint32
 		return err
 	}
 	return nil
+}
+
+// CheckText refuses a text value PostgreSQL's text type cannot hold (not
+// UTF-8, or holding NUL: SQLSTATE 22021, as PostgreSQL) or longer than
+// limit bytes (54000). what and name say whose value it is.
+func CheckText(what, name, v string, limit int) error {
+	if len(v) > limit {
+		return errs.New(errs.ErrInvalidInput, "54000", "%s %q: value of %d bytes is too long (at most %d)", what, name, len(v), limit)
+	}
+	if !utf8.ValidString(v) {
+		return errs.New(errs.ErrInvalidInput, "22021", "%s %q: invalid byte sequence for encoding \"UTF8\" in %.40q", what, name, v)
+	}
+	if strings.IndexByte(v, 0) >= 0 {
+		return errs.New(errs.ErrInvalidInput, "22021", "%s %q: invalid byte sequence for encoding \"UTF8\": 0x00", what, name)
+	}
+	return nil
+}
+
+// prefixErr returns a copy of an *errs.Error with its message prefixed.
+func prefixErr(err error, format string, args ...any) error {
+	e, ok := err.(*errs.Error)
+	if !ok {
+		return err
+	}
+	c := *e
+	c.Msg = fmt.Sprintf(format, args...) + c.Msg
+	return &c
 }
