@@ -307,7 +307,7 @@ func TestBadInputSQLDeepButLegal(t *testing.T) {
 	db := badFixture(t)
 	for q, want := range map[string]string{
 		"SELECT " + chain(2000, "1", "+"):                               "2000",
-		"SELECT " + nested(400, "(", "1", ")"):                         "1",
+		"SELECT " + nested(400, "(", "1", ")"):                          "1",
 		"SELECT " + nested(500, "abs(", "-1", ")"):                      "1",
 		"SELECT count(*) FROM m WHERE " + chain(1500, "v = 1", " AND "): "1",
 		"SELECT count(*) FROM m WHERE " + chain(1500, "v = 2", " OR "):  "0",

@@ -107,7 +107,12 @@ func (c *conn) serve() {
 	for {
 		msg, err := c.be.Receive()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			var big *pgproto3.ExceededMaxBodyLenErr
+			switch {
+			case errors.As(err, &big):
+				c.discard(big.ActualBodyLen)
+				c.fatal(errs.New(errs.ErrInvalidInput, "08P01", "message of %d bytes is over the server's limit of %d bytes (MaxMessageBytes)", big.ActualBodyLen, big.MaxExpectedBodyLen))
+			case !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.ErrUnexpectedEOF):
 				c.fatal(errs.New(errs.ErrInvalidInput, "08P01", "invalid message: %v", err))
 			}
 			return
@@ -117,6 +122,36 @@ func (c *conn) serve() {
 		}
 		keep := c.handle(msg)
 		if !c.leave() || !keep {
+			return
+		}
+	}
+}
+
+// discard reads and drops the rest of an oversize message (n bytes
+// announced, of which the protocol reader may hold a few already) before
+// the connection is closed, as PostgreSQL's pq_discardbytes does: closing
+// a socket with unread data resets it, and the client, still sending,
+// would never read the error. It gives up after 1 GiB, a second without
+// data or 30 seconds in all.
+func (c *conn) discard(n int) {
+	if n > 1<<30 {
+		return
+	}
+	c.mu.Lock()
+	nc := c.nc
+	c.mu.Unlock()
+	defer nc.SetReadDeadline(time.Time{})
+	deadline := time.Now().Add(30 * time.Second)
+	buf := make([]byte, 64<<10)
+	for left := n - 64<<10; left > 0; {
+		d := time.Now().Add(time.Second)
+		if d.After(deadline) {
+			d = deadline
+		}
+		nc.SetReadDeadline(d)
+		k, err := nc.Read(buf[:min(len(buf), left)])
+		left -= k
+		if err != nil {
 			return
 		}
 	}

@@ -586,7 +586,7 @@ func (r *copyReader) parseBinary(atEnd bool) (int, error) {
 		p.line++
 		for i, f := range p.fields {
 			if err := p.batch.addBinary(i, f); err != nil {
-				return 0, p.errorf("22P03", "%s, column %s", err.Error(), p.targets[i].col.Name)
+				return 0, p.errorf(errs.SQLState(err), "%s, column %s", err.Error(), p.targets[i].col.Name)
 			}
 		}
 		p.batch.rows++
