@@ -121,7 +121,7 @@ func TestBadInputPgwire(t *testing.T) {
 
 		// depth
 		{name: "100k nested parentheses, simple", code: "54001", run: simple("SELECT " + strings.Repeat("(", 100000) + "1" + strings.Repeat(")", 100000))},
-		{name: "100k nested parentheses, extended", code: "54001", run: extended("SELECT " + strings.Repeat("(", 100000) + "$1::int" + strings.Repeat(")", 100000), 1)},
+		{name: "100k nested parentheses, extended", code: "54001", run: extended("SELECT "+strings.Repeat("(", 100000)+"$1::int"+strings.Repeat(")", 100000), 1)},
 		{name: "100k-term sum", code: "54001", run: simple("SELECT 1" + strings.Repeat("+1", 100000))},
 		{name: "100k nested subqueries in INSERT", code: "54001", run: simple("INSERT INTO m (time, v) SELECT '2024-01-02', " + strings.Repeat("(SELECT ", 100000) + "1" + strings.Repeat(")", 100000))},
 
