@@ -195,6 +195,40 @@ func TestBadInputGoAPI(t *testing.T) {
 			return db.WriteRecord(ctx, "acme", "m", rec)
 		}},
 
+		{"record with 5000 tag columns", "54011", func(db *ugnos.DB) error {
+			fields := []arrow.Field{{Name: "time", Type: arrow.PrimitiveTypes.Int64}}
+			cols := []arrow.Array{}
+			tb := array.NewInt64Builder(memory.DefaultAllocator)
+			tb.Append(ns2024 + 1)
+			cols = append(cols, tb.NewArray())
+			for i := 0; i < 5000; i++ {
+				sb := array.NewStringBuilder(memory.DefaultAllocator)
+				sb.Append("v")
+				fields = append(fields, arrow.Field{Name: fmt.Sprintf("t%d", i), Type: arrow.BinaryTypes.String})
+				cols = append(cols, sb.NewArray())
+			}
+			rec := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, 1)
+			defer rec.Release()
+			return db.WriteRecord(ctx, "acme", "wide", rec)
+		}},
+		{"insert with 5000 tags", "54011", func(db *ugnos.DB) error {
+			tags := ugnos.TagSet{}
+			for i := 0; i < 5000; i++ {
+				tags[fmt.Sprintf("t%d", i)] = "v"
+			}
+			return db.Insert("acme", "wide", ns2024, 1, tags)
+		}},
+		{"CREATE TABLE with 5000 columns", "54011", func(db *ugnos.DB) error {
+			var b strings.Builder
+			b.WriteString("CREATE TABLE wide (time timestamptz")
+			for i := 0; i < 5000; i++ {
+				fmt.Fprintf(&b, ", c%d double precision", i)
+			}
+			b.WriteString(")")
+			_, err := db.Exec(ctx, "acme", b.String())
+			return err
+		}},
+
 		// SQL text
 		{"SQL 100MB string literal", "54000", func(db *ugnos.DB) error {
 			return exec("INSERT INTO m (time, s) VALUES ('2024-01-02', '" + hundredMB + "')")(db)

@@ -118,10 +118,13 @@ func queryParams(r *http.Request, maxBody int64) (db, q string, err error) {
 			return "", "", fmt.Errorf("read body: %w", err)
 		}
 		if int64(len(body)) > maxBody {
-			return "", "", fmt.Errorf("body is larger than %d bytes", maxBody)
+			return "", "", errBodyTooLarge{maxBody}
 		}
 		switch {
 		case ct == "application/json":
+			if !utf8.Valid(body) { // encoding/json would replace the bad bytes
+				return "", "", errs.New(errs.ErrInvalidInput, "22021", "JSON body: invalid byte sequence for encoding \"UTF8\"")
+			}
 			var v struct{ DB, Q string }
 			if err := json.Unmarshal(body, &v); err != nil {
 				return "", "", fmt.Errorf("JSON body: %w", err)
@@ -147,6 +150,13 @@ func queryParams(r *http.Request, maxBody int64) (db, q string, err error) {
 	return db, q, nil
 }
 
+// errBodyTooLarge: a request body over MaxBodyBytes (413).
+type errBodyTooLarge struct{ limit int64 }
+
+func (e errBodyTooLarge) Error() string {
+	return fmt.Sprintf("request body is more than the limit of %d bytes", e.limit)
+}
+
 func cmp(a, b string) string {
 	if a != "" {
 		return a
@@ -162,6 +172,14 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	db, q, err := queryParams(r, s.cfg.maxBody())
+	if errors.As(err, new(errBodyTooLarge)) {
+		httpError(w, http.StatusRequestEntityTooLarge, "request too large", err.Error())
+		return
+	}
+	if errors.As(err, new(*errs.Error)) {
+		s.sqlError(w, r, err)
+		return
+	}
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "invalid", err.Error())
 		return

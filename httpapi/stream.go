@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ugnos/ugnos"
+	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/arrowstore/engine"
 	"github.com/ugnos/ugnos/errs"
 )
 
@@ -121,6 +123,12 @@ func parseWhere(ws []string) (ugnos.TagSet, error) {
 		name, val, ok := strings.Cut(w, ":")
 		if !ok || name == "" {
 			return nil, errs.Invalid("where=%q: want TAG:VALUE", w)
+		}
+		if err := engine.ValidName("tag", name); err != nil {
+			return nil, err
+		}
+		if err := engine.CheckText("tag", name, val, arrowstore.MaxTagValueLen); err != nil {
+			return nil, err // no stored series could match
 		}
 		if old, dup := f[name]; dup && old != val {
 			return nil, errs.Invalid("where= gives tag %q two values (%q, %q)", name, old, val)

@@ -16,8 +16,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/arrowstore/engine"
 	"github.com/ugnos/ugnos/errs"
 )
 
@@ -151,6 +153,9 @@ func bodyStatus(err error, what string) (int, error) {
 // checkColumns compares every table's columns with the stored ones, so a
 // kind or type conflict in any table stores nothing of the request.
 func (s *Server) checkColumns(tenant string, b *lpBatch) error {
+	if err := checkValues(b); err != nil {
+		return err
+	}
 	for _, t := range b.tables {
 		have, err := s.db.Columns(tenant, t.name)
 		if err != nil {
@@ -174,6 +179,40 @@ func (s *Server) checkColumns(tenant string, b *lpBatch) error {
 						c.name, t.name, influxType(c.typ), influxType(h.Type)))
 				}
 				break
+			}
+		}
+	}
+	return nil
+}
+
+// checkValues applies the engine's checks of names and text values (too
+// long, not UTF-8, NUL) to every table before any is written: the tables
+// of a request are written one by one, and a refusal of the second must
+// not leave the first stored.
+func checkValues(b *lpBatch) error {
+	for _, t := range b.tables {
+		if err := engine.ValidName("measurement", t.name); err != nil {
+			return errAt(t.line, err.Error())
+		}
+		if len(t.cols) > engine.MaxColumns {
+			return errAt(t.line, fmt.Sprintf("measurement %q has %d tag and field keys, more than the %d columns a table may have", t.name, len(t.cols), engine.MaxColumns))
+		}
+		for _, c := range t.cols {
+			what, limit := "field", arrowstore.MaxTextLen
+			if c.tag {
+				what, limit = "tag", arrowstore.MaxTagValueLen
+			}
+			if err := engine.ValidName(what, c.name); err != nil {
+				return errAt(c.line, err.Error())
+			}
+			if !c.tag && c.typ != arrowstore.TypeString {
+				continue
+			}
+			for i := 0; i+1 < len(c.offs); i++ {
+				v := c.data[c.offs[i]:c.offs[i+1]]
+				if err := engine.CheckText(what, c.name, unsafe.String(unsafe.SliceData(v), len(v)), limit); err != nil {
+					return err
+				}
 			}
 		}
 	}

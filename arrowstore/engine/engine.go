@@ -593,6 +593,9 @@ func (e *Engine) CreateTable(tenantName, name string, cols []arrowstore.Column, 
 	if !e.HasTenant(tenantName) {
 		return unknownTenant(tenantName)
 	}
+	if len(want) > MaxColumns { // before the table is created
+		return tooManyColumns(name)
+	}
 	t, err := e.tableForWrite(tenantName, name)
 	if err != nil {
 		return err

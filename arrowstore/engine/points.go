@@ -82,6 +82,9 @@ func (e *Engine) WritePoints(ctx context.Context, tenantName, tableName string, 
 		}
 		mapOf[i] = mi
 	}
+	if len(keyOrder)+1 > MaxColumns { // before the table is created
+		return tooManyColumns(tableName)
+	}
 	t, err := e.tableForWrite(tenantName, tableName)
 	if err != nil {
 		return err

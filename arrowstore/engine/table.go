@@ -156,8 +156,8 @@ func missingColumns(t *table, s *schema, want []newCol) ([]newCol, error) {
 				"column %q of table %q is of type %s; the write has %s", c.name, t.name, ref.typ, c.typ)
 		}
 	}
-	if len(s.tags)+len(s.fields)+len(adds) > 4096 {
-		return nil, errs.Invalid("table %q would have more than 4096 columns", t.name)
+	if len(s.tags)+len(s.fields)+len(adds) > MaxColumns {
+		return nil, tooManyColumns(t.name)
 	}
 	return adds, nil
 }
@@ -196,3 +196,11 @@ var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
 
 func getScratch() *scratch  { return scratchPool.Get().(*scratch) }
 func putScratch(s *scratch) { scratchPool.Put(s) }
+
+// MaxColumns is the most tag and field columns a table may have.
+const MaxColumns = 4096
+
+// tooManyColumns is PostgreSQL's too_many_columns (54011).
+func tooManyColumns(table string) error {
+	return errs.New(errs.ErrInvalidInput, "54011", "table %q would have more than %d columns", table, MaxColumns)
+}

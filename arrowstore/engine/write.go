@@ -316,6 +316,9 @@ func (e *Engine) Write(ctx context.Context, tenantName, tableName string, rec ar
 	if err := checkWriteSize(in.n, in.walBytes()); err != nil {
 		return err
 	}
+	if len(in.tags)+len(in.fields) > MaxColumns { // before the table is created
+		return tooManyColumns(tableName)
+	}
 	t, err := e.tableForWrite(tenantName, tableName)
 	if err != nil {
 		return err
