@@ -131,6 +131,10 @@ func TestBadInputPgwire(t *testing.T) {
 		{name: "invalid UTF-8 text parameter", code: "22021", run: extended("INSERT INTO m (time, s) VALUES ($1, $2)", t0, "a\xffb")},
 		{name: "invalid UTF-8 tag parameter", code: "22021", run: extended("INSERT INTO m (time, host) VALUES ($1, $2)", t0, "\xed\xa0\x80")},
 		{name: "NUL in text parameter", code: "22021", run: extended("INSERT INTO m (time, s) VALUES ($1, $2)", t0, "a\x00b")},
+		// a NUL cuts the message's string short: PostgreSQL answers
+		// "invalid string in message" (08P01); ugnos also closes, as for
+		// every malformed message
+		{name: "NUL in simple query text", code: "08P01", closes: true, run: simple("SELECT 'a\x00b'")},
 		{name: "NUL by escape", code: "22021", run: simple(`INSERT INTO m (time, s) VALUES ('2024-01-02', E'a\000b')`)},
 		{name: "COPY text invalid UTF-8 after a good row", code: "22021", run: copyIn("COPY m (time, host, s) FROM STDIN", "2024-01-02\tb\tok\n2024-01-03\tb\ta\xffb\n")},
 		{name: "COPY text NUL by escape", code: "22021", run: copyIn("COPY m (time, host, s) FROM STDIN", "2024-01-02\tb\tok\n2024-01-03\tb\ta\\000b\n")},
