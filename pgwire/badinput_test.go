@@ -93,6 +93,15 @@ func TestBadInputPgwire(t *testing.T) {
 		}
 	}
 	t0 := time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)
+	// 70,000 good rows, then a bad one: more than one record (64Ki rows
+	// each), so the bad row is refused after other records were built
+	manyRows := func(last string) string {
+		var b strings.Builder
+		for i := range 70000 {
+			fmt.Fprintf(&b, "%s\tb\tok\n", t0.Add(time.Duration(i)*time.Second).Format(time.RFC3339))
+		}
+		return b.String() + last
+	}
 	long := strings.Repeat("t", 100<<10)
 	hundredMB := pgBig(100 << 20)
 	cases := []struct {
@@ -142,6 +151,18 @@ func TestBadInputPgwire(t *testing.T) {
 		{name: "COPY csv NUL byte", code: "22021", run: copyIn("COPY m (time, host, s) FROM STDIN (FORMAT csv)", "2024-01-02,b,ok\n2024-01-03,b,a\x00b\n")},
 		{name: "COPY binary invalid UTF-8", code: "22021", run: copyBinary([]any{t0, "b", 1.0, int64(1), "ok"}, []any{t0, "b", 1.0, int64(1), "a\xff"})},
 		{name: "COPY binary NUL", code: "22021", run: copyBinary([]any{t0, "b", 1.0, int64(1), "ok"}, []any{t0, "a\x00", 1.0, int64(1), "x"})},
+		{name: "COPY text 100MB field (CopyData messages stay small)", code: "54000", run: func(c *pgx.Conn) error {
+			return copyIn("COPY m (time, s) FROM STDIN", "2024-01-02\tok\n2024-01-03\t"+hundredMB+"\n")(c)
+		}},
+		{name: "COPY text 70,000 rows, then invalid UTF-8", code: "22021", run: func(c *pgx.Conn) error {
+			return copyIn("COPY m (time, host, s) FROM STDIN", manyRows("2025-01-01\tb\ta\xff\n"))(c)
+		}},
+		{name: "COPY text 70,000 rows, then a NUL tag", code: "22021", run: func(c *pgx.Conn) error {
+			return copyIn("COPY m (time, host, s) FROM STDIN", manyRows("2025-01-01\ta\\000\tx\n"))(c)
+		}},
+		{name: "COPY text 70,000 rows, then a 100KB tag", code: "54000", run: func(c *pgx.Conn) error {
+			return copyIn("COPY m (time, host, s) FROM STDIN", manyRows("2025-01-01\t"+hundredMB[:100<<10]+"\tx\n"))(c)
+		}},
 		{name: "COPY text 100KB tag", code: "54000", run: copyIn("COPY m (time, host) FROM STDIN", "2024-01-02\tb\n2024-01-03\t"+hundredMB[:100<<10]+"\n")},
 
 		// time
@@ -244,4 +265,33 @@ func TestBadInputPgwireLegal(t *testing.T) {
 		t.Errorf("1M IN list: %d %v", n, err)
 	}
 	t.Logf("1M-element IN list over pgwire: %v", time.Since(start))
+}
+
+// TestBadInputPgwireStartup: a 100 KB database or user name in the startup
+// packet is refused, and the server goes on accepting connections.
+func TestBadInputPgwireStartup(t *testing.T) {
+	ts := startServer(t)
+	long := strings.Repeat("d", 100<<10)
+	for _, param := range []string{"database", "user"} {
+		cfg, err := pgx.ParseConfig(ts.connString("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if param == "database" {
+			cfg.Database = long
+		} else {
+			cfg.User = long
+		}
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err == nil {
+			c.Close(ctx)
+			t.Errorf("%s of 100 KB: accepted", param)
+			continue
+		}
+		t.Logf("%s of 100 KB: %s %.200v", param, sqlState(err), err)
+		var one int
+		if err := ts.connect(t, "postgres").QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+			t.Errorf("after a %s of 100 KB: %v", param, err)
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/arrowstore"
+	"github.com/ugnos/ugnos/arrowstore/engine"
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
 )
@@ -403,7 +404,7 @@ func (b *copyBatch) add(i int, f []byte) error {
 		}
 		b.times = append(b.times, b.lastNS)
 	case t.col.Kind == arrowstore.KindTag:
-		b.appendTag(i, f)
+		return b.appendTag(i, f)
 	case t.t == functions.TFloat:
 		x, ok := fastFloat(f)
 		if !ok {
@@ -430,18 +431,28 @@ func (b *copyBatch) add(i int, f []byte) error {
 		}
 		b.bools[i] = append(b.bools[i], v.(bool))
 	default:
+		if err := engine.CheckText("column", t.col.Name, bstr(f), arrowstore.MaxTextLen); err != nil {
+			return err
+		}
 		b.strs[i] = append(b.strs[i], string(f))
 	}
 	return nil
 }
 
-func (b *copyBatch) appendTag(i int, f []byte) {
+// appendTag appends a tag value. Values are checked here, as text fields
+// are in add, and not only when the engine writes the batch's records:
+// one COPY gives several records, and a record refused after another
+// was written would break the COPY's all-or-nothing.
+func (b *copyBatch) appendTag(i int, f []byte) error {
 	if last := b.lastTag[i]; last >= 0 && b.dictVal[i][last] == bstr(f) {
 		b.codes[i] = append(b.codes[i], last)
-		return
+		return nil
 	}
 	code, ok := b.dicts[i][bstr(f)]
 	if !ok {
+		if err := engine.CheckText("tag", b.targets[i].col.Name, bstr(f), arrowstore.MaxTagValueLen); err != nil {
+			return err
+		}
 		s := string(f)
 		code = int32(len(b.dictVal[i]))
 		b.dicts[i][s] = code
@@ -449,6 +460,7 @@ func (b *copyBatch) appendTag(i int, f []byte) {
 	}
 	b.lastTag[i] = code
 	b.codes[i] = append(b.codes[i], code)
+	return nil
 }
 
 // pow10 are the powers of ten a float64 holds exactly.
@@ -536,7 +548,7 @@ func (b *copyBatch) addBinary(i int, f []byte) error {
 		}
 		b.times = append(b.times, us*1000)
 	case t.col.Kind == arrowstore.KindTag:
-		b.appendTag(i, f)
+		return b.appendTag(i, f)
 	case t.t == functions.TFloat:
 		switch len(f) {
 		case 8:
@@ -563,6 +575,9 @@ func (b *copyBatch) addBinary(i int, f []byte) error {
 		}
 		b.bools[i] = append(b.bools[i], f[0] != 0)
 	default:
+		if err := engine.CheckText("column", t.col.Name, bstr(f), arrowstore.MaxTextLen); err != nil {
+			return err
+		}
 		b.strs[i] = append(b.strs[i], string(f))
 	}
 	return nil

@@ -227,6 +227,7 @@ type copyReader struct {
 	binHdr bool  // the binary header is read
 	ended  bool  // binary trailer seen
 	failed error
+	tried  int // len(buf) when no record end was found in it
 
 	newParser func() *copyParser
 	jobs      chan copyJob
@@ -354,7 +355,9 @@ func (r *copyReader) consume(ctx context.Context, atEnd bool) error {
 		r.header = false
 		r.lines++
 	}
-	if len(r.buf) < copyChunkBytes && !atEnd {
+	if !atEnd && (len(r.buf) < copyChunkBytes || len(r.buf) < r.tried+copyChunkBytes) {
+		// a record longer than a chunk is looked for again only after
+		// another chunk came: scanning on every message was quadratic
 		return nil
 	}
 	var cut int
@@ -380,8 +383,10 @@ func (r *copyReader) consume(ctx context.Context, atEnd bool) error {
 		cut, records = len(r.buf), records+1 // a last record without newline
 	}
 	if cut == 0 {
+		r.tried = len(r.buf)
 		return nil
 	}
+	r.tried = 0
 	data := r.buf[:cut]
 	next := []byte(nil)
 	if !atEnd { // more to come: room for the next chunk at once
