@@ -193,6 +193,9 @@ func TestBadInputHTTP(t *testing.T) {
 // TestBadInputHTTPHugeInList: a 1,000,000-element IN list through the
 // query API answers.
 func TestBadInputHTTPHugeInList(t *testing.T) {
+	if testing.Short() {
+		t.Skip("parses an 11 MB statement")
+	}
 	_, ts := newServer(t, httpapi.Config{})
 	if st, _ := (lpReq(true, "m,host=a v=1 1704067200000000000\nm,host=b v=-1 1704067201000000000\n")).send(t, ts.URL); st != 204 {
 		t.Fatalf("setup: %d", st)
