@@ -263,6 +263,8 @@ func TestBadInputGoAPI(t *testing.T) {
 		{"SQL to_timestamp Infinity", "22008", exec("SELECT to_timestamp('Infinity'::float8)")},
 		{"SQL NaN to bigint", "22003", exec("SELECT 'NaN'::float8::bigint")},
 		{"SQL NaN into bigint column", "22003", exec("INSERT INTO m (time, n) VALUES ('2024-01-02', 'NaN'::float8)")},
+		{"SQL repeat count wrapping int64", "54000", exec("SELECT repeat('abcd', 4611686018427387904)")},
+		{"SQL repeat 1 GB", "54000", exec("SELECT length(repeat('x', 1000000000))")},
 		{"SQL text into double", "22P02", exec("INSERT INTO m (time, v) VALUES ('2024-01-02', 'abc')")},
 		{"SQL text into bigint", "22P02", exec("INSERT INTO m (time, n) VALUES ('2024-01-02', '1.5x')")},
 		{"SQL text parameter into double", "22P02", exec("INSERT INTO m (time, v) VALUES ('2024-01-02', $1)", "abc")},

@@ -212,10 +212,10 @@ func stringFuncs() []*Scalar {
 			return TText, func(args []Vec, n int) (Vec, error) {
 				return outText(args, n, func(i int) (string, error) {
 					k := args[1].Int(i)
-					if k <= 0 {
+					if k <= 0 || args[0].Str(i) == "" {
 						return "", nil
 					}
-					if k*int64(len(args[0].Str(i))) > 1<<28 {
+					if k > (1<<28)/int64(len(args[0].Str(i))) { // k*len could wrap
 						return "", errs.New(errs.ErrInvalidInput, "54000", "requested length too large")
 					}
 					return strings.Repeat(args[0].Str(i), int(k)), nil
