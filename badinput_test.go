@@ -265,6 +265,8 @@ func TestBadInputGoAPI(t *testing.T) {
 		{"SQL NaN into bigint column", "22003", exec("INSERT INTO m (time, n) VALUES ('2024-01-02', 'NaN'::float8)")},
 		{"SQL repeat count wrapping int64", "54000", exec("SELECT repeat('abcd', 4611686018427387904)")},
 		{"SQL repeat 1 GB", "54000", exec("SELECT length(repeat('x', 1000000000))")},
+		{"SQL interval seconds past int64 ns", "22015", exec("SELECT now() + interval '9223372036854775807 microseconds'")},
+		{"SQL interval days past int32", "22015", exec("SELECT interval '9223372036854775807 days'")},
 		{"SQL text into double", "22P02", exec("INSERT INTO m (time, v) VALUES ('2024-01-02', 'abc')")},
 		{"SQL text into bigint", "22P02", exec("INSERT INTO m (time, n) VALUES ('2024-01-02', '1.5x')")},
 		{"SQL text parameter into double", "22P02", exec("INSERT INTO m (time, v) VALUES ('2024-01-02', $1)", "abc")},
@@ -417,6 +419,30 @@ func TestBadInputNaNAsPostgres(t *testing.T) {
 		got, err := sltRunArgs2(db, "acme", q)
 		if err != nil || strings.Join(got, "|") != want {
 			t.Errorf("%s: %q %v, want %s", q, got, err, want)
+		}
+	}
+}
+
+// TestBadInputSQLExtremeValues: extreme but legal values give PostgreSQL's
+// answers, not a panic or a wrapped value.
+func TestBadInputSQLExtremeValues(t *testing.T) {
+	db := badFixture(t)
+	for q, want := range map[string]string{
+		// LIMIT + OFFSET overflowed int64 (a panic in the limit operator)
+		"SELECT v FROM m LIMIT 9223372036854775807 OFFSET 9223372036854775807": "",
+		"SELECT v FROM m ORDER BY v LIMIT 9223372036854775807 OFFSET 1":        "",
+		"SELECT v FROM m ORDER BY v LIMIT 9223372036854775807":                 "1",
+		// round(double precision, int) beyond a double's digits keeps it
+		"SELECT round(1.5::float8, 9223372036854775807)": "1.5",
+		"SELECT round(1e300::float8, 10)":                "1e+300",
+		"SELECT round(1234.5::float8, -2)":               "1200",
+		// numeric round caps the scale at 2000 as PostgreSQL does
+		"SELECT length(round(1.5, 2147483647)::text)": "2002",
+		"SELECT repeat('', 9223372036854775807)":      "",
+	} {
+		got, err := sltRunArgs2(db, "acme", q)
+		if err != nil || strings.Join(got, "|") != want {
+			t.Errorf("%s: %q %v, want %q", q, got, err, want)
 		}
 	}
 }

@@ -149,8 +149,25 @@ func mathFuncs() []*Scalar {
 				// round(numeric, int) rounds half away from zero
 				return TFloat, func(args []Vec, n int) (Vec, error) {
 					return outFloat(args, n, func(i int) (float64, error) {
-						p := math.Pow(10, float64(args[1].Int(i)))
-						return math.Round(args[0].Float(i)*p) / p, nil
+						// a double has at most 17 significant digits and
+						// exponents to ±308: scales beyond change nothing
+						// (and 10^scale would overflow to Inf, giving NaN)
+						d, x := args[1].Int(i), args[0].Float(i)
+						if d > 340 {
+							return x, nil
+						}
+						if d < -340 {
+							return math.Copysign(0, x), nil
+						}
+						p := math.Pow(10, float64(d))
+						switch y := x * p; {
+						case p == 0:
+							return math.Copysign(0, x), nil
+						case math.IsInf(y, 0) && !math.IsInf(x, 0):
+							return x, nil // no digits that far right
+						default:
+							return math.Round(y) / p, nil
+						}
 					})
 				}, nil
 			}

@@ -79,8 +79,18 @@ var intervalUnits = map[string]Interval{
 // '60 seconds', '1 day 2 hours', '5m' or '01:30:00'.
 func ParseInterval(s string) (Interval, error) {
 	bad := errs.New(errs.ErrInvalidInput, "22007", "invalid input syntax for type interval: %q", s)
-	f := strings.Fields(strings.ToLower(strings.TrimSpace(s)))
+	// PostgreSQL's interval_in: a field beyond its type's range is 22015
+	// (never a wrapped value)
+	over := errs.New(errs.ErrInvalidInput, "22015", "interval field value out of range: %q", s)
 	var iv Interval
+	addNanos := func(x float64) bool {
+		if t := float64(iv.Nanos) + x; math.IsNaN(t) || t >= math.MaxInt64 || t <= math.MinInt64 {
+			return false
+		}
+		iv.Nanos += int64(x)
+		return true
+	}
+	f := strings.Fields(strings.ToLower(strings.TrimSpace(s)))
 	if len(f) == 0 {
 		return iv, bad
 	}
@@ -91,7 +101,9 @@ func ParseInterval(s string) (Interval, error) {
 			if !ok {
 				return iv, bad
 			}
-			iv.Nanos += d
+			if !addNanos(float64(d)) {
+				return iv, over
+			}
 			continue
 		}
 		// number, optionally glued to its unit ("5m", "1.5h")
@@ -121,11 +133,16 @@ func ParseInterval(s string) (Interval, error) {
 			if x != math.Trunc(x) {
 				return iv, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "fractional %s in intervals are not supported", unit)
 			}
-			iv.Months += int32(x) * u.Months
-			iv.Days += int32(x) * u.Days
+			m, d := float64(iv.Months)+x*float64(u.Months), float64(iv.Days)+x*float64(u.Days)
+			if m > math.MaxInt32 || m < math.MinInt32 || d > math.MaxInt32 || d < math.MinInt32 {
+				return iv, over
+			}
+			iv.Months, iv.Days = int32(m), int32(d)
 			continue
 		}
-		iv.Nanos += int64(math.Round(x * float64(u.Nanos)))
+		if !addNanos(math.Round(x * float64(u.Nanos))) {
+			return iv, over
+		}
 	}
 	return iv, nil
 }
@@ -149,6 +166,9 @@ func parseClock(s string) (int64, bool) {
 	}
 	if err1 != nil || err2 != nil || err3 != nil {
 		return 0, false
+	}
+	if t := float64(h)*3600e9 + float64(m)*60e9 + sec*1e9; t >= math.MaxInt64 || t <= math.MinInt64 {
+		return 0, false // would wrap
 	}
 	return int64(h)*3600e9 + int64(m)*60e9 + int64(math.Round(sec*1e9)), true
 }
