@@ -271,9 +271,49 @@ func TestBadInputPgwireLegal(t *testing.T) {
 }
 
 // TestBadInputPgwireStartup: a 100 KB database or user name in the startup
-// packet is refused, and the server goes on accepting connections.
+// packet is refused, and the server goes on accepting connections; invalid
+// UTF-8 in a startup parameter is 22021, except in application_name, which
+// PostgreSQL cleans to printable ASCII.
 func TestBadInputPgwireStartup(t *testing.T) {
 	ts := startServer(t)
+	for _, param := range []string{"user", "database", "search_path", "my.custom"} {
+		cfg, err := pgx.ParseConfig(ts.connString("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch param {
+		case "user":
+			cfg.User = "a\xffb"
+		case "database":
+			cfg.Database = "a\xffb"
+		default:
+			cfg.RuntimeParams[param] = "a\xffb"
+		}
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err == nil {
+			c.Close(ctx)
+		}
+		if sqlState(err) != "22021" {
+			t.Errorf("%s not UTF-8: %v, want 22021", param, err)
+		}
+	}
+	cfg, err := pgx.ParseConfig(ts.connString("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = "a\xffb\tc"
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var s string
+	if err := c.QueryRow(ctx, "SHOW application_name").Scan(&s); err != nil || s != "a?b?c" {
+		t.Errorf("application_name %q %v, want a?b?c", s, err)
+	}
+	if _, err := c.Exec(ctx, "SET my.custom = 'ok'"); err != nil {
+		t.Errorf("custom setting: %v", err)
+	}
 	long := strings.Repeat("d", 100<<10)
 	for _, param := range []string{"database", "user"} {
 		cfg, err := pgx.ParseConfig(ts.connString("postgres"))
@@ -291,7 +331,7 @@ func TestBadInputPgwireStartup(t *testing.T) {
 			t.Errorf("%s of 100 KB: accepted", param)
 			continue
 		}
-		t.Logf("%s of 100 KB: %s %.200v", param, sqlState(err), err)
+		t.Logf("%s of 100 KB: %s %s", param, sqlState(err), err.Error()[len(err.Error())-150:])
 		var one int
 		if err := ts.connect(t, "postgres").QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 			t.Errorf("after a %s of 100 KB: %v", param, err)

@@ -261,6 +261,12 @@ func (c *conn) startup() bool {
 func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 	p := m.Parameters
 	c.user = p["user"]
+	for k, v := range p { // application_name is cleaned instead, as PostgreSQL does
+		if k != "application_name" && !utf8.ValidString(k+v) {
+			c.fatal(errs.New(errs.ErrInvalidInput, "22021", "invalid byte sequence for encoding \"UTF8\" in startup parameter %q", strings.ToValidUTF8(k, "?")))
+			return false
+		}
+	}
 	if c.user == "" {
 		c.fatal(errs.New(errs.ErrInvalidInput, "28000", "no PostgreSQL user name specified in startup packet"))
 		return false

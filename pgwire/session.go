@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -21,10 +22,29 @@ type setting struct {
 	check func(v string) (string, error)
 }
 
-func anyValue(v string) (string, error) { return v, nil }
+// anyValue accepts any text, as PostgreSQL's string settings do, but not
+// invalid UTF-8 or NUL (22021): values are shown by SHOW and the catalogs.
+func anyValue(v string) (string, error) {
+	if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+		return "", errs.New(errs.ErrInvalidInput, "22021", "invalid byte sequence for encoding \"UTF8\" in a setting's value")
+	}
+	return v, nil
+}
+
+// cleanASCII is PostgreSQL's check of application_name (pg_clean_ascii):
+// bytes other than printable ASCII become '?'.
+func cleanASCII(v string) (string, error) {
+	b := []byte(v)
+	for i, c := range b {
+		if c < 32 || c > 126 {
+			b[i] = '?'
+		}
+	}
+	return string(b), nil
+}
 
 var settings = []*setting{
-	{name: "application_name", def: "", report: true, desc: "Sets the application name to be reported in statistics and logs.", check: anyValue},
+	{name: "application_name", def: "", report: true, desc: "Sets the application name to be reported in statistics and logs.", check: cleanASCII},
 	{name: "client_encoding", def: "UTF8", report: true, desc: "Sets the client's character set encoding.", check: func(v string) (string, error) {
 		switch strings.ToUpper(strings.ReplaceAll(v, "-", "")) {
 		case "UTF8", "UNICODE":
@@ -201,6 +221,9 @@ func (s *session) set(name, value string) (*setting, error) {
 	st, ok := settingByName[strings.ToLower(name)]
 	if !ok {
 		if strings.Contains(name, ".") { // a custom (extension) setting
+			if _, err := anyValue(value); err != nil {
+				return nil, err
+			}
 			s.values[strings.ToLower(name)] = value
 			return nil, nil
 		}
