@@ -446,3 +446,38 @@ func TestBadInputSQLExtremeValues(t *testing.T) {
 		}
 	}
 }
+
+// TestBadInputTimeEdges: the Go API stores any int64 ns; functions whose
+// result lies beyond that range (a bucket or truncation of a time in 1677)
+// fail with 22008 instead of wrapping to 2262.
+func TestBadInputTimeEdges(t *testing.T) {
+	db := openMem(t)
+	for _, ts := range []int64{math.MinInt64, math.MaxInt64} {
+		if err := db.Insert("acme", "e", ts, 1, ugnos.TagSet{"h": "a"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := sltRunArgs2(db, "acme", "SELECT time::text FROM e ORDER BY time")
+	if want := "1677-09-21 00:12:43.145224+00|2262-04-11 23:47:16.854775+00"; err != nil || strings.Join(got, "|") != want {
+		t.Fatalf("stored %q %v, want %s", got, err, want)
+	}
+	for _, q := range []string{
+		"SELECT time_bucket('1 hour', time) FROM e",
+		"SELECT time_bucket('1 day', time, '2000-01-01 12:00:00+00'::timestamptz) FROM e",
+		"SELECT date_bin('1 hour', time, '2000-01-01') FROM e",
+		"SELECT time_bucket('1 hour', time) AS b, count(*) FROM e GROUP BY b",
+		"SELECT date_trunc('microseconds', time) FROM e",
+		"SELECT date_trunc('month', time) FROM e",
+		"SELECT time + interval '1 day' FROM e",
+		"SELECT max(time) - min(time) FROM e",
+	} {
+		if _, err := sltRunArgs2(db, "acme", q); errs.SQLState(err) != "22008" {
+			t.Errorf("%s: %v, want 22008", q, err)
+		}
+	}
+	// the far end is fine: its bucket starts inside int64 time
+	got, err = sltRunArgs2(db, "acme", "SELECT date_trunc('hour', time)::text FROM e WHERE time > '2262-01-01'::date")
+	if err != nil || strings.Join(got, "|") != "2262-04-11 23:00:00+00" {
+		t.Errorf("last hour of int64 time: %q %v", got, err)
+	}
+}

@@ -286,6 +286,42 @@ func TimeBucket(width, ts, origin int64) int64 {
 	return floorDiv(ts-origin, width)*width + origin
 }
 
+// timeBucketChecked is TimeBucket for any ts: at the ends of int64 time
+// the bucket's start may lie outside it (22008 instead of a wrapped value).
+func timeBucketChecked(width, ts, origin int64) (int64, error) {
+	d, ok := subChecked(ts, origin)
+	if ok {
+		q := floorDiv(d, width)
+		if q >= math.MinInt64/width && q <= math.MaxInt64/width {
+			if r, ok := addChecked(q*width, origin); ok {
+				return r, nil
+			}
+		}
+	}
+	return 0, errTimestampRange
+}
+
+func addChecked(a, b int64) (int64, bool) {
+	r := a + b
+	return r, (b >= 0) == (r >= a)
+}
+
+func subChecked(a, b int64) (int64, bool) {
+	r := a - b
+	return r, (b >= 0) == (r <= a)
+}
+
+// unixNano is t.UnixNano for times int64 ns can hold, 22008 otherwise
+// (UnixNano's result is undefined there).
+func unixNano(t time.Time) (int64, error) {
+	if t.Before(minTime) || t.After(maxTime) {
+		return 0, errTimestampRange
+	}
+	return t.UnixNano(), nil
+}
+
+var minTime, maxTime = time.Unix(0, math.MinInt64).UTC(), time.Unix(0, math.MaxInt64).UTC()
+
 func timeFuncs() []*Scalar {
 	return []*Scalar{
 		{Name: "time_bucket", Resolve: resolveTimeBucket("time_bucket")},
@@ -364,7 +400,7 @@ func timeBucketInto(args []Vec, n int, dst []int64) (Vec, error) {
 			origin = args[2].Int(0)
 		}
 	}
-	return bucketKernel(args[1], n, w, origin, dst), nil
+	return bucketKernel(args[1], n, w, origin, dst)
 }
 
 // resolveDateBin: date_bin(interval, timestamptz, origin timestamptz).
@@ -386,7 +422,7 @@ func dateBinInto(args []Vec, n int, dst []int64) (Vec, error) {
 	if err != nil {
 		return Vec{}, err
 	}
-	return bucketKernel(args[1], n, w, args[2].Int(0), dst), nil
+	return bucketKernel(args[1], n, w, args[2].Int(0), dst)
 }
 
 // BucketKernel is the kernel of time_bucket or date_bin (name) for the
@@ -416,12 +452,13 @@ func BucketKernel(name string, a []Type) (k func(args []Vec, n int, dst []int64)
 
 // bucketKernel computes the buckets of ts into dst (a fresh slice when
 // cap(dst) < n).
-func bucketKernel(ts Vec, n int, w, origin int64, dst []int64) Vec {
+func bucketKernel(ts Vec, n int, w, origin int64, dst []int64) (Vec, error) {
 	if ts.IsConst() {
 		if ts.Const == nil {
-			return ConstVec(nil, TTimestamp, n)
+			return ConstVec(nil, TTimestamp, n), nil
 		}
-		return ConstVec(TimeBucket(w, ts.Int(0), origin), TTimestamp, n)
+		b, err := timeBucketChecked(w, ts.Int(0), origin)
+		return ConstVec(b, TTimestamp, n), err
 	}
 	vals := dst[:0]
 	if cap(vals) < n {
@@ -436,7 +473,10 @@ func bucketKernel(ts Vec, n int, w, origin int64, dst []int64) Vec {
 		for i, t := range ta.TimestampValues() {
 			x := int64(t)
 			if x < lo || x >= hi {
-				lo = floorDiv(x-origin, w)*w + origin
+				var err error
+				if lo, err = timeBucketChecked(w, x, origin); err != nil {
+					return Vec{}, err
+				}
 				hi = lo + w
 				if hi < lo { // overflow at the far end of time
 					hi = math.MaxInt64
@@ -444,7 +484,7 @@ func bucketKernel(ts Vec, n int, w, origin int64, dst []int64) Vec {
 			}
 			vals[i] = lo
 		}
-		return ArrVec(NewTimestamp(vals, nil), TTimestamp)
+		return ArrVec(NewTimestamp(vals, nil), TTimestamp), nil
 	}
 	if ts.Arr.NullN() > 0 {
 		valid = NewValid(n)
@@ -455,9 +495,13 @@ func bucketKernel(ts Vec, n int, w, origin int64, dst []int64) Vec {
 			vals[i] = 0
 			continue
 		}
-		vals[i] = TimeBucket(w, ts.Int(i), origin)
+		b, err := timeBucketChecked(w, ts.Int(i), origin)
+		if err != nil {
+			return Vec{}, err
+		}
+		vals[i] = b
 	}
-	return ArrVec(NewTimestamp(vals, valid), TTimestamp)
+	return ArrVec(NewTimestamp(vals, valid), TTimestamp), nil
 }
 
 // DateTrunc truncates a timestamp (UTC) to a unit.
@@ -466,28 +510,28 @@ func DateTrunc(unit string, ns int64) (int64, error) {
 	y, mo, d := t.Date()
 	switch strings.ToLower(unit) {
 	case "microseconds":
-		return floorDiv(ns, 1e3) * 1e3, nil
+		return timeBucketChecked(1e3, ns, 0)
 	case "milliseconds":
-		return floorDiv(ns, 1e6) * 1e6, nil
+		return timeBucketChecked(1e6, ns, 0)
 	case "second":
-		return floorDiv(ns, 1e9) * 1e9, nil
+		return timeBucketChecked(1e9, ns, 0)
 	case "minute":
-		return floorDiv(ns, 60e9) * 60e9, nil
+		return timeBucketChecked(60e9, ns, 0)
 	case "hour":
-		return floorDiv(ns, 3600e9) * 3600e9, nil
+		return timeBucketChecked(3600e9, ns, 0)
 	case "day":
-		return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+		return unixNano(time.Date(y, mo, d, 0, 0, 0, 0, time.UTC))
 	case "week":
 		wd := (int(t.Weekday()) + 6) % 7 // Monday = 0
-		return time.Date(y, mo, d-wd, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+		return unixNano(time.Date(y, mo, d-wd, 0, 0, 0, 0, time.UTC))
 	case "month":
-		return time.Date(y, mo, 1, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+		return unixNano(time.Date(y, mo, 1, 0, 0, 0, 0, time.UTC))
 	case "quarter":
-		return time.Date(y, mo-(mo-1)%3, 1, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+		return unixNano(time.Date(y, mo-(mo-1)%3, 1, 0, 0, 0, 0, time.UTC))
 	case "year":
-		return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+		return unixNano(time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC))
 	case "decade":
-		return time.Date(y-y%10, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), nil
+		return unixNano(time.Date(y-y%10, 1, 1, 0, 0, 0, 0, time.UTC))
 	}
 	return 0, errs.New(errs.ErrInvalidInput, errs.CodeFeatureNotSupported, "unit %q not recognized for type timestamp with time zone", unit)
 }
