@@ -338,3 +338,24 @@ func TestBadInputPgwireStartup(t *testing.T) {
 		}
 	}
 }
+
+// TestBadInputPgwireMultiStatement documents a difference from PostgreSQL:
+// a simple Query message of several statements is not one implicit
+// transaction in ugnos (every statement is autocommitted), so statements
+// before a failing one stay stored; PostgreSQL would roll them back. The
+// failing statement itself stores nothing, and later ones do not run.
+func TestBadInputPgwireMultiStatement(t *testing.T) {
+	ts := startServer(t)
+	c := ts.connect(t, "postgres")
+	if _, err := c.Exec(ctx, badSetup); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Exec(ctx, "INSERT INTO m (time, v) VALUES ('2024-01-02', 2); INSERT INTO m (time, v) VALUES ('2024-01-03', 3), ('2024-01-04', 'x'); INSERT INTO m (time, v) VALUES ('2024-01-05', 5)", pgx.QueryExecModeSimpleProtocol)
+	if sqlState(err) != "22P02" {
+		t.Fatalf("%v, want 22P02", err)
+	}
+	var n int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM m").Scan(&n); err != nil || n != 2 {
+		t.Errorf("count %d %v, want 2 (the setup row and the first INSERT's)", n, err)
+	}
+}
