@@ -86,6 +86,11 @@ type caggDef struct {
 	// timescaledb.materialized_only): faster, not real time.
 	MaterializedOnly bool      `json:"materialized_only,omitempty"`
 	Created          time.Time `json:"created"`
+	// Owner is the role that created the aggregate: refreshes read the
+	// raw table with its rights (grants.go). "": none, unrestricted
+	// (the embedded API, the server's own accounts, files written before
+	// owners were kept).
+	Owner string `json:"owner,omitempty"`
 }
 
 // caggColumn is an output column of the view, in order.
@@ -688,8 +693,11 @@ func (c *cagg) horizon(now time.Time) int64 {
 }
 
 // refresh brings the materialization up to date: invalid spans are
-// recomputed and W moves to the bucket holding now-lag.
+// recomputed and W moves to the bucket holding now-lag. It reads the raw
+// table with the owner's rights, whoever asks: without SELECT on it the
+// refresh fails (42501) and materializes nothing.
 func (c *cagg) refresh(ctx context.Context) (err error) {
+	ctx = asOwner(ctx, c.def.Owner)
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
 	defer func() {

@@ -48,10 +48,87 @@ func (db *DB) ordinaryRole(client *Session) (Role, bool) {
 		return Role{}, false
 	}
 	r, ok := db.Role(client.User)
+	if !ok && client.owned {
+		return Role{Name: client.User}, true // a dropped owner: no privileges
+	}
 	if !ok || r.Superuser {
 		return Role{}, false
 	}
 	return r, true
+}
+
+// Owners. A continuous aggregate or rule records the role that created
+// it, and its refreshes or evaluations run with that role's rights, as a
+// session of it would (REVOKE, ALTER ROLE … NOSUPERUSER or DROP ROLE make
+// them fail with 42501). Created by the embedded API or by one of the
+// server's own accounts (a session user that is no role), it has no
+// owner and runs unrestricted, as they do.
+
+// ownerOf is the owner recorded for what a session creates.
+func (db *DB) ownerOf(client *Session) string {
+	if client == nil {
+		return ""
+	}
+	if _, ok := db.Role(client.User); !ok {
+		return ""
+	}
+	return client.User
+}
+
+// asOwner returns ctx with the session background work of owner runs
+// under ("": none, unrestricted).
+func asOwner(ctx context.Context, owner string) context.Context {
+	return WithSession(ctx, ownerSession(owner))
+}
+
+// ownerSession is the session of owner's background work (nil for "").
+func ownerSession(owner string) *Session {
+	if owner == "" {
+		return nil
+	}
+	return &Session{User: owner, owned: true}
+}
+
+// Catalogs show an ordinary role only what it may see: the databases it
+// may connect to, the tables and views it holds some privilege on (and
+// what is defined on them), and its own role. PostgreSQL shows every
+// object to everyone; ugnos hides them, since databases are tenants.
+// Reading a hidden table by name is still 42501, as for any table
+// without SELECT.
+
+// catalogFilter is what an ordinary role sees; nil (superusers, the
+// server's own accounts, the embedded API): everything.
+type catalogFilter struct{ role Role }
+
+func (db *DB) catalogFilter(client *Session) *catalogFilter {
+	r, ok := db.ordinaryRole(client)
+	if !ok {
+		return nil
+	}
+	return &catalogFilter{role: r}
+}
+
+// database: a database the role may connect to.
+func (f *catalogFilter) database(name string) bool {
+	if f == nil {
+		return true
+	}
+	g := f.role.Grants[name]
+	return g != nil && g.Connect
+}
+
+// table: a table or view of tenant the role holds some privilege on.
+func (f *catalogFilter) table(tenant, name string) bool {
+	if f == nil {
+		return true
+	}
+	g := f.role.Grants[tenant]
+	return g != nil && (len(g.All) > 0 || len(g.Tables[name]) > 0)
+}
+
+// roleName: the role itself.
+func (f *catalogFilter) roleName(name string) bool {
+	return f == nil || name == f.role.Name
 }
 
 // MayConnect checks the CONNECT privilege of user on a database.

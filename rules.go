@@ -24,6 +24,12 @@ import (
 // group resolves. Events (firing, resolved) go to ugnos.alerts and the
 // rule's actions. Rules are stored in rules.json in the data directory
 // (written atomically) and restarted by Open.
+//
+// A rule created over SQL by a role records it as its owner (grants.go):
+// its query runs with the owner's rights and its insert action needs the
+// owner's INSERT on the table, so an owner that loses them (REVOKE,
+// ALTER ROLE … NOSUPERUSER, DROP ROLE) leaves the rule failing with
+// 42501 in ugnos.rules.last_error, firing nothing, until granted again.
 
 // RuleID identifies a rule; ids are never reused.
 type RuleID int64
@@ -129,6 +135,7 @@ type ruleSet struct {
 type rule struct {
 	id     RuleID
 	tenant string
+	owner  string // the role whose rights it runs with; "": unrestricted
 	def    RuleDefinition
 	sql    string // Query, or the one built from the threshold form
 	cancel context.CancelFunc
@@ -159,6 +166,12 @@ func newRuleSet(db *DB) *ruleSet {
 // stored durably before RegisterRule returns. Names are unique per
 // database.
 func (db *DB) RegisterRule(tenant string, def RuleDefinition) (RuleID, error) {
+	return db.registerRule(context.Background(), tenant, def)
+}
+
+// registerRule adds a rule for the session of ctx, its owner (none for
+// the embedded API), whose rights the query is planned with.
+func (db *DB) registerRule(ctx context.Context, tenant string, def RuleDefinition) (RuleID, error) {
 	if err := checkName("database", tenant); err != nil {
 		return 0, err
 	}
@@ -167,10 +180,12 @@ func (db *DB) RegisterRule(tenant string, def RuleDefinition) (RuleID, error) {
 			return 0, err
 		}
 	}
-	r, err := db.newRule(tenant, def)
+	owner := db.ownerOf(sessionFrom(ctx))
+	r, err := db.newRule(asOwner(ctx, owner), tenant, def)
 	if err != nil {
 		return 0, err
 	}
+	r.owner = owner
 	rs := db.rules
 	rs.admin.Lock()
 	defer rs.admin.Unlock()
@@ -283,8 +298,9 @@ func (rs *ruleSet) byName(tenant, name string) *rule {
 	return nil
 }
 
-// newRule validates a definition and builds its SQL.
-func (db *DB) newRule(tenant string, def RuleDefinition) (*rule, error) {
+// newRule validates a definition and builds its SQL (planned with the
+// rights of ctx's session).
+func (db *DB) newRule(ctx context.Context, tenant string, def RuleDefinition) (*rule, error) {
 	bad := func(format string, args ...any) error {
 		return errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "rule %q: "+format, append([]any{def.Name}, args...)...)
 	}
@@ -329,7 +345,7 @@ func (db *DB) newRule(tenant string, def RuleDefinition) (*rule, error) {
 	case def.Query != "" && def.Table != "":
 		return nil, bad("give either a query or a table, not both")
 	case def.Query != "":
-		if _, err := db.Describe(context.Background(), tenant, def.Query); err != nil {
+		if _, err := db.Describe(ctx, tenant, def.Query); err != nil {
 			return nil, err
 		}
 		r.sql = def.Query

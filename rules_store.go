@@ -1,6 +1,7 @@
 package ugnos
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -27,6 +28,7 @@ type storedRule struct {
 	ID     RuleID         `json:"id"`
 	Tenant string         `json:"database"`
 	Def    RuleDefinition `json:"definition"`
+	Owner  string         `json:"owner,omitempty"` // "": none (and files from before owners)
 }
 
 func (rs *ruleSet) save() error {
@@ -47,7 +49,7 @@ func (rs *ruleSet) encodeRules() ([]byte, error) {
 	st := storedRules{NextID: rs.nextID, Rules: []storedRule{}}
 	rs.mu.Unlock()
 	for _, r := range rs.list("") {
-		st.Rules = append(st.Rules, storedRule{ID: r.id, Tenant: r.tenant, Def: r.def})
+		st.Rules = append(st.Rules, storedRule{ID: r.id, Tenant: r.tenant, Def: r.def, Owner: r.owner})
 	}
 	return json.MarshalIndent(st, "", "  ")
 }
@@ -107,7 +109,7 @@ func (rs *ruleSet) decodeRules(b []byte) (map[RuleID]*rule, RuleID, error) {
 	}
 	rules, next := map[RuleID]*rule{}, max(st.NextID, 1)
 	for _, s := range st.Rules {
-		r, err := rs.db.newRule(s.Tenant, s.Def)
+		r, err := rs.db.newRule(context.Background(), s.Tenant, s.Def)
 		if err != nil {
 			// a query that no longer plans (a dropped table) still loads
 			r = &rule{tenant: s.Tenant, def: s.Def, sql: s.Def.Query, groups: map[string]*alertGroup{}, lastErr: err.Error()}
@@ -115,7 +117,7 @@ func (rs *ruleSet) decodeRules(b []byte) (map[RuleID]*rule, RuleID, error) {
 				r.sql = thresholdSQL(s.Def)
 			}
 		}
-		r.id = s.ID
+		r.id, r.owner = s.ID, s.Owner
 		rules[r.id] = r
 		next = max(next, r.id+1)
 	}

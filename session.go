@@ -18,6 +18,11 @@ type Session struct {
 	// (arrow dictionary<int32, utf8>) where the plan passes them through,
 	// instead of plain utf8.
 	DictionaryTags bool
+	// owned: the session runs a continuous aggregate's refresh or a
+	// rule's evaluation with its owner's rights (grants.go): a user that
+	// is no role (any more) may read nothing, where a session user that is
+	// no role is one of the server's own accounts.
+	owned bool
 }
 
 type sessionKey struct{}
