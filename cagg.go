@@ -659,7 +659,7 @@ func (cs *caggSet) start(c *cagg) {
 				}
 			}()
 			if err := c.refresh(ctx); err != nil && ctx.Err() == nil {
-				slog.Warn("continuous aggregate refresh failed", "tenant", c.def.Tenant, "view", c.def.Name, "err", err)
+				slog.Warn("continuous aggregate refresh failed", "tenant", c.def.Tenant, "view", c.def.Name, "owner", c.def.Owner, "err", err)
 			}
 			cancel()
 		}

@@ -1,0 +1,222 @@
+package ugnos_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ugnos/ugnos"
+)
+
+// Continuous aggregates and rules run with their owner's rights
+// (grants.go): the role that created them.
+
+func as(user string) context.Context {
+	return ugnos.WithSession(ctx, &ugnos.Session{User: user})
+}
+
+// rowsAs runs q in acme for the session of c and returns its rows sorted.
+func rowsAs(c context.Context, db *ugnos.DB, q string) ([]string, error) {
+	rd, err := db.SQL(c, "acme", q)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Release()
+	var rows []string
+	for rd.Next() {
+		rec := rd.RecordBatch()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			var cells []string
+			for j := 0; j < int(rec.NumCols()); j++ {
+				cells = append(cells, rec.Column(j).ValueStr(i))
+			}
+			rows = append(rows, strings.Join(cells, " "))
+		}
+	}
+	slices.Sort(rows)
+	return rows, rd.Err()
+}
+
+func wantRows(t *testing.T, db *ugnos.DB, q string, want ...string) {
+	t.Helper()
+	if got := caggRows(t, db, q); !slices.Equal(got, want) {
+		t.Fatalf("%s: got %q, want %q", q, got, want)
+	}
+}
+
+func TestContinuousAggregateRunsWithOwnerRights(t *testing.T) {
+	dir := t.TempDir()
+	db := openDir(t, dir)
+	defer func() { db.Close() }()
+	pt := func(off time.Duration, v float64) ugnos.Point {
+		return ugnos.Point{Timestamp: base + int64(off), Value: v, Tags: ugnos.TagSet{"host": "a"}}
+	}
+	must(t, db.InsertBatch("acme", "m", []ugnos.Point{pt(time.Minute, 1), pt(2*time.Minute, 3)}))
+	mustExec(t, db, "CREATE ROLE ann SUPERUSER")
+	if _, err := rowsAs(as("ann"), db, "CREATE MATERIALIZED VIEW m_1h WITH (ugnos.continuous, ugnos.refresh_interval = '100ms') AS "+caggDef); err != nil {
+		t.Fatal(err)
+	}
+	const mat = "SELECT host, max_v, n FROM _cagg_m_1h"
+	const status = "SELECT owner, coalesce(last_error, 'ok') FROM ugnos.continuous_aggregates"
+	wantRows(t, db, mat, "a 3 2")
+	wantRows(t, db, "SELECT owner FROM ugnos.continuous_aggregates", "ann")
+
+	// ann stops being a superuser and has no SELECT on m: refreshes fail
+	// and the late row does not reach the materialization
+	mustExec(t, db, "ALTER ROLE ann NOSUPERUSER")
+	must(t, db.InsertBatch("acme", "m", []ugnos.Point{pt(3*time.Minute, 7)}))
+	denied := []string{"ann permission denied for table m"}
+	poll(t, "the background refresh to fail", func() bool { return slices.Equal(caggRows(t, db, status), denied) })
+	if _, err := db.Exec(ctx, "acme", "REFRESH MATERIALIZED VIEW m_1h"); sqlState(err) != "42501" {
+		t.Fatalf("REFRESH with the owner lacking SELECT: %v, want 42501", err)
+	}
+	wantRows(t, db, mat, "a 3 2")
+
+	// granted again: the refresher catches up
+	mustExec(t, db, "GRANT SELECT ON m TO ann")
+	poll(t, "the refresh to resume", func() bool {
+		return slices.Equal(caggRows(t, db, mat), []string{"a 7 3"}) && slices.Equal(caggRows(t, db, status), []string{"ann ok"})
+	})
+
+	// a dropped owner has no rights at all
+	mustExec(t, db, "DROP ROLE ann")
+	must(t, db.InsertBatch("acme", "m", []ugnos.Point{pt(4*time.Minute, 9)}))
+	poll(t, "the refresh to fail after DROP ROLE", func() bool { return slices.Equal(caggRows(t, db, status), denied) })
+	if _, err := db.Exec(ctx, "acme", "REFRESH MATERIALIZED VIEW m_1h"); sqlState(err) != "42501" {
+		t.Fatalf("REFRESH of a dropped owner's aggregate: %v, want 42501", err)
+	}
+	wantRows(t, db, mat, "a 7 3")
+
+	// the owner is kept in caggs.json
+	must(t, db.Close())
+	db = openDir(t, dir)
+	wantRows(t, db, "SELECT owner FROM ugnos.continuous_aggregates", "ann")
+	if _, err := db.Exec(ctx, "acme", "REFRESH MATERIALIZED VIEW m_1h"); sqlState(err) != "42501" {
+		t.Fatalf("REFRESH after reopening: %v, want 42501", err)
+	}
+	// a role of that name with SELECT refreshes it again
+	mustExec(t, db, "CREATE ROLE ann")
+	mustExec(t, db, "GRANT SELECT ON m TO ann")
+	mustExec(t, db, "REFRESH MATERIALIZED VIEW m_1h")
+	wantRows(t, db, mat, "a 9 4")
+
+	// made by the embedded API: no owner, unrestricted
+	mustExec(t, db, "CREATE MATERIALIZED VIEW m_2h WITH (ugnos.continuous) AS "+strings.Replace(caggDef, "1 hour", "2 hours", 1))
+	wantRows(t, db, "SELECT view_name, owner IS NULL FROM ugnos.continuous_aggregates", "m_1h false", "m_2h true")
+}
+
+func TestRuleRunsWithOwnerRights(t *testing.T) {
+	dir := t.TempDir()
+	db := openDir(t, dir)
+	defer func() { db.Close() }()
+	now := time.Now().UnixNano()
+	must(t, db.Insert("acme", "cpu", now, 5, ugnos.TagSet{"host": "a"}))
+	for _, q := range []string{"CREATE TABLE out (time timestamptz, host text, value double precision)",
+		"CREATE ROLE bob", "GRANT CONNECT ON DATABASE acme TO bob", "GRANT SELECT ON cpu TO bob", "GRANT INSERT ON out TO bob",
+		"CREATE ROLE eve", "GRANT CONNECT ON DATABASE acme TO eve", "GRANT SELECT ON cpu TO eve"} {
+		mustExec(t, db, q)
+	}
+	bob := as("bob")
+	// bob may create a rule over what he may read, into what he may write
+	if _, err := rowsAs(bob, db, "SELECT ugnos_create_rule('spy', 'SELECT host, max(value) FROM out GROUP BY host', INTERVAL '1 hour')"); sqlState(err) != "42501" {
+		t.Fatalf("a rule reading a table without SELECT: %v, want 42501", err)
+	}
+	if _, err := rowsAs(bob, db, "SELECT ugnos_create_rule('hook', 'SELECT host, max(value) FROM cpu GROUP BY host', INTERVAL '1 hour', INTERVAL '0 s', 'http://127.0.0.1:1/')"); sqlState(err) != "42501" {
+		t.Fatalf("an ordinary role's webhook rule: %v, want 42501", err)
+	}
+	if _, err := rowsAs(bob, db, "SELECT ugnos_create_rule('hot', 'SELECT host, max(value) FROM cpu GROUP BY host', INTERVAL '100 milliseconds', INTERVAL '0 s', 'insert:out')"); err != nil {
+		t.Fatal(err)
+	}
+	wantRows(t, db, "SELECT name, owner FROM ugnos.rules", "hot bob")
+	id := ugnos.RuleID(1)
+	firing := func(host string) bool {
+		for _, e := range db.Alerts("acme") {
+			if e.State == "firing" && e.Labels["host"] == host {
+				return true
+			}
+		}
+		return false
+	}
+	outRows := func(host string) int {
+		rows := caggRows(t, db, "SELECT count(*) FROM out WHERE host = '"+host+"'")
+		n, err := strconv.Atoi(rows[0])
+		must(t, err)
+		return n
+	}
+	poll(t, "host a firing", func() bool { return firing("a") && outRows("a") > 0 })
+
+	// SELECT revoked: evaluations fail with 42501; host b neither fires
+	// nor is written
+	mustExec(t, db, "REVOKE SELECT ON cpu FROM bob")
+	poll(t, "the evaluation to fail", func() bool {
+		return strings.Contains(db.RuleStatuses("acme")[id].LastError, "permission denied for table cpu")
+	})
+	must(t, db.Insert("acme", "cpu", now+1, 6, ugnos.TagSet{"host": "b"}))
+	waitEvals(t, db, "hot", 3)
+	if st := db.RuleStatuses("acme")[id]; !strings.Contains(st.LastError, "permission denied for table cpu") {
+		t.Fatalf("after REVOKE: last error %q", st.LastError)
+	}
+	if firing("b") || outRows("b") != 0 {
+		t.Fatalf("host b reached alerts or out while bob lacked SELECT: %+v", db.Alerts("acme"))
+	}
+	if _, err := rowsAs(as("eve"), db, "SELECT ugnos_drop_rule('hot')"); sqlState(err) != "42501" {
+		t.Fatalf("another role drops bob's rule: %v, want 42501", err)
+	}
+
+	// granted again: it resumes
+	mustExec(t, db, "GRANT SELECT ON cpu TO bob")
+	poll(t, "host b firing", func() bool { return firing("b") && outRows("b") > 0 })
+
+	// INSERT on the action's table revoked: nothing more is written
+	mustExec(t, db, "REVOKE INSERT ON out FROM bob")
+	poll(t, "the insert to fail", func() bool {
+		return strings.Contains(db.RuleStatuses("acme")[id].LastError, "insert into out: permission denied for table out")
+	})
+	n := outRows("a")
+	waitEvals(t, db, "hot", 3)
+	if outRows("a") != n {
+		t.Fatalf("rows written into out after REVOKE INSERT")
+	}
+
+	// the owner is kept in rules.json; bob may drop his own rule
+	must(t, db.Close())
+	db = openDir(t, dir)
+	wantRows(t, db, "SELECT name, owner FROM ugnos.rules", "hot bob")
+	if _, err := rowsAs(bob, db, "SELECT ugnos_drop_rule('hot')"); err != nil {
+		t.Fatal(err)
+	}
+	wantRows(t, db, "SELECT name FROM ugnos.rules")
+}
+
+// TestOwnersSnapshotRestore: owners travel with snapshots (roles do not:
+// they are the server's, so until a role of that name exists the
+// aggregate refreshes with no rights).
+func TestOwnersSnapshotRestore(t *testing.T) {
+	src := openDir(t, t.TempDir())
+	defer src.Close()
+	must(t, src.InsertBatch("acme", "m", []ugnos.Point{{Timestamp: base, Value: 2, Tags: ugnos.TagSet{"host": "a"}}}))
+	mustExec(t, src, "CREATE ROLE ann SUPERUSER")
+	for _, q := range []string{"CREATE MATERIALIZED VIEW m_1h WITH (ugnos.continuous, ugnos.refresh_interval = '1 hour') AS " + caggDef,
+		"SELECT ugnos_create_rule('r', 'SELECT host, max(value) FROM m GROUP BY host', INTERVAL '1 hour')"} {
+		if _, err := rowsAs(as("ann"), src, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	snap := filepath.Join(t.TempDir(), "snap")
+	must(t, src.Snapshot(snap))
+	db := openDir(t, t.TempDir())
+	defer db.Close()
+	must(t, db.Restore(snap))
+	wantRows(t, db, "SELECT owner FROM ugnos.continuous_aggregates", "ann")
+	wantRows(t, db, "SELECT name, owner FROM ugnos.rules", "r ann")
+	if _, err := db.Exec(ctx, "acme", "REFRESH MATERIALIZED VIEW m_1h"); sqlState(err) != "42501" {
+		t.Fatalf("REFRESH without the owner's role: %v, want 42501", err)
+	}
+	mustExec(t, db, "CREATE ROLE ann SUPERUSER")
+	mustExec(t, db, "REFRESH MATERIALIZED VIEW m_1h")
+	wantRows(t, db, "SELECT host, max_v, n FROM _cagg_m_1h", "a 2 1")
+}
