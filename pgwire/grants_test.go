@@ -2,8 +2,10 @@ package pgwire_test
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -159,5 +161,122 @@ func TestPrivilegeMatrix(t *testing.T) {
 	defer c.Close(ctx)
 	if _, err := c.Exec(ctx, "SELECT count(*) FROM cpu"); sqlState(err) != "42501" {
 		t.Errorf("reader after REVOKE: %v", err)
+	}
+}
+
+// TestCatalogsFiltered: an ordinary role sees in every catalog only the
+// databases it may connect to and the tables, views and continuous
+// aggregates it holds a privilege on (and what is defined on them), where
+// a superuser sees everything; a hidden relation read by name is 42501.
+func TestCatalogsFiltered(t *testing.T) {
+	ts := startServerWith(t, pgwire.Config{Auth: pgwire.AuthSCRAM, Users: map[string]string{"boot": "bootpw"}})
+	for _, db := range []string{"acme", "other"} {
+		if err := ts.db.CreateDatabase(db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	for db, qs := range map[string][]string{
+		"other": {"CREATE TABLE far (time timestamptz, v double precision)", "INSERT INTO far VALUES ('" + now + "', 1)"},
+		"acme": {
+			"CREATE TABLE cpu (time timestamptz, host text, v double precision)",
+			"INSERT INTO cpu VALUES ('" + now + "', 'a', 1)",
+			"CREATE TABLE secret (time timestamptz, pin double precision)",
+			"INSERT INTO secret VALUES ('" + now + "', 1234)",
+			"CREATE VIEW v AS SELECT host, v FROM cpu",
+			"CREATE VIEW sv AS SELECT pin FROM secret",
+			"CREATE MATERIALIZED VIEW cpu_1h WITH (ugnos.continuous) AS SELECT time_bucket('1 hour', time) AS bucket, host, max(v) AS top FROM cpu GROUP BY bucket, host",
+			"CREATE MATERIALIZED VIEW secret_1h WITH (ugnos.continuous) AS SELECT time_bucket('1 hour', time) AS bucket, max(pin) AS top FROM secret GROUP BY bucket",
+			"SELECT add_retention_policy('cpu', INTERVAL '30 days')",
+			"SELECT add_retention_policy('secret', INTERVAL '60 days')",
+			"SELECT ugnos_create_rule('cpu_rule', 'SELECT host, max(v) FROM cpu GROUP BY host', INTERVAL '100 milliseconds')",
+			"SELECT ugnos_create_rule('secret_rule', 'SELECT max(pin) FROM secret', INTERVAL '100 milliseconds')",
+			"CREATE USER reader PASSWORD 'pw'", "GRANT CONNECT ON DATABASE acme TO reader",
+			"GRANT SELECT ON cpu, v, cpu_1h TO reader",
+			"CREATE USER admin SUPERUSER PASSWORD 'pw'",
+		},
+	} {
+		b, err := ts.login("boot", "bootpw", db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			if _, err := b.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		b.Close(ctx)
+	}
+	// the rules fire (alerts of both)
+	for deadline := time.Now().Add(10 * time.Second); len(ts.db.Alerts("acme")) < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("alerts: %+v", ts.db.Alerts("acme"))
+		}
+	}
+	conns := map[string]*pgx.Conn{}
+	for _, role := range []string{"reader", "admin"} {
+		c, err := ts.login(role, "pw", "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		conns[role] = c
+	}
+	list := func(c *pgx.Conn, q string) string {
+		rows, err := c.Query(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var out []string
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprint(vals...))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		sort.Strings(out)
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct{ q, reader, admin string }{
+		{"SELECT datname FROM pg_database", "acme", "acme,other,postgres"},
+		{"SELECT relname || ':' || relkind FROM pg_class WHERE relnamespace = 'public'::regnamespace", "cpu:r,cpu_1h:m,v:v",
+			"_cagg_cpu_1h:r,_cagg_secret_1h:r,cpu:r,cpu_1h:m,secret:r,secret_1h:m,sv:v,v:v"},
+		{"SELECT count(*) FROM pg_attribute WHERE attname = 'pin'", "0", "2"}, // secret's and sv's
+		{"SELECT tablename FROM pg_tables WHERE schemaname = 'public'", "cpu", "_cagg_cpu_1h,_cagg_secret_1h,cpu,secret"},
+		{"SELECT viewname FROM pg_views WHERE schemaname = 'public'", "v", "sv,v"},
+		{"SELECT matviewname FROM pg_matviews", "cpu_1h", "cpu_1h,secret_1h"},
+		{"SELECT table_name || ':' || table_type FROM information_schema.tables WHERE table_schema = 'public'", "cpu:BASE TABLE,cpu_1h:VIEW,v:VIEW",
+			"_cagg_cpu_1h:BASE TABLE,_cagg_secret_1h:BASE TABLE,cpu:BASE TABLE,cpu_1h:VIEW,secret:BASE TABLE,secret_1h:VIEW,sv:VIEW,v:VIEW"},
+		{"SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_schema = 'public'",
+			"cpu.host,cpu.time,cpu.v,cpu_1h.bucket,cpu_1h.host,cpu_1h.top,v.host,v.v",
+			"_cagg_cpu_1h.host,_cagg_cpu_1h.time,_cagg_cpu_1h.top,_cagg_secret_1h.time,_cagg_secret_1h.top,cpu.host,cpu.time,cpu.v," +
+				"cpu_1h.bucket,cpu_1h.host,cpu_1h.top,secret.pin,secret.time,secret_1h.bucket,secret_1h.top,sv.pin,v.host,v.v"},
+		{"SELECT table_name FROM information_schema.views WHERE table_schema = 'public'", "v", "sv,v"},
+		{"SELECT rolname FROM pg_roles", "reader", "admin,reader"}, // boot is no role
+		{"SELECT view_name FROM ugnos.continuous_aggregates", "cpu_1h", "cpu_1h,secret_1h"},
+		{"SELECT name FROM ugnos.rules", "cpu_rule", "cpu_rule,secret_rule"}, // reader may run cpu_rule's query
+		{"SELECT DISTINCT rule FROM ugnos.alerts", "cpu_rule", "cpu_rule,secret_rule"},
+		{"SELECT coalesce(table_name, '(database)') FROM ugnos.retention_policies", "cpu", "cpu,secret"},
+		{"SELECT DISTINCT tenant FROM ugnos.metrics WHERE tenant IS NOT NULL", "acme", "acme,other,postgres"},
+	} {
+		for _, role := range []string{"reader", "admin"} {
+			want := map[string]string{"reader": tc.reader, "admin": tc.admin}[role]
+			if got := list(conns[role], tc.q); got != want {
+				t.Errorf("%s: %s\n got %q\nwant %q", role, tc.q, got, want)
+			}
+		}
+	}
+	// hidden relations read by name: 42501, as for any table without SELECT
+	for _, rel := range []string{"secret", "sv", "secret_1h", "_cagg_secret_1h", "_cagg_cpu_1h"} {
+		if _, err := conns["reader"].Exec(ctx, "SELECT * FROM "+rel); sqlState(err) != "42501" {
+			t.Errorf("reader reads %s: %v, want 42501", rel, err)
+		}
+	}
+	if _, err := conns["reader"].Exec(ctx, "SELECT * FROM cpu_1h"); err != nil {
+		t.Errorf("reader reads cpu_1h: %v", err)
 	}
 }
