@@ -2,6 +2,8 @@ package pgwire_test
 
 import (
 	"fmt"
+	"net"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -164,11 +166,12 @@ func TestPrivilegeMatrix(t *testing.T) {
 	}
 }
 
-// TestCatalogsFiltered: an ordinary role sees in every catalog only the
-// databases it may connect to and the tables, views and continuous
-// aggregates it holds a privilege on (and what is defined on them), where
-// a superuser sees everything; a hidden relation read by name is 42501.
-func TestCatalogsFiltered(t *testing.T) {
+// tenantsServer serves databases acme and other. acme has tables cpu and
+// secret, views v (of cpu) and sv (of secret), continuous aggregates
+// cpu_1h and secret_1h, retention policies and rules (fired) on cpu and
+// secret. reader may connect to acme and SELECT cpu, v and cpu_1h; admin
+// is a superuser (both with password pw).
+func tenantsServer(t *testing.T) *testServer {
 	ts := startServerWith(t, pgwire.Config{Auth: pgwire.AuthSCRAM, Users: map[string]string{"boot": "bootpw"}})
 	for _, db := range []string{"acme", "other"} {
 		if err := ts.db.CreateDatabase(db); err != nil {
@@ -213,6 +216,15 @@ func TestCatalogsFiltered(t *testing.T) {
 			t.Fatalf("alerts: %+v", ts.db.Alerts("acme"))
 		}
 	}
+	return ts
+}
+
+// TestCatalogsFiltered: an ordinary role sees in every catalog only the
+// databases it may connect to and the tables, views and continuous
+// aggregates it holds a privilege on (and what is defined on them), where
+// a superuser sees everything; a hidden relation read by name is 42501.
+func TestCatalogsFiltered(t *testing.T) {
+	ts := tenantsServer(t)
 	conns := map[string]*pgx.Conn{}
 	for _, role := range []string{"reader", "admin"} {
 		c, err := ts.login(role, "pw", "acme")
@@ -278,5 +290,28 @@ func TestCatalogsFiltered(t *testing.T) {
 	}
 	if _, err := conns["reader"].Exec(ctx, "SELECT * FROM cpu_1h"); err != nil {
 		t.Errorf("reader reads cpu_1h: %v", err)
+	}
+}
+
+// TestPsqlFiltered: psql's \l, \dt, \dv, \dm, \d and \d cpu (the
+// queries of its describe.c) list for reader only what it may see
+// (testdata/grants/psql_reader.out: acme; cpu, v, cpu_1h) and for admin
+// everything.
+func TestPsqlFiltered(t *testing.T) {
+	need(t, "/usr/bin/psql", "postgresql-client")
+	ts := tenantsServer(t)
+	host, port, _ := net.SplitHostPort(ts.addr)
+	psql := func(user string) string {
+		env := []string{"PGHOST=" + host, "PGPORT=" + port, "PGUSER=" + user, "PGPASSWORD=pw", "PGDATABASE=acme", "PGTZ=UTC", "LC_ALL=C", "PAGER=", "PSQL_PAGER="}
+		return run(t, t.TempDir(), env, "psql", "-X", "-c", `\l`, "-c", `\dt`, "-c", `\dv`, "-c", `\dm`, "-c", `\d`, "-c", `\d cpu`)
+	}
+	for _, user := range []string{"reader", "admin"} {
+		want, err := os.ReadFile("testdata/grants/psql_" + user + ".out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := psql(user); got != string(want) {
+			t.Errorf("psql as %s:\n%s\nwant (testdata/grants/psql_%s.out)\n%s", user, got, user, want)
+		}
 	}
 }
