@@ -31,7 +31,8 @@ func (c catalog) View(name string) (string, bool) {
 	if cg := c.db.caggs.get(c.tenant, name); cg != nil {
 		if c.pg != nil {
 			c.pg.holdCagg(cg)
-			if c.db.authorizeTable(c.pg.client, c.tenant, name, PrivSelect) == nil {
+			if c.db.authorizeTable(c.pg.client, c.tenant, name, PrivSelect) == nil &&
+				c.db.authorizeTable(ownerSession(cg.def.Owner), c.tenant, cg.def.Source, PrivSelect) == nil {
 				// the view's own reads run with its owner's rights
 				c.pg.granted = append(c.pg.granted, cg.def.Mat, cg.def.Source)
 			}
