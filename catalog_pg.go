@@ -132,6 +132,7 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 			}
 			snap.Views = append(snap.Views, v)
 		}
+		snap.Privilege = s.privilege
 		for _, name := range db.reg.Names() {
 			kind := "f"
 			if _, ok := db.reg.Aggregate(name); ok {
@@ -145,6 +146,28 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 		s.snap = snap
 	})
 	return s.snap
+}
+
+// privilege answers has_table_privilege and has_database_privilege for
+// user ("": the session's) from the grants (grants.go).
+func (s *pgSession) privilege(user, kind, name, priv string) bool {
+	client := s.client
+	if user != "" {
+		client = &Session{User: user}
+	}
+	switch {
+	case kind == "database" && priv == "connect":
+		u := ""
+		if client != nil {
+			u = client.User
+		}
+		return s.db.MayConnect(u, name) == nil
+	case kind == "table" && (priv == PrivSelect || priv == PrivInsert || priv == PrivDelete):
+		return s.db.authorizeTable(client, s.tenant, name, priv) == nil
+	case kind == "table" && priv == "truncate":
+		return s.db.authorizeTable(client, s.tenant, name, PrivDelete) == nil
+	}
+	return s.db.authorizeSuperuser(client, "") == nil // UPDATE, CREATE, TEMPORARY, …
 }
 
 // internalFuncs are registry entries that implement operators and

@@ -274,6 +274,11 @@ func TestCatalogsFiltered(t *testing.T) {
 		{"SELECT DISTINCT rule FROM ugnos.alerts", "cpu_rule", "cpu_rule,secret_rule"},
 		{"SELECT coalesce(table_name, '(database)') FROM ugnos.retention_policies", "cpu", "cpu,secret"},
 		{"SELECT DISTINCT tenant FROM ugnos.metrics WHERE tenant IS NOT NULL", "acme", "acme,other,postgres"},
+		{"SELECT has_table_privilege('cpu', 'SELECT'), has_table_privilege('public.cpu', 'INSERT, DELETE'), has_table_privilege('pg_class', 'SELECT')",
+			"true false true", "true true true"},
+		{"SELECT has_database_privilege('acme', 'CONNECT'), has_database_privilege('other', 'CONNECT'), has_database_privilege('acme', 'CREATE')",
+			"true false false", "true true true"},
+		{"SELECT has_table_privilege('reader', 'cpu_1h', 'SELECT'), has_table_privilege('reader', 'v', 'INSERT')", "true false", "true false"},
 	} {
 		for _, role := range []string{"reader", "admin"} {
 			want := map[string]string{"reader": tc.reader, "admin": tc.admin}[role]
@@ -287,6 +292,9 @@ func TestCatalogsFiltered(t *testing.T) {
 		if _, err := conns["reader"].Exec(ctx, "SELECT * FROM "+rel); sqlState(err) != "42501" {
 			t.Errorf("reader reads %s: %v, want 42501", rel, err)
 		}
+	}
+	if _, err := conns["reader"].Exec(ctx, "SELECT has_table_privilege('secret', 'SELECT')"); sqlState(err) != "42P01" {
+		t.Errorf("reader asks about secret: %v, want 42P01 (as for 'secret'::regclass)", err)
 	}
 	if _, err := conns["reader"].Exec(ctx, "SELECT * FROM cpu_1h"); err != nil {
 		t.Errorf("reader reads cpu_1h: %v", err)
