@@ -34,7 +34,17 @@ func errAuthFailed(user string) error {
 // authenticated (AuthenticationOk not yet sent).
 func (c *conn) authenticate(user string) error {
 	method := c.srv.cfg.Auth
-	if method == "" || method == AuthTrust {
+	if len(c.srv.cfg.HBA) > 0 {
+		r, err := c.hbaRule()
+		if err != nil {
+			return err
+		}
+		if err := c.checkClientCert(r); err != nil {
+			return err
+		}
+		method = r.Method
+	}
+	if method == "" || method == AuthTrust || method == AuthCert {
 		return nil
 	}
 	password, known := c.srv.cfg.Users[user]
@@ -198,7 +208,10 @@ func (c *conn) scram(user string, creds scram.StoredCredentials, known bool) err
 }
 
 // CheckAuth validates an authentication configuration.
-func CheckAuth(method string, users map[string]string) error {
+func CheckAuth(method string, users map[string]string, hba []HBARule) error {
+	if len(hba) > 0 { // the rules say; passwords may be the roles'
+		return nil
+	}
 	switch method {
 	case "", AuthTrust:
 		return nil

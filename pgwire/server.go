@@ -34,6 +34,10 @@ type Config struct {
 	// AuthMD5 or AuthSCRAM, checked against Users (name → password).
 	Auth  string
 	Users map[string]string
+	// HBA, when set, decides per client address, database and user
+	// whether and how a connection authenticates (hba.go), in place of
+	// Auth.
+	HBA []HBARule
 }
 
 // Server serves the PostgreSQL protocol for a DB.
@@ -65,7 +69,7 @@ func New(db *ugnos.DB, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := CheckAuth(cfg.Auth, cfg.Users); err != nil {
+	if err := CheckAuth(cfg.Auth, cfg.Users, cfg.HBA); err != nil {
 		return nil, err
 	}
 	if err := db.CreateDatabase("postgres"); err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -530,7 +531,7 @@ func TestParseServePrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := serveConfig{dataDir: "/env/data", pgAddr: "127.0.0.1:5432", httpAddr: "[::1]:2", sync: "never", syncMode: ugnos.SyncNever, logFormat: "text"}
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("config = %+v, want %+v", *c, want)
 	}
 }
