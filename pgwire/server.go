@@ -46,6 +46,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	parser *sql.Parser // statement texts parse once
+	auth   *authSecrets
 
 	mu        sync.Mutex
 	conns     map[uint32]*conn
@@ -75,7 +76,11 @@ func New(db *ugnos.DB, cfg Config) (*Server, error) {
 	if err := db.CreateDatabase("postgres"); err != nil {
 		return nil, err
 	}
-	s := &Server{db: db, cfg: cfg, log: log, parser: sql.NewParser(4096), conns: map[uint32]*conn{}, listeners: map[net.Listener]struct{}{}}
+	auth, err := newAuthSecrets(cfg.Users)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{db: db, cfg: cfg, log: log, parser: sql.NewParser(4096), auth: auth, conns: map[uint32]*conn{}, listeners: map[net.Listener]struct{}{}}
 	s.nextPID.Store(uint32(time.Now().UnixNano()%30000) + 1000)
 	return s, nil
 }
