@@ -2,14 +2,7 @@ package pgwire_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -24,65 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/xdg-go/scram"
 
+	"github.com/ugnos/ugnos/internal/testcert"
 	"github.com/ugnos/ugnos/pgwire"
 )
-
-// testCA is a certificate authority for tests: it signs a server
-// certificate for 127.0.0.1 and client certificates by common name.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-var serial int64 = 100
-
-// issue signs a certificate: a server one for 127.0.0.1 when server,
-// else a client one with common name cn. It returns the pair and its
-// PEM forms.
-func (ca *testCA) issue(t *testing.T, cn string, server bool) (tls.Certificate, []byte, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial++
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if server {
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
 
 // hbaClient connects as user with password to db from the local address
 // from (127.0.0.x), with TLS when tlsCfg is set (verify-full against the
@@ -104,14 +41,12 @@ func hbaClient(ts *testServer, from, user, pw, db string, tlsCfg *tls.Config) (*
 // clients dial from different loopback addresses (127.0.0.x), which the
 // server sees as different hosts.
 func TestHBA(t *testing.T) {
-	ca := newTestCA(t, "ugnos test CA")
-	serverCert, _, _ := ca.issue(t, "server", true)
-	annCert, annPEM, annKey := ca.issue(t, "ann", false)
-	bobCert, _, _ := ca.issue(t, "bob", false)
-	rogue := newTestCA(t, "rogue CA")
-	rogueAnn, _, _ := rogue.issue(t, "ann", false)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.pem)
+	ca := testcert.NewCA(t, "ugnos test CA")
+	serverCert := ca.Server(t).TLS
+	ann := ca.Client(t, "ann")
+	annCert, bobCert := ann.TLS, ca.Client(t, "bob").TLS
+	rogueAnn := testcert.NewCA(t, "rogue CA").Client(t, "ann").TLS
+	pool := ca.Pool()
 
 	rules, err := pgwire.ParseHBA(`
 # TYPE    DATABASE  USER  ADDRESS        METHOD  [OPTIONS]
@@ -187,7 +122,7 @@ host      postgres  all   127.0.0.2/32   trust
 		t.Skip("psql missing")
 	}
 	dir := t.TempDir()
-	for name, b := range map[string][]byte{"ca.pem": ca.pem, "ann.pem": annPEM, "ann.key": annKey} {
+	for name, b := range map[string][]byte{"ca.pem": ca.PEM, "ann.pem": ann.CertPEM, "ann.key": ann.KeyPEM} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
