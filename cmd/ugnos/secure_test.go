@@ -168,6 +168,9 @@ func TestParseServeAuth(t *testing.T) {
 	good, bad := filepath.Join(dir, "good.conf"), filepath.Join(dir, "bad.conf")
 	os.WriteFile(good, []byte("# comment\nhostssl all all 0.0.0.0/0 scram-sha-256\n"), 0o600)
 	os.WriteFile(bad, []byte("host all all 0.0.0.0/0 scram-sha-256\nhost all all all kerberos\n"), 0o600)
+	trust, trustLocal := filepath.Join(dir, "trust.conf"), filepath.Join(dir, "trustlocal.conf")
+	os.WriteFile(trust, []byte("host all all 127.0.0.1/32 trust\nhost all all 10.0.0.0/8 trust\n"), 0o600)
+	os.WriteFile(trustLocal, []byte("host all all 127.0.0.0/8 trust\nhost all all ::1 trust\nhost all all all scram-sha-256\n"), 0o600)
 	env := func(string) string { return "" }
 	for _, tc := range []struct {
 		args []string
@@ -177,6 +180,9 @@ func TestParseServeAuth(t *testing.T) {
 		{[]string{"--hba-file", good, "--http-addr", "0.0.0.0:8086", "--pg-addr", "0.0.0.0:5432"}, ""},
 		{[]string{"--http-addr", "0.0.0.0:8086"}, "set --password"},
 		{[]string{"--hba-file", bad}, "hba line 2"},
+		{[]string{"--hba-file", trust, "--pg-addr", "0.0.0.0:5432"}, "line 2 trusts addresses beyond loopback"},
+		{[]string{"--hba-file", trust}, ""}, // loopback listeners: trust rules are harmless
+		{[]string{"--hba-file", trustLocal, "--pg-addr", "0.0.0.0:5432"}, ""},
 	} {
 		c, err := parseServe(tc.args, env, io.Discard)
 		if tc.err == "" && (err != nil || !c.authenticates()) {

@@ -171,7 +171,26 @@ func (c *serveConfig) validate() error {
 			return fmt.Errorf("%s: %q is not host:port: %w", flag, addr, err)
 		}
 	}
+	// trust is for loopback clients only (DESIGN): beyond it, a rule
+	// that trusts other addresses would let anyone in
+	if checkLoopbackAddr(c.pgAddr) != nil {
+		for _, r := range c.hba {
+			if r.Method == pgwire.AuthTrust && !loopbackOnly(r.Net) {
+				return fmt.Errorf("--hba-file %s: line %d trusts addresses beyond loopback while --pg-addr %s is not loopback", c.hbaFile, r.Line, c.pgAddr)
+			}
+		}
+	}
 	return nil
+}
+
+// loopbackOnly reports whether every address of n is a loopback one
+// (nil: all addresses).
+func loopbackOnly(n *net.IPNet) bool {
+	if n == nil || !n.IP.IsLoopback() {
+		return false
+	}
+	ones, bits := n.Mask.Size()
+	return bits == 32 && ones >= 8 || bits == 128 && ones == 128
 }
 
 // authenticates reports whether clients must authenticate.
