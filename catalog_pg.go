@@ -40,7 +40,7 @@ type pgSession struct {
 
 func newPGSession(db *DB, tenant string, client *Session) *pgSession {
 	s := &pgSession{db: db, tenant: tenant, client: client}
-	fns := append(pgcatalog.Functions(s.snapshot), s.adminFunctions()...)
+	fns := append(append(pgcatalog.Functions(s.snapshot), s.adminFunctions()...), s.tokenFunctions()...)
 	fns = append(fns, s.retentionFunctions()...)
 	fns = append(fns, s.ruleFunctions()...)
 	s.reg = db.reg.With(fns...)

@@ -2,6 +2,7 @@ package ugnos
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -46,6 +47,9 @@ type TenantGrants struct {
 func (db *DB) ordinaryRole(client *Session) (Role, bool) {
 	if client == nil {
 		return Role{}, false
+	}
+	if client.Token != "" {
+		return db.tokenRole(client.Token), true
 	}
 	r, ok := db.Role(client.User)
 	if !ok && client.owned {
@@ -133,11 +137,23 @@ func (f *catalogFilter) roleName(name string) bool {
 
 // MayConnect checks the CONNECT privilege of user on a database.
 func (db *DB) MayConnect(user, tenant string) error {
-	r, ok := db.ordinaryRole(&Session{User: user})
+	return db.mayConnect(&Session{User: user}, tenant)
+}
+
+func (db *DB) mayConnect(client *Session, tenant string) error {
+	r, ok := db.ordinaryRole(client)
 	if !ok || r.Grants[tenant] != nil && r.Grants[tenant].Connect {
 		return nil
 	}
-	return errs.New(errs.ErrInvalidInput, "42501", "permission denied for database %s: user %q does not have CONNECT privilege", tenant, user)
+	return errs.New(errs.ErrPermissionDenied, errs.CodeInsufficientPriv, "permission denied for database %s: %s does not have CONNECT privilege", tenant, principal(client))
+}
+
+// principal names the session's user or token in messages.
+func principal(client *Session) string {
+	if client.Token != "" {
+		return fmt.Sprintf("token %q", client.Token)
+	}
+	return fmt.Sprintf("user %q", client.User)
 }
 
 // authorizeTable checks priv on a table (or view) of tenant.
@@ -149,14 +165,14 @@ func (db *DB) authorizeTable(client *Session, tenant, table, priv string) error 
 	if g := r.Grants[tenant]; g != nil && (slices.Contains(g.All, priv) || slices.Contains(g.Tables[table], priv)) {
 		return nil
 	}
-	return errs.New(errs.ErrInvalidInput, "42501", "permission denied for table %s", table)
+	return errs.New(errs.ErrPermissionDenied, errs.CodeInsufficientPriv, "permission denied for table %s", table)
 }
 
 // authorizeSuperuser checks that the session may change the database
 // (what: the command, for the message).
 func (db *DB) authorizeSuperuser(client *Session, what string) error {
 	if _, ok := db.ordinaryRole(client); ok {
-		return errs.New(errs.ErrInvalidInput, "42501", "permission denied: %s requires a superuser", what)
+		return errs.New(errs.ErrPermissionDenied, errs.CodeInsufficientPriv, "permission denied: %s requires a superuser", what)
 	}
 	return nil
 }
@@ -338,7 +354,19 @@ func (db *DB) authorizeStatement(client *Session, tenant string, node *pg.Node) 
 }
 
 // AuthorizeTable checks the session's (ctx's) privilege on a table of
-// tenant: for paths that write without a statement (COPY FROM).
+// tenant: for paths that read or write without a statement (COPY FROM,
+// the HTTP API's writes and streams). With PrivConnect it checks CONNECT
+// on the database (table unused).
 func (db *DB) AuthorizeTable(ctx context.Context, tenant, table, priv string) error {
+	if priv == PrivConnect {
+		return db.mayConnect(sessionFrom(ctx), tenant)
+	}
 	return db.authorizeTable(sessionFrom(ctx), tenant, table, priv)
+}
+
+// AuthorizeSuperuser checks that the session (ctx's) is a superuser's:
+// a superuser role, one of the server's own accounts, or the embedded
+// API (no session). what names the action for the message.
+func (db *DB) AuthorizeSuperuser(ctx context.Context, what string) error {
+	return db.authorizeSuperuser(sessionFrom(ctx), what)
 }

@@ -185,15 +185,10 @@ func CheckPassword(verifier, password string) bool {
 // that are not roles (the server's configured users, trust logins: the
 // operator's own accounts).
 func (db *DB) mayManageRoles(client *Session) error {
-	if client == nil {
+	if _, ok := db.ordinaryRole(client); !ok {
 		return nil
 	}
-	db.roles.mu.RLock()
-	defer db.roles.mu.RUnlock()
-	if r, ok := db.roles.roles[client.User]; !ok || r.Superuser {
-		return nil
-	}
-	return errs.New(errs.ErrInvalidInput, "42501", "permission denied to manage roles (superuser required)")
+	return errs.New(errs.ErrPermissionDenied, errs.CodeInsufficientPriv, "permission denied to manage roles (superuser required)")
 }
 
 // roleOptions applies CREATE/ALTER ROLE options to r.

@@ -63,6 +63,7 @@ type DB struct {
 	hub      *writeHub // the engine's Observer
 	caggs    *caggSet
 	roles    *roleSet
+	tokens   *tokenSet
 	streams  streamHub // live streams (stream.go)
 }
 
@@ -78,6 +79,10 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	tokens, err := loadTokens(dir)
+	if err != nil {
+		return nil, err
+	}
 	hub := &writeHub{}
 	caggs := newCaggSet(dir)
 	hub.add(caggs) // before Open: replayed writes invalidate too
@@ -86,7 +91,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem, hub: hub, caggs: caggs, roles: roles}
+	db := &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem, hub: hub, caggs: caggs, roles: roles, tokens: tokens}
 	db.rules = newRuleSet(db)
 	if err := db.rules.load(); err != nil {
 		eng.Close()

@@ -166,7 +166,13 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
-	ctx := ugnos.WithSession(r.Context(), &ugnos.Session{User: "ugnos", DictionaryTags: f == formatArrow})
+	sess := *session(r)
+	sess.DictionaryTags = f == formatArrow
+	ctx := ugnos.WithSession(r.Context(), &sess)
+	if err := s.db.AuthorizeTable(ctx, db, "", ugnos.PrivConnect); err != nil {
+		s.forbidden(w, r, &sess, err)
+		return
+	}
 	res, err := s.db.Exec(ctx, db, q)
 	if err != nil {
 		s.sqlError(w, r, err)

@@ -29,6 +29,8 @@ type Config struct {
 	MaxResultBytes int64
 	// Stream tunes the live streams of /api/v1/stream (stream.go).
 	Stream StreamConfig
+	// Auth configures authentication (auth.go).
+	Auth AuthConfig
 }
 
 func (c Config) maxResultRows() int64 {
@@ -58,6 +60,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	mux     *http.ServeMux
+	handler http.Handler // mux behind authentication
 	started time.Time
 	reg     *prometheus.Registry // /metrics (metrics.go)
 	httpm   *httpMetrics
@@ -80,11 +83,12 @@ func New(db *ugnos.DB, cfg Config) *Server {
 	s.consoleRoutes() // GET / and GET /console/…: the web console
 	s.mux.HandleFunc("/write", s.instrument("write", s.writeV1))
 	s.mux.HandleFunc("/api/v2/write", s.instrument("write", s.writeV2))
+	s.handler = s.withAuth(s.mux)
 	return s
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // health is the liveness check: the process serves HTTP.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {

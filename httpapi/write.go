@@ -17,12 +17,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/errs"
 )
 
 // writeV1 serves InfluxDB 1.x's POST /write?db=&rp=&precision=&u=&p=.
-// db is the tenant; rp, u and p are accepted and ignored.
+// db is the tenant; u and p are a user and password (auth.go); rp is
+// accepted and ignored.
 func (s *Server) writeV1(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.write(w, r, q.Get("db"), "db", q.Get("precision"), true)
@@ -57,6 +59,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 		fail(w, http.StatusBadRequest, "invalid", fmt.Sprintf("missing %s parameter", param))
 		return
 	}
+	if err := s.db.AuthorizeTable(r.Context(), tenant, "", ugnos.PrivConnect); err != nil {
+		s.forbidden(w, r, session(r), err)
+		return
+	}
 	precs := precisionsV2
 	if v1 {
 		precs = precisionsV1
@@ -85,6 +91,12 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 	if err := b.decodeBody(body); err != nil {
 		fail(w, http.StatusBadRequest, "invalid", lineMessage(body, err))
 		return
+	}
+	for _, t := range b.tables { // every table first: a refused one stores nothing of the request
+		if err := s.db.AuthorizeTable(r.Context(), tenant, t.name, ugnos.PrivInsert); err != nil {
+			s.forbidden(w, r, session(r), err)
+			return
+		}
 	}
 	if err := s.checkColumns(tenant, b); err != nil {
 		fail(w, http.StatusBadRequest, "invalid", lineMessage(body, err))
