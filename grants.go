@@ -68,12 +68,14 @@ func (db *DB) ordinaryRole(client *Session) (Role, bool) {
 // server's own accounts (a session user that is no role), it has no
 // owner and runs unrestricted, as they do.
 
-// ownerOf is the owner recorded for what a session creates.
+// ownerOf is the owner recorded for what a session creates. An API
+// token's session (which may create nothing that has an owner) gets its
+// user name, which is no role: no rights.
 func (db *DB) ownerOf(client *Session) string {
 	if client == nil {
 		return ""
 	}
-	if _, ok := db.Role(client.User); !ok {
+	if _, ok := db.Role(client.User); !ok && client.Token == "" {
 		return ""
 	}
 	return client.User
@@ -102,14 +104,22 @@ func ownerSession(owner string) *Session {
 
 // catalogFilter is what an ordinary role sees; nil (superusers, the
 // server's own accounts, the embedded API): everything.
-type catalogFilter struct{ role Role }
+type catalogFilter struct {
+	role  Role
+	token bool // an API token's privileges, not a role's
+}
 
 func (db *DB) catalogFilter(client *Session) *catalogFilter {
 	r, ok := db.ordinaryRole(client)
 	if !ok {
 		return nil
 	}
-	return &catalogFilter{role: r}
+	return &catalogFilter{role: r, token: client.Token != ""}
+}
+
+// owns: the role owns what owner owns.
+func (f *catalogFilter) owns(owner string) bool {
+	return f == nil || !f.token && owner != "" && owner == f.role.Name
 }
 
 // database: a database the role may connect to.
@@ -132,7 +142,7 @@ func (f *catalogFilter) table(tenant, name string) bool {
 
 // roleName: the role itself.
 func (f *catalogFilter) roleName(name string) bool {
-	return f == nil || name == f.role.Name
+	return f == nil || !f.token && name == f.role.Name
 }
 
 // MayConnect checks the CONNECT privilege of user on a database.

@@ -229,3 +229,29 @@ func TestOwnersSnapshotRestore(t *testing.T) {
 	mustExec(t, db, "REFRESH MATERIALIZED VIEW m_1h")
 	wantRows(t, db, "SELECT host, max_v, n FROM _cagg_m_1h", "a 2 1")
 }
+
+// TestTokenSessions: an API token's session sees the catalogs of its
+// database's tables and no role, and cannot own a rule.
+func TestTokenSessions(t *testing.T) {
+	db := openDir(t, t.TempDir())
+	defer db.Close()
+	must(t, db.Insert("acme", "cpu", time.Now().UnixNano(), 1, nil))
+	must(t, db.Insert("other", "far", time.Now().UnixNano(), 1, nil))
+	mustExec(t, db, "CREATE ROLE ann")
+	if _, err := db.CreateToken("tk", "acme", "read"); err != nil {
+		t.Fatal(err)
+	}
+	tok := ugnos.WithSession(ctx, &ugnos.Session{User: "token:tk", Token: "tk"})
+	for q, want := range map[string][]string{
+		"SELECT tablename FROM pg_tables WHERE schemaname = 'public'": {"cpu"},
+		"SELECT datname FROM pg_database":                             {"acme"},
+		"SELECT rolname, rolsuper FROM pg_roles":                      {"token:tk false"}, // itself, no superuser
+	} {
+		if got, err := rowsAs(tok, db, q); err != nil || !slices.Equal(got, want) {
+			t.Errorf("%s: %q %v, want %q", q, got, err, want)
+		}
+	}
+	if _, err := rowsAs(tok, db, "SELECT ugnos_create_rule('r', 'SELECT max(value) FROM cpu', INTERVAL '1 hour')"); sqlState(err) != "42501" {
+		t.Fatalf("a token creates a rule: %v, want 42501", err)
+	}
+}

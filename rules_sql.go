@@ -29,7 +29,8 @@ import (
 // connected to given SELECT on what the query reads and INSERT on an
 // insert action's table (42501 otherwise; webhooks, which make the server
 // post anywhere, need a superuser); the rule runs with its rights
-// (rules.go). It may drop the rules it owns.
+// (rules.go). It may drop the rules it owns. An API token's session may
+// not create rules: a rule's owner is a role.
 
 func (s *pgSession) ruleFunctions() []*functions.Scalar {
 	return []*functions.Scalar{
@@ -43,7 +44,7 @@ func (s *pgSession) ruleFunctions() []*functions.Scalar {
 				if r == nil {
 					return nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedObject, "rule %q does not exist", args[0])
 				}
-				if s.client == nil || r.owner != s.client.User {
+				if !s.db.catalogFilter(s.client).owns(r.owner) {
 					if err := s.db.authorizeSuperuser(s.client, "ugnos_drop_rule of a rule the role does not own"); err != nil {
 						return nil, err
 					}
@@ -76,6 +77,9 @@ func (s *pgSession) resolveCreateRule(a []functions.Type) (functions.Type, funct
 		return 0, nil, noSuchFunction("ugnos_create_rule", a)
 	}
 	return functions.TInt, volatileKernel(functions.TInt, func(args []any) (any, error) {
+		if s.client != nil && s.client.Token != "" {
+			return nil, errs.New(errs.ErrPermissionDenied, errs.CodeInsufficientPriv, "permission denied: an API token cannot own a rule (log in as a role)")
+		}
 		def := RuleDefinition{Name: args[0].(string), Query: args[1].(string), Every: intervalDuration(args[2].(functions.Interval))}
 		if len(args) > 3 {
 			def.For = intervalDuration(args[3].(functions.Interval))
@@ -129,7 +133,7 @@ func (db *DB) notifyStmt(tenant string, client *Session, n *pg.NotifyStmt) (*Res
 // it owns, and those whose query it may run and whose insert actions
 // write tables it sees.
 func (db *DB) ruleVisible(f *catalogFilter, client *Session, r *rule) bool {
-	if f == nil || r.owner == f.role.Name {
+	if f.owns(r.owner) {
 		return true
 	}
 	for _, a := range r.def.Actions {
