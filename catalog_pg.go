@@ -74,7 +74,7 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 				snap.Roles = append(snap.Roles, pgcatalog.Role{Name: r.Name, Superuser: r.Superuser, Login: r.Login})
 			}
 		}
-		if f != nil && f.token { // the session user is the token, no superuser (as a user that is no role would show)
+		if f != nil && f.token != "" { // the session user is the token, no superuser (as a user that is no role would show)
 			snap.Roles = append(snap.Roles, pgcatalog.Role{Name: s.client.User, Login: true})
 		}
 		if c := s.client; c != nil {

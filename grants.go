@@ -95,6 +95,12 @@ func ownerSession(owner string) *Session {
 	return &Session{User: owner, owned: true}
 }
 
+// tokenOwnerSession is the session of background work an API token owns
+// (a rule created over HTTP): the token's privileges, none once revoked.
+func tokenOwnerSession(token string) *Session {
+	return &Session{User: "token:" + token, Token: token, owned: true}
+}
+
 // Catalogs show an ordinary role only what it may see: the databases it
 // may connect to, the tables and views it holds some privilege on (and
 // what is defined on them), and its own role. PostgreSQL shows every
@@ -106,7 +112,7 @@ func ownerSession(owner string) *Session {
 // server's own accounts, the embedded API): everything.
 type catalogFilter struct {
 	role  Role
-	token bool // an API token's privileges, not a role's
+	token string // the API token whose privileges these are; "": a role's
 }
 
 func (db *DB) catalogFilter(client *Session) *catalogFilter {
@@ -114,12 +120,19 @@ func (db *DB) catalogFilter(client *Session) *catalogFilter {
 	if !ok {
 		return nil
 	}
-	return &catalogFilter{role: r, token: client.Token != ""}
+	return &catalogFilter{role: r, token: client.Token}
 }
 
-// owns: the role owns what owner owns.
-func (f *catalogFilter) owns(owner string) bool {
-	return f == nil || !f.token && owner != "" && owner == f.role.Name
+// owns: the session owns what owner (a role, or with token an API token)
+// owns, or is a superuser's.
+func (f *catalogFilter) owns(owner string, token bool) bool {
+	if f == nil {
+		return true
+	}
+	if token {
+		return owner == f.token
+	}
+	return f.token == "" && owner != "" && owner == f.role.Name
 }
 
 // database: a database the role may connect to.
@@ -142,7 +155,7 @@ func (f *catalogFilter) table(tenant, name string) bool {
 
 // roleName: the role itself.
 func (f *catalogFilter) roleName(name string) bool {
-	return f == nil || !f.token && name == f.role.Name
+	return f == nil || f.token == "" && name == f.role.Name
 }
 
 // MayConnect checks the CONNECT privilege of user on a database.

@@ -231,11 +231,13 @@ func TestOwnersSnapshotRestore(t *testing.T) {
 }
 
 // TestTokenSessions: an API token's session sees the catalogs of its
-// database's tables and no role, and cannot own a rule.
+// database's tables and itself as its role; a rule it creates runs with
+// the token's privileges, none once it is revoked.
 func TestTokenSessions(t *testing.T) {
-	db := openDir(t, t.TempDir())
-	defer db.Close()
-	must(t, db.Insert("acme", "cpu", time.Now().UnixNano(), 1, nil))
+	dir := t.TempDir()
+	db := openDir(t, dir)
+	defer func() { db.Close() }()
+	must(t, db.Insert("acme", "cpu", time.Now().UnixNano(), 1, ugnos.TagSet{"host": "a"}))
 	must(t, db.Insert("other", "far", time.Now().UnixNano(), 1, nil))
 	mustExec(t, db, "CREATE ROLE ann")
 	if _, err := db.CreateToken("tk", "acme", "read"); err != nil {
@@ -251,7 +253,31 @@ func TestTokenSessions(t *testing.T) {
 			t.Errorf("%s: %q %v, want %q", q, got, err, want)
 		}
 	}
-	if _, err := rowsAs(tok, db, "SELECT ugnos_create_rule('r', 'SELECT max(value) FROM cpu', INTERVAL '1 hour')"); sqlState(err) != "42501" {
-		t.Fatalf("a token creates a rule: %v, want 42501", err)
+	if _, err := rowsAs(tok, db, "SELECT ugnos_create_rule('w', 'SELECT host, max(value) FROM cpu GROUP BY host', INTERVAL '1 hour', INTERVAL '0 s', 'insert:cpu')"); sqlState(err) != "42501" {
+		t.Fatalf("a read token's rule inserting: %v, want 42501", err)
+	}
+	if _, err := rowsAs(tok, db, "SELECT ugnos_create_rule('r', 'SELECT host, max(value) FROM cpu GROUP BY host', INTERVAL '100 milliseconds')"); err != nil {
+		t.Fatal(err)
+	}
+	wantRows(t, db, "SELECT name, owner FROM ugnos.rules", "r token:tk")
+	if got, err := rowsAs(tok, db, "SELECT name FROM ugnos.rules"); err != nil || !slices.Equal(got, []string{"r"}) {
+		t.Fatalf("the token lists its rule: %q %v", got, err)
+	}
+	poll(t, "the token's rule firing", func() bool { return len(db.Alerts("acme")) == 1 })
+	must(t, db.RevokeToken("tk"))
+	poll(t, "the revoked token's rule failing", func() bool {
+		for _, st := range db.RuleStatuses("acme") {
+			return strings.Contains(st.LastError, "permission denied for table cpu")
+		}
+		return false
+	})
+	// the owner is kept as a token across reopening
+	must(t, db.Close())
+	db = openDir(t, dir)
+	wantRows(t, db, "SELECT name, owner FROM ugnos.rules", "r token:tk")
+	waitEvals(t, db, "r", 1)
+	wantRows(t, db, "SELECT last_error FROM ugnos.rules", "permission denied for table cpu")
+	if _, err := rowsAs(as("ann"), db, "SELECT ugnos_drop_rule('r')"); sqlState(err) != "42501" {
+		t.Fatalf("ann drops the token's rule: %v, want 42501", err)
 	}
 }

@@ -136,10 +136,12 @@ type rule struct {
 	id     RuleID
 	tenant string
 	owner  string // the role whose rights it runs with; "": unrestricted
-	def    RuleDefinition
-	sql    string // Query, or the one built from the threshold form
-	cancel context.CancelFunc
-	done   chan struct{}
+	// ownerToken: owner is an API token (a rule created over HTTP)
+	ownerToken bool
+	def        RuleDefinition
+	sql        string // Query, or the one built from the threshold form
+	cancel     context.CancelFunc
+	done       chan struct{}
 
 	mu       sync.Mutex // the fields below
 	groups   map[string]*alertGroup
@@ -180,12 +182,16 @@ func (db *DB) registerRule(ctx context.Context, tenant string, def RuleDefinitio
 			return 0, err
 		}
 	}
-	owner := db.ownerOf(sessionFrom(ctx))
-	r, err := db.newRule(asOwner(ctx, owner), tenant, def)
+	client := sessionFrom(ctx)
+	owner, token := db.ownerOf(client), false
+	if client != nil && client.Token != "" {
+		owner, token = client.Token, true
+	}
+	r, err := db.newRule(WithSession(ctx, ruleSession(owner, token)), tenant, def)
 	if err != nil {
 		return 0, err
 	}
-	r.owner = owner
+	r.owner, r.ownerToken = owner, token
 	rs := db.rules
 	rs.admin.Lock()
 	defer rs.admin.Unlock()
@@ -296,6 +302,22 @@ func (rs *ruleSet) byName(tenant, name string) *rule {
 		}
 	}
 	return nil
+}
+
+// ruleSession is the session a rule of owner runs with.
+func ruleSession(owner string, token bool) *Session {
+	if token {
+		return tokenOwnerSession(owner)
+	}
+	return ownerSession(owner)
+}
+
+// ownerName is the rule's owner as ugnos.rules shows it ("": none).
+func (r *rule) ownerName() string {
+	if r.ownerToken {
+		return "token:" + r.owner
+	}
+	return r.owner
 }
 
 // newRule validates a definition and builds its SQL (planned with the

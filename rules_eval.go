@@ -51,7 +51,7 @@ func (rs *ruleSet) apply(r *rule, groups []ruleGroup, err error, now time.Time, 
 	r.lastEval, r.lastDur, r.evals = now, took, r.evals+1
 	if err != nil {
 		if err.Error() != r.lastErr { // logged when it starts failing, or fails otherwise
-			slog.Warn("ugnos: rule evaluation failed", "database", r.tenant, "rule", r.def.Name, "owner", r.owner, "err", err)
+			slog.Warn("ugnos: rule evaluation failed", "database", r.tenant, "rule", r.def.Name, "owner", r.ownerName(), "err", err)
 		}
 		r.lastErr = err.Error()
 		r.mu.Unlock()
@@ -135,7 +135,7 @@ func labelKey(l map[string]string) string {
 
 // ruleGroups runs the rule's query and reads its rows as groups.
 func (db *DB) ruleGroups(ctx context.Context, r *rule) ([]ruleGroup, error) {
-	rd, err := db.SQL(asOwner(ctx, r.owner), r.tenant, r.sql)
+	rd, err := db.SQL(WithSession(ctx, ruleSession(r.owner, r.ownerToken)), r.tenant, r.sql)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +237,7 @@ func (rs *ruleSet) insert(r *rule, groups []ruleGroup, now time.Time) {
 		if len(pts) == 0 {
 			continue
 		}
-		err := rs.db.authorizeTable(ownerSession(r.owner), r.tenant, a.Insert.Table, PrivInsert)
+		err := rs.db.authorizeTable(ruleSession(r.owner, r.ownerToken), r.tenant, a.Insert.Table, PrivInsert)
 		if err == nil {
 			err = rs.db.InsertBatch(r.tenant, a.Insert.Table, pts)
 		}

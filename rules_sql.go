@@ -29,8 +29,9 @@ import (
 // connected to given SELECT on what the query reads and INSERT on an
 // insert action's table (42501 otherwise; webhooks, which make the server
 // post anywhere, need a superuser); the rule runs with its rights
-// (rules.go). It may drop the rules it owns. An API token's session may
-// not create rules: a rule's owner is a role.
+// (rules.go). It may drop the rules it owns. So may an API token (over
+// HTTP): the rule then runs with the token's privileges, none once it is
+// revoked.
 
 func (s *pgSession) ruleFunctions() []*functions.Scalar {
 	return []*functions.Scalar{
@@ -44,7 +45,7 @@ func (s *pgSession) ruleFunctions() []*functions.Scalar {
 				if r == nil {
 					return nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedObject, "rule %q does not exist", args[0])
 				}
-				if !s.db.catalogFilter(s.client).owns(r.owner) {
+				if !s.db.catalogFilter(s.client).owns(r.owner, r.ownerToken) {
 					if err := s.db.authorizeSuperuser(s.client, "ugnos_drop_rule of a rule the role does not own"); err != nil {
 						return nil, err
 					}
@@ -77,9 +78,6 @@ func (s *pgSession) resolveCreateRule(a []functions.Type) (functions.Type, funct
 		return 0, nil, noSuchFunction("ugnos_create_rule", a)
 	}
 	return functions.TInt, volatileKernel(functions.TInt, func(args []any) (any, error) {
-		if s.client != nil && s.client.Token != "" {
-			return nil, errs.New(errs.ErrPermissionDenied, errs.CodeInsufficientPriv, "permission denied: an API token cannot own a rule (log in as a role)")
-		}
 		def := RuleDefinition{Name: args[0].(string), Query: args[1].(string), Every: intervalDuration(args[2].(functions.Interval))}
 		if len(args) > 3 {
 			def.For = intervalDuration(args[3].(functions.Interval))
@@ -133,7 +131,7 @@ func (db *DB) notifyStmt(tenant string, client *Session, n *pg.NotifyStmt) (*Res
 // it owns, and those whose query it may run and whose insert actions
 // write tables it sees.
 func (db *DB) ruleVisible(f *catalogFilter, client *Session, r *rule) bool {
-	if f.owns(r.owner) {
+	if f.owns(r.owner, r.ownerToken) {
 		return true
 	}
 	for _, a := range r.def.Actions {
@@ -194,7 +192,7 @@ func (t *ugnosTable) ruleRecord() (arrow.RecordBatch, error) {
 			if r.owner == "" {
 				b.Field(10).AppendNull()
 			} else {
-				str(10, r.owner)
+				str(10, r.ownerName())
 			}
 			r.mu.Unlock()
 		}

@@ -29,6 +29,8 @@ type storedRule struct {
 	Tenant string         `json:"database"`
 	Def    RuleDefinition `json:"definition"`
 	Owner  string         `json:"owner,omitempty"` // "": none (and files from before owners)
+	// OwnerToken: Owner is an API token's name
+	OwnerToken bool `json:"owner_token,omitempty"`
 }
 
 func (rs *ruleSet) save() error {
@@ -49,7 +51,7 @@ func (rs *ruleSet) encodeRules() ([]byte, error) {
 	st := storedRules{NextID: rs.nextID, Rules: []storedRule{}}
 	rs.mu.Unlock()
 	for _, r := range rs.list("") {
-		st.Rules = append(st.Rules, storedRule{ID: r.id, Tenant: r.tenant, Def: r.def, Owner: r.owner})
+		st.Rules = append(st.Rules, storedRule{ID: r.id, Tenant: r.tenant, Def: r.def, Owner: r.owner, OwnerToken: r.ownerToken})
 	}
 	return json.MarshalIndent(st, "", "  ")
 }
@@ -117,7 +119,7 @@ func (rs *ruleSet) decodeRules(b []byte) (map[RuleID]*rule, RuleID, error) {
 				r.sql = thresholdSQL(s.Def)
 			}
 		}
-		r.id, r.owner = s.ID, s.Owner
+		r.id, r.owner, r.ownerToken = s.ID, s.Owner, s.OwnerToken
 		rules[r.id] = r
 		next = max(next, r.id+1)
 	}

@@ -114,9 +114,10 @@ func TestHTTPPrivilegeMatrix(t *testing.T) {
 	}
 	// what each grant allows on its own database (acme); admin everywhere
 	allowed := map[string]map[string]bool{
-		"none":  {},
-		"read":  {"connect": true, "select": true, "catalog": true, "stream": true},
-		"write": {"connect": true, "select": true, "catalog": true, "stream": true, "insert": true, "copy": true, "delete": true},
+		"none": {},
+		// a rule needs SELECT on what it reads (it runs with its creator's rights)
+		"read":  {"connect": true, "select": true, "catalog": true, "stream": true, "rule": true},
+		"write": {"connect": true, "select": true, "catalog": true, "stream": true, "insert": true, "copy": true, "delete": true, "rule": true},
 		// DELETE … WHERE reads the rows it deletes, which needs SELECT (as
 		// in PostgreSQL): a write-only token may write but not delete so
 		"write-only": {"connect": true, "catalog": true, "insert": true, "copy": true},
