@@ -160,11 +160,7 @@ func (s *pgSession) privilege(user, kind, name, priv string) bool {
 	}
 	switch {
 	case kind == "database" && priv == "connect":
-		u := ""
-		if client != nil {
-			u = client.User
-		}
-		return s.db.MayConnect(u, name) == nil
+		return client == nil || s.db.mayConnect(client, name) == nil
 	case kind == "table" && (priv == PrivSelect || priv == PrivInsert || priv == PrivDelete):
 		return s.db.authorizeTable(client, s.tenant, name, priv) == nil
 	case kind == "table" && priv == "truncate":

@@ -68,9 +68,10 @@ func (db *DB) ordinaryRole(client *Session) (Role, bool) {
 // server's own accounts (a session user that is no role), it has no
 // owner and runs unrestricted, as they do.
 
-// ownerOf is the owner recorded for what a session creates. An API
-// token's session (which may create nothing that has an owner) gets its
-// user name, which is no role: no rights.
+// ownerOf is the role recorded as owner of what a session creates. An
+// API token's session gets its user name, which is no role: no rights
+// (rules record a token owner themselves; continuous aggregates need a
+// superuser).
 func (db *DB) ownerOf(client *Session) string {
 	if client == nil {
 		return ""

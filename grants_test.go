@@ -248,6 +248,7 @@ func TestTokenSessions(t *testing.T) {
 		"SELECT tablename FROM pg_tables WHERE schemaname = 'public'": {"cpu"},
 		"SELECT datname FROM pg_database":                             {"acme"},
 		"SELECT rolname, rolsuper FROM pg_roles":                      {"token:tk false"}, // itself, no superuser
+		"SELECT has_database_privilege('acme', 'CONNECT'), has_database_privilege('other', 'CONNECT'), has_table_privilege('cpu', 'INSERT')": {"true false false"},
 	} {
 		if got, err := rowsAs(tok, db, q); err != nil || !slices.Equal(got, want) {
 			t.Errorf("%s: %q %v, want %q", q, got, err, want)
