@@ -129,13 +129,13 @@ func (db *DB) notifyStmt(tenant string, client *Session, n *pg.NotifyStmt) (*Res
 
 // ruleVisible: what an ordinary role sees of rules (f nil: all): those
 // it owns, and those whose query it may run and whose insert actions
-// write tables it sees.
+// write tables it sees, without webhooks (their URLs often hold secrets).
 func (db *DB) ruleVisible(f *catalogFilter, client *Session, r *rule) bool {
 	if f.owns(r.owner, r.ownerToken) {
 		return true
 	}
 	for _, a := range r.def.Actions {
-		if a.Insert != nil && !f.table(r.tenant, a.Insert.Table) {
+		if a.Webhook != nil || a.Insert != nil && !f.table(r.tenant, a.Insert.Table) {
 			return false
 		}
 	}

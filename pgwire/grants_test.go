@@ -169,7 +169,7 @@ func TestPrivilegeMatrix(t *testing.T) {
 // tenantsServer serves databases acme and other. acme has tables cpu and
 // secret, views v (of cpu) and sv (of secret), continuous aggregates
 // cpu_1h and secret_1h, retention policies and rules (fired) on cpu and
-// secret. reader may connect to acme and SELECT cpu, v and cpu_1h; admin
+// secret, and a rule on cpu with a webhook. reader may connect to acme and SELECT cpu, v and cpu_1h; admin
 // is a superuser (both with password pw).
 func tenantsServer(t *testing.T) *testServer {
 	ts := startServerWith(t, pgwire.Config{Auth: pgwire.AuthSCRAM, Users: map[string]string{"boot": "bootpw"}})
@@ -194,6 +194,7 @@ func tenantsServer(t *testing.T) *testServer {
 			"SELECT add_retention_policy('secret', INTERVAL '60 days')",
 			"SELECT ugnos_create_rule('cpu_rule', 'SELECT host, max(v) FROM cpu GROUP BY host', INTERVAL '100 milliseconds')",
 			"SELECT ugnos_create_rule('secret_rule', 'SELECT max(pin) FROM secret', INTERVAL '100 milliseconds')",
+			"SELECT ugnos_create_rule('hook_rule', 'SELECT host, max(v) FROM cpu GROUP BY host', INTERVAL '1 hour', INTERVAL '0 s', 'http://127.0.0.1:1/?key=s3cret')",
 			"CREATE USER reader PASSWORD 'pw'", "GRANT CONNECT ON DATABASE acme TO reader",
 			"GRANT SELECT ON cpu, v, cpu_1h TO reader",
 			"CREATE USER admin SUPERUSER PASSWORD 'pw'",
@@ -270,7 +271,7 @@ func TestCatalogsFiltered(t *testing.T) {
 		{"SELECT table_name FROM information_schema.views WHERE table_schema = 'public'", "v", "sv,v"},
 		{"SELECT rolname FROM pg_roles", "reader", "admin,reader"}, // boot is no role
 		{"SELECT view_name FROM ugnos.continuous_aggregates", "cpu_1h", "cpu_1h,secret_1h"},
-		{"SELECT name FROM ugnos.rules", "cpu_rule", "cpu_rule,secret_rule"}, // reader may run cpu_rule's query
+		{"SELECT name FROM ugnos.rules", "cpu_rule", "cpu_rule,hook_rule,secret_rule"}, // reader may run cpu_rule's query; hook_rule's URL is hidden
 		{"SELECT DISTINCT rule FROM ugnos.alerts", "cpu_rule", "cpu_rule,secret_rule"},
 		{"SELECT coalesce(table_name, '(database)') FROM ugnos.retention_policies", "cpu", "cpu,secret"},
 		{"SELECT DISTINCT tenant FROM ugnos.metrics WHERE tenant IS NOT NULL", "acme", "acme,other,postgres"},
