@@ -134,6 +134,9 @@ func TestRuleRunsWithOwnerRights(t *testing.T) {
 	if _, err := rowsAs(bob, db, "SELECT ugnos_create_rule('spy', 'SELECT host, max(value) FROM out GROUP BY host', INTERVAL '1 hour')"); sqlState(err) != "42501" {
 		t.Fatalf("a rule reading a table without SELECT: %v, want 42501", err)
 	}
+	if _, err := rowsAs(bob, db, "SELECT ugnos_create_rule('fast', 'SELECT host, max(value) FROM cpu GROUP BY host', INTERVAL '1 millisecond')"); sqlState(err) != "22023" {
+		t.Fatalf("an ordinary role's rule every 1ms: %v, want 22023", err)
+	}
 	if _, err := rowsAs(bob, db, "SELECT ugnos_create_rule('hook', 'SELECT host, max(value) FROM cpu GROUP BY host', INTERVAL '1 hour', INTERVAL '0 s', 'http://127.0.0.1:1/')"); sqlState(err) != "42501" {
 		t.Fatalf("an ordinary role's webhook rule: %v, want 42501", err)
 	}

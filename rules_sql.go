@@ -33,6 +33,10 @@ import (
 // HTTP): the rule then runs with the token's privileges, none once it is
 // revoked.
 
+// minRuleEvery is the shortest interval at which an ordinary role's
+// rules run (evaluation slots are shared by every database).
+const minRuleEvery = 100 * time.Millisecond
+
 func (s *pgSession) ruleFunctions() []*functions.Scalar {
 	return []*functions.Scalar{
 		{Name: "ugnos_create_rule", Volatile: true, Resolve: s.resolveCreateRule},
@@ -79,6 +83,9 @@ func (s *pgSession) resolveCreateRule(a []functions.Type) (functions.Type, funct
 	}
 	return functions.TInt, volatileKernel(functions.TInt, func(args []any) (any, error) {
 		def := RuleDefinition{Name: args[0].(string), Query: args[1].(string), Every: intervalDuration(args[2].(functions.Interval))}
+		if _, ordinary := s.db.ordinaryRole(s.client); ordinary && def.Every < minRuleEvery {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "rule %q: every must be at least %v for a role that is not a superuser", def.Name, minRuleEvery)
+		}
 		if len(args) > 3 {
 			def.For = intervalDuration(args[3].(functions.Interval))
 		}
