@@ -225,13 +225,13 @@ func (db *DB) tokenRole(name string) Role {
 func (s *pgSession) tokenFunctions() []*functions.Scalar {
 	return []*functions.Scalar{
 		adminFunc("ugnos_create_token", 3, func(args []any) (string, error) {
-			if err := s.db.mayManageRoles(s.client); err != nil {
+			if err := s.db.authorizeSuperuser(s.client, "ugnos_create_token"); err != nil {
 				return "", err
 			}
 			return s.db.CreateToken(args[0].(string), args[1].(string), args[2].(string))
 		}),
 		adminFunc("ugnos_revoke_token", 1, func(args []any) (string, error) {
-			if err := s.db.mayManageRoles(s.client); err != nil {
+			if err := s.db.authorizeSuperuser(s.client, "ugnos_revoke_token"); err != nil {
 				return "", err
 			}
 			name := args[0].(string)

@@ -168,9 +168,13 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, user, msg 
 // forbidden answers 403 for an authenticated request without the
 // privilege, and writes the audit log line.
 func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, sess *ugnos.Session, err error) {
+	s.auditDenied(r, sess, err)
+	httpError(w, http.StatusForbidden, "forbidden", err.Error())
+}
+
+func (s *Server) auditDenied(r *http.Request, sess *ugnos.Session, err error) {
 	s.log.Warn("audit: http permission denied", "user", sess.User, "remote", r.RemoteAddr,
 		"method", r.Method, "path", r.URL.Path, "sqlstate", "42501", "err", err)
-	httpError(w, http.StatusForbidden, "forbidden", err.Error())
 }
 
 // public paths answer without credentials.

@@ -311,6 +311,9 @@ func TestTokensInSQL(t *testing.T) {
 		}
 	}
 	out := logBuf.String()
+	if !strings.Contains(out, `audit: http permission denied" user=writer`) || !strings.Contains(out, "ugnos_create_token requires a superuser") {
+		t.Errorf("audit log lacks the refused token creation:\n%s", out)
+	}
 	if !strings.Contains(out, "audit: http authentication failed") || strings.Contains(out, secret) {
 		t.Errorf("audit log lacks the failure or holds the secret:\n%s", out)
 	}
