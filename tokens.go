@@ -5,10 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -76,43 +72,16 @@ type tokenSet struct {
 
 func loadTokens(dir string) (*tokenSet, error) {
 	ts := &tokenSet{dir: dir, byName: map[string]Token{}, byDigest: map[string]string{}}
-	if dir == "" {
-		return ts, nil
-	}
-	b, err := os.ReadFile(filepath.Join(dir, tokensFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return ts, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var list []Token
-	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", tokensFile)
-	}
+	list, err := readStateList[Token](dir, tokensFile)
 	for _, t := range list {
 		ts.byName[t.Name] = t
 		ts.byDigest[t.Digest] = t.Name
 	}
-	return ts, nil
+	return ts, err
 }
 
 // saveLocked writes tokens.json (mu held).
-func (ts *tokenSet) saveLocked() error {
-	if ts.dir == "" {
-		return nil
-	}
-	list := make([]Token, 0, len(ts.byName))
-	for _, t := range ts.byName {
-		list = append(list, t)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-	b, err := json.MarshalIndent(list, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(ts.dir, tokensFile, b)
-}
+func (ts *tokenSet) saveLocked() error { return writeStateList(ts.dir, tokensFile, ts.byName) }
 
 func tokenDigest(secret string) string {
 	h := sha256.Sum256([]byte(secret))
@@ -225,13 +194,13 @@ func (db *DB) tokenRole(name string) Role {
 func (s *pgSession) tokenFunctions() []*functions.Scalar {
 	return []*functions.Scalar{
 		adminFunc("ugnos_create_token", 3, func(args []any) (string, error) {
-			if err := s.db.mayManageRoles(s.client); err != nil {
+			if err := s.db.authorizeSuperuser(s.client, "ugnos_create_token"); err != nil {
 				return "", err
 			}
 			return s.db.CreateToken(args[0].(string), args[1].(string), args[2].(string))
 		}),
 		adminFunc("ugnos_revoke_token", 1, func(args []any) (string, error) {
-			if err := s.db.mayManageRoles(s.client); err != nil {
+			if err := s.db.authorizeSuperuser(s.client, "ugnos_revoke_token"); err != nil {
 				return "", err
 			}
 			name := args[0].(string)

@@ -1,11 +1,11 @@
 package httpapi
 
 import (
-	"crypto/subtle"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/ugnos/ugnos"
 )
@@ -84,14 +84,6 @@ func requestCredentials(r *http.Request) credentials {
 	return credentials{given: true, malformed: true}
 }
 
-// dummyVerifier is checked against when the user is unknown, so that the
-// answer takes as long as for a known one (it does not tell which users
-// exist).
-var dummyVerifier = sync.OnceValue(func() string {
-	v, _ := ugnos.SCRAMVerifier("ugnos dummy password for unknown users")
-	return v
-})
-
 // authenticate returns the session the request runs as; ok false means
 // it was answered (401).
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*ugnos.Session, bool) {
@@ -134,23 +126,32 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*ugnos.Se
 	return &ugnos.Session{User: c.user}, true
 }
 
-// checkPassword checks a user's password: a role's against its SCRAM
-// verifier, a server account's in constant time. Unknown users and roles
-// without a password cost the same verifier check.
+// checkPassword checks a user's password against a role's SCRAM
+// verifier or a server account's. Every path runs one key derivation, so
+// the time taken does not tell whether the user exists.
 func (s *Server) checkPassword(user, password string) bool {
+	verifier := s.accounts[user]
 	if role, ok := s.db.Role(user); ok {
-		if role.Verifier == "" {
-			ugnos.CheckPassword(dummyVerifier(), password)
-			return false
-		}
-		return ugnos.CheckPassword(role.Verifier, password)
+		verifier = role.Verifier
 	}
-	want, ok := s.cfg.Auth.Users[user]
-	if !ok {
-		ugnos.CheckPassword(dummyVerifier(), password)
+	if verifier == "" {
+		ugnos.CheckPassword(s.accounts[""], password)
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(password), []byte(want)) == 1
+	return ugnos.CheckPassword(verifier, password)
+}
+
+// accountVerifiers computes SCRAM verifiers of the server's accounts,
+// and under "" one of a random password that stands in for unknown users.
+func accountVerifiers(users map[string]string) map[string]string {
+	out := make(map[string]string, len(users)+1)
+	for name, pw := range users {
+		out[name], _ = ugnos.SCRAMVerifier(pw)
+	}
+	random := make([]byte, 32)
+	_, _ = rand.Read(random)
+	out[""], _ = ugnos.SCRAMVerifier(hex.EncodeToString(random))
+	return out
 }
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
@@ -167,9 +168,13 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, user, msg 
 // forbidden answers 403 for an authenticated request without the
 // privilege, and writes the audit log line.
 func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, sess *ugnos.Session, err error) {
+	s.auditDenied(r, sess, err)
+	httpError(w, http.StatusForbidden, "forbidden", err.Error())
+}
+
+func (s *Server) auditDenied(r *http.Request, sess *ugnos.Session, err error) {
 	s.log.Warn("audit: http permission denied", "user", sess.User, "remote", r.RemoteAddr,
 		"method", r.Method, "path", r.URL.Path, "sqlstate", "42501", "err", err)
-	httpError(w, http.StatusForbidden, "forbidden", err.Error())
 }
 
 // public paths answer without credentials.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -311,6 +312,9 @@ func TestTokensInSQL(t *testing.T) {
 		}
 	}
 	out := logBuf.String()
+	if !strings.Contains(out, `audit: http permission denied" user=writer`) || !strings.Contains(out, "ugnos_create_token requires a superuser") {
+		t.Errorf("audit log lacks the refused token creation:\n%s", out)
+	}
 	if !strings.Contains(out, "audit: http authentication failed") || strings.Contains(out, secret) {
 		t.Errorf("audit log lacks the failure or holds the secret:\n%s", out)
 	}
@@ -342,5 +346,39 @@ func TestTokensSurviveReopen(t *testing.T) {
 	}
 	if _, ok := db.LookupToken(secret + "x"); ok {
 		t.Error("a different secret matched")
+	}
+}
+
+// TestHTTPUnknownUsersTakeAsLong: failed Basic logins of a role, the
+// server's account and an unknown user each run one key derivation, so
+// their medians are alike (the bound catches a path that skips it).
+func TestHTTPUnknownUsersTakeAsLong(t *testing.T) {
+	_, ts, _ := authServer(t, slog.New(slog.DiscardHandler))
+	attempt := func(user string) time.Duration {
+		r, _ := http.NewRequest("GET", ts.URL+"/api/v1/query?db=acme&q=SELECT+1", nil)
+		r.SetBasicAuth(user, "wrong")
+		start := time.Now()
+		if resp, _ := do(t, r); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("%s with a wrong password: %d", user, resp.StatusCode)
+		}
+		return time.Since(start)
+	}
+	med := map[string][]time.Duration{}
+	users := []string{"reader", "ugnos", "mallory"}
+	for range 15 {
+		for _, u := range users {
+			med[u] = append(med[u], attempt(u))
+		}
+	}
+	m := map[string]time.Duration{}
+	for _, u := range users {
+		slices.Sort(med[u])
+		m[u] = med[u][len(med[u])/2]
+	}
+	t.Logf("failed login medians: %v", m)
+	for _, u := range users[1:] {
+		if r := float64(m[u]) / float64(m["reader"]); r < 0.5 || r > 2 {
+			t.Errorf("failed logins of %s take %.2f× as long as a role's", u, r)
+		}
 	}
 }

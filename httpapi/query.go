@@ -274,6 +274,9 @@ func (s *Server) sqlError(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 {
 		s.log.Error("query failed", "err", err)
 	}
+	if status == http.StatusForbidden {
+		s.auditDenied(r, session(r), err)
+	}
 	var e *errs.Error
 	pos := 0
 	if errors.As(err, &e) {

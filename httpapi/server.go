@@ -61,15 +61,18 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	handler http.Handler // mux behind authentication
-	started time.Time
-	reg     *prometheus.Registry // /metrics (metrics.go)
-	httpm   *httpMetrics
-	live    liveStreams // /api/v1/stream (stream.go)
+	// accounts are the SCRAM verifiers of cfg.Auth.Users ("": a stand-in
+	// for unknown users; auth.go)
+	accounts map[string]string
+	started  time.Time
+	reg      *prometheus.Registry // /metrics (metrics.go)
+	httpm    *httpMetrics
+	live     liveStreams // /api/v1/stream (stream.go)
 }
 
 // New returns the HTTP API of db.
 func New(db *ugnos.DB, cfg Config) *Server {
-	s := &Server{db: db, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), started: time.Now()}
+	s := &Server{db: db, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), started: time.Now(), accounts: accountVerifiers(cfg.Auth.Users)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -734,7 +734,10 @@ func retentionRec(tenant, table string, period int64) []byte {
 func (e *Engine) loadManifest() (uint64, error) {
 	b, err := os.ReadFile(filepath.Join(e.dir, manifestName))
 	if errors.Is(err, fs.ErrNotExist) {
+		// no checkpoint finished: segment and catalog files there are of
+		// a first checkpoint that crashed before its manifest
 		e.removeTemps()
+		e.removeUnlisted(&manifest{})
 		return 0, nil
 	}
 	if err != nil {

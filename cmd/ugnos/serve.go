@@ -291,6 +291,9 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("http listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil)
+	if tlsCfg == nil && checkLoopbackAddr(cfg.httpAddr) != nil {
+		log.Warn("HTTP listens beyond loopback without TLS: passwords and API tokens travel in the clear (set --tls-cert and --tls-key)")
+	}
 
 	start := time.Now()
 	db, err := ugnos.Open(cfg.dataDir, ugnos.WithSyncMode(cfg.syncMode), ugnos.WithLogger(log),
