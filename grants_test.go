@@ -1,8 +1,11 @@
 package ugnos_test
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -284,4 +287,37 @@ func TestTokenSessions(t *testing.T) {
 	if _, err := rowsAs(as("ann"), db, "SELECT ugnos_drop_rule('r')"); sqlState(err) != "42501" {
 		t.Fatalf("ann drops the token's rule: %v, want 42501", err)
 	}
+}
+
+// TestFilesWithoutOwnersLoad: caggs.json and rules.json written before
+// owners were kept (no owner fields) load with no owner: unrestricted.
+func TestFilesWithoutOwnersLoad(t *testing.T) {
+	dir := t.TempDir()
+	db := openDir(t, dir)
+	must(t, db.InsertBatch("acme", "m", []ugnos.Point{{Timestamp: base, Value: 2, Tags: ugnos.TagSet{"host": "a"}}}))
+	mustExec(t, db, "CREATE ROLE ann SUPERUSER")
+	for _, q := range []string{"CREATE MATERIALIZED VIEW m_1h WITH (ugnos.continuous, ugnos.refresh_interval = '1 hour') AS " + caggDef,
+		"SELECT ugnos_create_rule('r', 'SELECT host, max(value) FROM m GROUP BY host', INTERVAL '1 hour')"} {
+		if _, err := rowsAs(as("ann"), db, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	must(t, db.Close())
+	for _, f := range []string{"caggs.json", "rules.json"} {
+		p := filepath.Join(dir, f)
+		b, err := os.ReadFile(p)
+		must(t, err)
+		old := regexp.MustCompile(`,?\s*"owner": "ann"`).ReplaceAll(b, nil)
+		if bytes.Equal(old, b) || bytes.Contains(old, []byte("owner")) {
+			t.Fatalf("%s: no owner to remove, or one left:\n%s", f, old)
+		}
+		must(t, os.WriteFile(p, old, 0o600))
+	}
+	db = openDir(t, dir)
+	defer db.Close()
+	mustExec(t, db, "DROP ROLE ann") // would leave an owned aggregate without rights
+	wantRows(t, db, "SELECT owner IS NULL FROM ugnos.continuous_aggregates", "true")
+	wantRows(t, db, "SELECT name, owner IS NULL FROM ugnos.rules", "r true")
+	mustExec(t, db, "REFRESH MATERIALIZED VIEW m_1h")
+	wantRows(t, db, "SELECT host, max_v, n FROM _cagg_m_1h", "a 2 1")
 }
