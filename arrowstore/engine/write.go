@@ -508,6 +508,11 @@ func (c *seriesCatalog) findRow(h uint64, present uint16, in *input, i int) (uin
 // record that uses them comes after it in the WAL.
 func (t *table) createSeries(rows []int, sids []uint32, find func(i int) (uint32, bool), build func(i int) (uint64, []string)) error {
 	c := &t.cat
+	limit := t.seriesLimit()
+	if limit > 0 {
+		t.tn.seriesMu.Lock() // the count and the check are one step per tenant
+		defer t.tn.seriesMu.Unlock()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	first := uint32(len(c.tags))
@@ -520,6 +525,13 @@ func (t *table) createSeries(rows []int, sids []uint32, find func(i int) (uint32
 		sids[i] = c.create(h, tags)
 	}
 	last := uint32(len(c.tags))
+	if limit > 0 && last > first {
+		if have := t.tn.series.Load(); have > limit {
+			c.truncate(first)
+			adding := int64(last - first)
+			return t.e.seriesLimitError(t.tenant, limit, have-adding, adding)
+		}
+	}
 	if last == first || t.e.wal == nil {
 		return nil
 	}
@@ -543,4 +555,29 @@ func (t *table) createSeries(rows []int, sids []uint32, find func(i int) (uint32
 		return err
 	}
 	return nil
+}
+
+// seriesLimit is Options.SeriesLimit for the table (0: none).
+func (t *table) seriesLimit() int64 {
+	if t.e.opts.SeriesLimit == nil || t.tn == nil {
+		return 0
+	}
+	return t.e.opts.SeriesLimit(t.tenant, t.name)
+}
+
+func (e *Engine) seriesLimitError(tenant string, limit, have, adding int64) error {
+	if e.opts.SeriesLimitError != nil {
+		return e.opts.SeriesLimitError(tenant, limit, have, adding)
+	}
+	return errs.New(errs.ErrInvalidInput, "53400", "database %q would exceed its limit of %d series (it has %d, the write adds %d); nothing was written", tenant, limit, have, adding)
+}
+
+// TenantSeries is the number of series of a tenant's tables.
+func (e *Engine) TenantSeries(tenant string) int64 {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if tn := e.tenants[tenant]; tn != nil {
+		return tn.series.Load()
+	}
+	return 0
 }
