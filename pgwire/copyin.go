@@ -484,6 +484,15 @@ func (r *copyReader) write(ctx context.Context) error {
 			rec.Release()
 		}
 	}()
+	var rows int64
+	for _, rec := range recs {
+		rows += rec.NumRows()
+	}
+	// the database's ingest rate takes the whole COPY at once
+	ctx, err := r.conn.srv.db.AdmitIngest(ctx, r.conn.tenant, int(rows))
+	if err != nil {
+		return err
+	}
 	next := make(chan arrow.RecordBatch, len(recs))
 	for _, rec := range recs {
 		next <- rec
