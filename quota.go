@@ -424,7 +424,7 @@ func (db *DB) tenantUsages(name string, t *tenantQuota, all bool) []QuotaUsage {
 		case LimitSeries:
 			u.Usage = db.eng.TenantSeries(name)
 		}
-		if all || set || u.Rejected > 0 {
+		if all || set || u.Rejected > 0 || u.Usage >= 0 && t.conf.Load() != nil {
 			out = append(out, u)
 		}
 	}
@@ -898,4 +898,20 @@ func (qs *quotaSet) drop(tenant string) error {
 		return err
 	}
 	return nil
+}
+
+// RequestBodyLimit is the most bytes an HTTP request body for tenant may
+// have under its quota (0: no limit of its own).
+func (db *DB) RequestBodyLimit(tenant string) int64 {
+	if c := db.quotas.conf(tenant); c != nil {
+		return c.MaxRequestBytes
+	}
+	return 0
+}
+
+// RequestTooLarge is the (counted) refusal of an HTTP request body over
+// tenant's ugnos.max_request_bytes.
+func (db *DB) RequestTooLarge(tenant string, limit int64) error {
+	return db.quotaErr(tenant, LimitRequestBytes, "54000", "request body is larger than %s, the request size limit of database %q (%s); nothing was written",
+		formatLimit(unitBytes, limit), tenant, LimitRequestBytes)
 }
