@@ -164,6 +164,12 @@ func TestQuotaMaxSeries(t *testing.T) {
 	if err := db.Insert("acme", "cpu", 4, 1, ugnos.TagSet{"host": "e"}); err == nil {
 		t.Fatal("a fourth series was accepted")
 	}
+	// a new table at the limit: refused before it is made; CREATE TABLE is fine
+	quotaErr(t, db.Insert("acme", "disk", 4, 1, nil), "acme", ugnos.LimitSeries, "53400")
+	if tables, _ := db.ListSeries("acme", nil); strings.Join(tables, ",") != "cpu,mem" {
+		t.Fatalf("tables: %v", tables)
+	}
+	mustExec(t, db, "CREATE TABLE disk (time timestamptz, host text, value double precision)")
 	// other databases are unaffected
 	for i := range 10 {
 		must(t, db.Insert("other", "cpu", 1, 1, ugnos.TagSet{"host": string(rune('a' + i))}))
@@ -177,8 +183,8 @@ func TestQuotaMaxSeries(t *testing.T) {
 	if len(rows) == 1 {
 		usage, rejected, _ = strings.Cut(rows[0], " ")
 	}
-	if usage != "3" || rejected != "3" {
-		t.Fatalf("ugnos.quotas max_series usage %q rejected %q, want 3 and 3", usage, rejected)
+	if usage != "3" || rejected != "4" {
+		t.Fatalf("ugnos.quotas max_series usage %q rejected %q, want 3 and 4", usage, rejected)
 	}
 	// raising the limit admits them
 	mustExec(t, db, "ALTER DATABASE acme SET ugnos.max_series = 10")

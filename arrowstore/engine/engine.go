@@ -419,6 +419,12 @@ func (e *Engine) CreateTenant(name string) error {
 // The creation records are appended to the WAL; the caller's later Sync
 // makes them durable.
 func (e *Engine) tableForWrite(tenantName, name string) (*table, error) {
+	return e.tableFor(tenantName, name, true)
+}
+
+// tableFor is tableForWrite; rows says rows will be written (a new table
+// then needs room for a series under Options.SeriesLimit).
+func (e *Engine) tableFor(tenantName, name string, rows bool) (*table, error) {
 	if t, err := e.lookup(tenantName, name); err == nil {
 		return t, nil
 	}
@@ -446,6 +452,13 @@ func (e *Engine) tableForWrite(tenantName, name string) (*table, error) {
 	}
 	if t := tn.tables[name]; t != nil {
 		return t, nil
+	}
+	// a new table's first row is a new series: a tenant at its series
+	// limit gets no empty table from a refused write
+	if rows && e.opts.SeriesLimit != nil {
+		if limit := e.opts.SeriesLimit(tenantName, name); limit > 0 && tn.series.Load() >= limit {
+			return nil, e.seriesLimitError(tenantName, limit, tn.series.Load(), 1)
+		}
 	}
 	id := e.nextID
 	var en enc
@@ -607,7 +620,7 @@ func (e *Engine) CreateTable(tenantName, name string, cols []arrowstore.Column, 
 	if !e.HasTenant(tenantName) {
 		return unknownTenant(tenantName)
 	}
-	t, err := e.tableForWrite(tenantName, name)
+	t, err := e.tableFor(tenantName, name, false)
 	if err != nil {
 		return err
 	}
