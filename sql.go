@@ -120,7 +120,7 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		err = db.memErr(tenant, err)
 		db.queries.errors.add(err)
 	}
-	if err == nil && res.Rows != nil {
+	if err == nil && res != nil && res.Rows != nil {
 		res.Rows = db.limitResult(ctx, tenant, res.Rows, stop)
 	} else if stop != nil {
 		stop()
