@@ -51,7 +51,7 @@ func TestQuotaOverPgwire(t *testing.T) {
 		t.Fatalf("after one closed: %v", err)
 	}
 	defer ann3.Close(ctx)
-	su := ts.connect(t, "acme") // superusers count, and are never refused
+	su := ts.connect(t, "acme")                                          // superusers count, and are never refused
 	if _, err := su.Exec(ctx, "SET statement_timeout = 0"); err != nil { // nor bound by the database's timeout
 		t.Fatal(err)
 	}
