@@ -915,3 +915,33 @@ func (db *DB) RequestTooLarge(tenant string, limit int64) error {
 	return db.quotaErr(tenant, LimitRequestBytes, "54000", "request body is larger than %s, the request size limit of database %q (%s); nothing was written",
 		formatLimit(unitBytes, limit), tenant, LimitRequestBytes)
 }
+
+// CheckNewSeries checks, before a request that writes several records
+// (a line-protocol body's tables, a COPY's chunks) writes any, that their
+// new series fit the database's ugnos.max_series, so that a refusal
+// stores nothing of the request. tables[i] is recs[i]'s table. Nothing
+// to do without a limit.
+func (db *DB) CheckNewSeries(tenant string, tables []string, recs []arrow.RecordBatch) error {
+	c := db.quotas.conf(tenant)
+	if c == nil || c.MaxSeries <= 0 || len(recs) < 2 {
+		return nil // one record is one engine write: refused whole there
+	}
+	byTable := map[string][]arrow.RecordBatch{}
+	for i, rec := range recs {
+		if !strings.HasPrefix(tables[i], caggMatPrefix) {
+			byTable[tables[i]] = append(byTable[tables[i]], rec)
+		}
+	}
+	var adding int64
+	for table, rs := range byTable {
+		n, err := db.eng.NewSeries(tenant, table, rs...)
+		if err != nil {
+			return err
+		}
+		adding += n
+	}
+	if have := db.eng.TenantSeries(tenant); adding > 0 && have+adding > c.MaxSeries {
+		return db.seriesLimitError(tenant, c.MaxSeries, have, adding)
+	}
+	return nil
+}

@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/errs"
 )
@@ -195,6 +199,33 @@ func TestQuotaMaxSeries(t *testing.T) {
 	// raising the limit admits them
 	mustExec(t, db, "ALTER DATABASE acme SET ugnos.max_series = 10")
 	must(t, db.Insert("acme", "cpu", 4, 1, ugnos.TagSet{"host": "e"}))
+
+	// a request of several records (COPY chunks, line-protocol tables) is
+	// checked as a whole: series new in two records count once
+	rec := func(hosts ...string) arrow.RecordBatch {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema([]arrow.Field{
+			{Name: "time", Type: arrow.FixedWidthTypes.Timestamp_ns},
+			{Name: "host", Type: arrow.BinaryTypes.String},
+			{Name: "value", Type: arrow.PrimitiveTypes.Float64},
+		}, nil))
+		defer b.Release()
+		for i, h := range hosts {
+			b.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(i))
+			b.Field(1).(*array.StringBuilder).Append(h)
+			b.Field(2).(*array.Float64Builder).Append(1)
+		}
+		return b.NewRecordBatch()
+	}
+	r1, r2 := rec("a", "f", "g"), rec("f", "g", "h", "a")
+	defer r1.Release()
+	defer r2.Release()
+	must(t, db.CheckNewSeries("acme", []string{"cpu", "cpu"}, []arrow.RecordBatch{r1, r2}))
+	mustExec(t, db, "ALTER DATABASE acme SET ugnos.max_series = 6")
+	err = db.CheckNewSeries("acme", []string{"cpu", "cpu"}, []arrow.RecordBatch{r1, r2})
+	quotaErr(t, err, "acme", ugnos.LimitSeries, "53400")
+	if !strings.Contains(err.Error(), "it has 4 series and the write adds 3") {
+		t.Fatalf("counted: %v", err)
+	}
 }
 
 // TestQuotaIngestRate: writes beyond the database's rows per second are

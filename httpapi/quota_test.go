@@ -76,6 +76,18 @@ func TestQuotaHTTP(t *testing.T) {
 	if n := count(t, db, "acme", "cpu"); n != 15 {
 		t.Fatalf("rows: %d, want 15", n)
 	}
+	// over several measurements: a known series of cpu and two new ones
+	// of mem are refused together, one new one fits
+	resp, body = write("acme", "cpu,host=h0 v=1 1\nmem,host=x v=1 1\nmem,host=y v=1 1\n")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "ugnos.max_series") {
+		t.Fatalf("two new series in a second measurement: %d %s", resp.StatusCode, body)
+	}
+	if n := count(t, db, "acme", "cpu"); n != 15 {
+		t.Fatalf("rows: %d, want 15", n)
+	}
+	if resp, body := write("acme", "cpu,host=h1 v=1 2\nmem,host=x v=1 1\nmem,host=x v=2 2\n"); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("one new series: %d %s", resp.StatusCode, body)
+	}
 	// result rows: 54000, 400 with the limit named
 	resp, body = getQuery(t, ts, "acme", "SELECT * FROM cpu", "")
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "ugnos.max_result_rows") || !strings.Contains(body, "54000") {
@@ -98,8 +110,8 @@ func TestQuotaHTTP(t *testing.T) {
 	for _, want := range []string{
 		`ugnos_quota_limit{limit="ugnos.max_series",tenant="acme"} 3`,
 		`ugnos_quota_limit{limit="ugnos.max_request_bytes",tenant="acme"} 1024`,
-		`ugnos_quota_usage{limit="ugnos.max_series",tenant="acme"} 2`,
-		`ugnos_quota_rejections_total{limit="ugnos.max_series",tenant="acme"} 1`,
+		`ugnos_quota_usage{limit="ugnos.max_series",tenant="acme"} 3`,
+		`ugnos_quota_rejections_total{limit="ugnos.max_series",tenant="acme"} 2`,
 		`ugnos_quota_rejections_total{limit="ugnos.max_ingest_rows_per_second",tenant="acme"} 1`,
 		`ugnos_quota_rejections_total{limit="ugnos.max_request_bytes",tenant="acme"} 1`,
 		`ugnos_quota_rejections_total{limit="ugnos.max_result_rows",tenant="acme"} 1`,

@@ -104,9 +104,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 		return
 	}
 	recs := make([]arrow.RecordBatch, len(b.tables))
+	names := make([]string, len(b.tables))
 	var rows int64
 	for i, t := range b.tables {
-		recs[i] = t.record()
+		recs[i], names[i] = t.record(), t.name
 		rows += recs[i].NumRows()
 	}
 	defer func() {
@@ -114,6 +115,12 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 			rec.Release()
 		}
 	}()
+	// the database's series limit over the whole body, before anything is written
+	if err := s.db.CheckNewSeries(tenant, names, recs); err != nil {
+		status, code := writeErrorStatus(err)
+		fail(w, status, code, err.Error())
+		return
+	}
 	// the database's ingest rate takes the whole body at once
 	ctx, err := s.db.AdmitIngest(r.Context(), tenant, int(rows))
 	if err != nil {

@@ -111,6 +111,10 @@ func TestQuotaOverPgwire(t *testing.T) {
 	if _, err := su.PgConn().CopyFrom(ctx, strings.NewReader(sb.String()), "COPY m FROM STDIN"); err != nil {
 		t.Fatal(err)
 	}
+	// a COPY that brings a third series is refused whole
+	if _, err := su.PgConn().CopyFrom(ctx, strings.NewReader(sb.String()+"2024-01-01T00:00:00Z\tc\t1\n"), "COPY m FROM STDIN"); sqlState(err) != "53400" || !strings.Contains(err.Error(), "ugnos.max_series") {
+		t.Fatalf("COPY with a third series: %v", err)
+	}
 	_, err = queryAll(su, "SELECT * FROM m")
 	if sqlState(err) != "54000" || !strings.Contains(err.Error(), "ugnos.max_result_rows") {
 		t.Fatalf("2000 rows over 1000: %v", err)

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"math"
+	"slices"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -580,4 +582,84 @@ func (e *Engine) TenantSeries(tenant string) int64 {
 		return tn.series.Load()
 	}
 	return 0
+}
+
+// NewSeries counts the distinct series among records' rows (of one
+// table) that the table does not have yet (every one when the table does
+// not exist), without creating anything: for a caller that writes one
+// request as several records and checks a series limit over all of them
+// first (the count may be stale by the time it writes; Write itself
+// enforces Options.SeriesLimit).
+func (e *Engine) NewSeries(tenantName, tableName string, recs ...arrow.RecordBatch) (int64, error) {
+	var t *table
+	if tb, err := e.lookup(tenantName, tableName); err == nil {
+		t = tb
+		t.cat.mu.RLock()
+		defer t.cat.mu.RUnlock()
+	}
+	seen := map[string]struct{}{}
+	for _, rec := range recs {
+		if err := t.newSeries(rec, seen); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(seen)), nil
+}
+
+// newSeries adds the tag sets of rec's rows that t (nil: a table not
+// made yet) has no series of to seen. Caller holds t.cat.mu.
+func (t *table) newSeries(rec arrow.RecordBatch, seen map[string]struct{}) error {
+	in, err := prepareRecord(rec)
+	if err != nil {
+		return err
+	}
+	defer in.release()
+	known := t != nil
+	kin := &input{n: in.n} // findRow compares the table's tag columns only
+	if known {
+		s := t.schema.Load()
+		for ci := range in.tags {
+			ref, ok := s.byName[in.tags[ci].name]
+			if !ok || ref.kind != arrowstore.KindTag {
+				in.tags[ci].slot = -1 // a new tag column: its non-empty values are new series
+				continue
+			}
+			in.tags[ci].slot = ref.slot
+			kin.tags = append(kin.tags, in.tags[ci])
+		}
+	}
+	// the key of a tag set: its name=value pairs in name order
+	order := make([]int, len(in.tags))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(in.tags[a].name, in.tags[b].name) })
+	var key []byte
+	for i := 0; i < in.n; i++ {
+		var h uint64
+		var present uint16
+		found := known
+		key = key[:0]
+		for _, ci := range order {
+			tc := &in.tags[ci]
+			v := tc.value(i)
+			if v == "" {
+				continue
+			}
+			key = append(append(append(append(key, tc.name...), 0), v...), 0)
+			if tc.slot < 0 {
+				found = false
+				continue
+			}
+			h += tagHash(tc.slot, v)
+			present++
+		}
+		if found {
+			if _, ok := t.cat.findRow(h, present, kin, i); ok {
+				continue
+			}
+		}
+		seen[string(key)] = struct{}{}
+	}
+	return nil
 }
