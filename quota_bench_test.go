@@ -8,13 +8,19 @@ import (
 )
 
 // BenchmarkQuotaIngest: the cost of quotas on the ingest path. Batches of
-// 1000 points of 100 known series into a memory-only database, with no
-// quota, with ugnos.max_series set (not reached) and with the ingest rate
-// set too (never binding).
+// 1000 points and of one point, of known series, into a memory-only
+// database, with no quota, with ugnos.max_series set (not reached) and
+// with the ingest rate set too (never binding).
 //
 //	go test -run '^$' -bench BenchmarkQuotaIngest -benchmem -count 6 . | tee new.txt
 //	benchstat old.txt new.txt   (old.txt: the "none" case on the commit before quotas)
 func BenchmarkQuotaIngest(b *testing.B) {
+	for _, batch := range []int{1000, 1} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchQuotaIngest(b, batch) })
+	}
+}
+
+func benchQuotaIngest(b *testing.B, batch int) {
 	for _, c := range []struct {
 		name  string
 		setup []string
@@ -42,7 +48,7 @@ func BenchmarkQuotaIngest(b *testing.B) {
 			for i := range tags {
 				tags[i] = ugnos.TagSet{"host": fmt.Sprintf("h%03d", i), "dc": "eu"}
 			}
-			pts := make([]ugnos.Point, 1000)
+			pts := make([]ugnos.Point, batch)
 			ts := int64(0)
 			fill := func() {
 				for i := range pts {
@@ -50,9 +56,11 @@ func BenchmarkQuotaIngest(b *testing.B) {
 					pts[i] = ugnos.Point{Timestamp: ts, Value: float64(i), Tags: tags[i%len(tags)]}
 				}
 			}
-			fill()
-			if err := db.InsertBatch("acme", "cpu", pts); err != nil { // the series exist from here on
-				b.Fatal(err)
+			for range len(tags) { // the series exist from here on
+				fill()
+				if err := db.InsertBatch("acme", "cpu", pts); err != nil {
+					b.Fatal(err)
+				}
 			}
 			b.ReportAllocs()
 			for b.Loop() {
