@@ -96,6 +96,24 @@ func TestQuotaHTTP(t *testing.T) {
 	if resp, body := getQuery(t, ts, "other", "SELECT * FROM cpu", ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("other database's query: %d %s", resp.StatusCode, body)
 	}
+	// a query body over the request size limit
+	longQ := "SELECT 1" + strings.Repeat(" ", 2000)
+	for _, u := range []string{"/api/v1/query?db=acme", "/api/v1/query"} {
+		body := longQ
+		ct := "text/plain"
+		if !strings.Contains(u, "db=") {
+			body, ct = `{"db": "acme", "q": "`+longQ+`"}`, "application/json"
+		}
+		resp, err := http.Post(ts.URL+u, ct, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "ugnos.max_request_bytes") {
+			t.Fatalf("long query body to %s: %d %s", u, resp.StatusCode, b)
+		}
+	}
 	// healthy
 	if resp, err := http.Get(ts.URL + "/health"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("/health: %v %v", resp, err)
@@ -113,7 +131,7 @@ func TestQuotaHTTP(t *testing.T) {
 		`ugnos_quota_usage{limit="ugnos.max_series",tenant="acme"} 3`,
 		`ugnos_quota_rejections_total{limit="ugnos.max_series",tenant="acme"} 2`,
 		`ugnos_quota_rejections_total{limit="ugnos.max_ingest_rows_per_second",tenant="acme"} 1`,
-		`ugnos_quota_rejections_total{limit="ugnos.max_request_bytes",tenant="acme"} 1`,
+		`ugnos_quota_rejections_total{limit="ugnos.max_request_bytes",tenant="acme"} 3`,
 		`ugnos_quota_rejections_total{limit="ugnos.max_result_rows",tenant="acme"} 1`,
 	} {
 		if !strings.Contains(string(m), want) {
