@@ -62,8 +62,9 @@ import (
 //     result's Arrow columns): results of client statements. 54000.
 //   - ugnos.max_request_bytes: HTTP request bodies (413).
 //
-// Writes and queries of the embedded API without a session are bound by
-// max_series and the ingest rate only; continuous aggregates'
+// Writes and queries of the embedded API without a session (rules and
+// continuous aggregates included) are bound by max_series, the ingest
+// rate and the query memory only; continuous aggregates'
 // materializations are counted in max_series but never refused.
 
 const quotasFile = "quotas.json"
