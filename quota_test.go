@@ -140,6 +140,11 @@ func TestQuotaSQL(t *testing.T) {
 	check(mem, want)
 	mustExec(t, db, "ALTER DATABASE acme RESET ALL")
 	check(db, map[string]string{"connection_limit": "3", "ugnos.max_series": "0", "statement_timeout": "0"})
+	mustExec(t, db, "ALTER DATABASE acme WITH CONNECTION LIMIT 4")
+	mustExec(t, db, "ALTER DATABASE acme SET ugnos.max_result_rows TO 7")
+	check(db, map[string]string{"connection_limit": "4", "ugnos.max_result_rows": "7"})
+	mustExec(t, db, "ALTER DATABASE acme SET ugnos.max_result_rows TO DEFAULT")
+	check(db, map[string]string{"ugnos.max_result_rows": "0"})
 	mustExec(t, db, "DROP DATABASE acme")
 	if q := db.Quota("acme"); q.ConnectionLimit != -1 {
 		t.Fatalf("a dropped database keeps its quota: %+v", q)
