@@ -3,8 +3,12 @@ package ugnos_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -318,4 +322,50 @@ func TestQuotaQueries(t *testing.T) {
 		t.Fatalf("rejections: %s", got)
 	}
 	_ = context.Background
+}
+
+// TestQuotaMaxSeriesConcurrent: writers creating series at once in
+// several tables of a database never take it past its limit.
+func TestQuotaMaxSeriesConcurrent(t *testing.T) {
+	db, err := ugnos.Open("")
+	must(t, err)
+	defer db.Close()
+	mustExec(t, db, "CREATE DATABASE acme")
+	mustExec(t, db, "ALTER DATABASE acme SET ugnos.max_series = 50")
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				err := db.InsertBatch("acme", fmt.Sprintf("t%d", w%3), []ugnos.Point{
+					{Timestamp: 1, Value: 1, Tags: ugnos.TagSet{"w": fmt.Sprint(w), "i": fmt.Sprint(i)}},
+					{Timestamp: 1, Value: 1, Tags: ugnos.TagSet{"w": fmt.Sprint(w), "i": fmt.Sprint(i), "x": "1"}},
+				})
+				if err != nil {
+					var qe *ugnos.QuotaError
+					if !errors.As(err, &qe) {
+						t.Error(err)
+						return
+					}
+					refused.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rows, err := sltRunArgs2(db, "acme", "SELECT usage, rejected FROM ugnos.quotas WHERE name = 'ugnos.max_series'")
+	must(t, err)
+	if want := fmt.Sprintf("50 %d", refused.Load()); len(rows) != 1 || rows[0] != want {
+		t.Fatalf("usage and refusals: %v, want %s", rows, want)
+	}
+	var stored int64
+	for i := range 3 {
+		n, _ := strconv.ParseInt(countRows(t, db, "acme", fmt.Sprintf("t%d", i)), 10, 64)
+		stored += n
+	}
+	if stored != 50 {
+		t.Fatalf("rows stored: %d, want 50 (each write all or nothing)", stored)
+	}
 }
