@@ -79,6 +79,15 @@ var ugnosRelations = map[string][]planner.ScanColumn{
 	},
 	// the statement's database's retention: a row with table_name NULL
 	// for the database's default, one per table with its own policy
+	// the statement's database's quotas (quota.go): one row per limit;
+	// usage NULL where not meaningful
+	"quotas": {
+		{Name: "database", Kind: planner.KindField, T: functions.TText},
+		{Name: "name", Kind: planner.KindField, T: functions.TText},
+		{Name: "setting", Kind: planner.KindField, T: functions.TText}, // "0" / "-1": none
+		{Name: "usage", Kind: planner.KindField, T: functions.TInt},
+		{Name: "rejected", Kind: planner.KindField, T: functions.TInt},
+	},
 	"retention_policies": {
 		{Name: "table_name", Kind: planner.KindField, T: functions.TText},
 		{Name: "drop_after", Kind: planner.KindField, T: functions.TInterval},
@@ -124,6 +133,8 @@ func (t *ugnosTable) Scan(ctx context.Context, req arrowstore.ScanRequest) (arra
 		rec = metricsRecord(samples)
 	} else if t.name == "continuous_aggregates" {
 		rec = t.caggRecord()
+	} else if t.name == "quotas" {
+		rec = t.quotaRecord()
 	} else {
 		r, err := t.ruleRecord()
 		if err != nil {

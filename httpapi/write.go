@@ -12,10 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/arrowstore"
@@ -74,10 +78,18 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 	}
 	buf := getBody()
 	defer putBody(buf)
-	if status, err := s.readBody(r, buf); err != nil {
+	limit := s.cfg.maxBody()
+	own := s.db.RequestBodyLimit(tenant) // the database's quota
+	if own > 0 && own < limit {
+		limit = own
+	}
+	if status, err := s.readBody(r, buf, limit); err != nil {
 		code := "invalid"
 		if status == http.StatusRequestEntityTooLarge {
 			code = "request too large"
+			if limit == own {
+				err = s.db.RequestTooLarge(tenant, own)
+			}
 		}
 		fail(w, status, code, err.Error())
 		return
@@ -102,10 +114,36 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 		fail(w, http.StatusBadRequest, "invalid", lineMessage(body, err))
 		return
 	}
-	for _, t := range b.tables {
-		rec := t.record()
-		err := s.db.WriteRecord(r.Context(), tenant, t.name, rec)
-		rec.Release()
+	recs := make([]arrow.RecordBatch, len(b.tables))
+	names := make([]string, len(b.tables))
+	var rows int64
+	for i, t := range b.tables {
+		recs[i], names[i] = t.record(), t.name
+		rows += recs[i].NumRows()
+	}
+	defer func() {
+		for _, rec := range recs {
+			rec.Release()
+		}
+	}()
+	// the database's series limit over the whole body, before anything is written
+	if err := s.db.CheckNewSeries(tenant, names, recs); err != nil {
+		status, code := writeErrorStatus(err)
+		fail(w, status, code, err.Error())
+		return
+	}
+	// the database's ingest rate takes the whole body at once
+	ctx, err := s.db.AdmitIngest(r.Context(), tenant, int(rows))
+	if err != nil {
+		var qe *ugnos.QuotaError
+		if errors.As(err, &qe) {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(max(qe.RetryAfter.Seconds(), 1))), 10))
+		}
+		fail(w, http.StatusTooManyRequests, "too many requests", err.Error())
+		return
+	}
+	for i, t := range b.tables {
+		err := s.db.WriteRecord(ctx, tenant, t.name, recs[i])
 		if err != nil {
 			status, code := writeErrorStatus(err)
 			s.log.Warn("line protocol write", "tenant", tenant, "table", t.name, "err", err)
@@ -117,9 +155,9 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 }
 
 // readBody reads the (possibly gzipped) body into buf, at most
-// cfg.maxBody() bytes after decoding.
-func (s *Server) readBody(r *http.Request, buf *bytes.Buffer) (int, error) {
-	limit := s.cfg.maxBody()
+// limit bytes after decoding (Config.MaxBodyBytes, or the database's
+// ugnos.max_request_bytes when smaller).
+func (s *Server) readBody(r *http.Request, buf *bytes.Buffer, limit int64) (int, error) {
 	if r.ContentLength > limit {
 		return http.StatusRequestEntityTooLarge, fmt.Errorf("request body is %d bytes, more than the limit of %d", r.ContentLength, limit)
 	}
