@@ -532,9 +532,7 @@ func (e *Engine) Stats() Stats {
 	}
 	st.IngestedRows = e.ingested.Load()
 	st.Writes = e.writes.Load()
-	if e.wal != nil {
-		st.WAL = e.wal.Stats()
-	}
+	st.WAL = e.walStats()
 	st.Uptime = time.Since(e.started)
 	st.Checkpoints = e.checkpoints.Load()
 	st.Compactions = e.compactions.Load()
@@ -657,6 +655,17 @@ func (e *Engine) AddColumns(tenantName, name string, cols []arrowstore.Column, i
 		return err
 	}
 	return e.syncAll()
+}
+
+// walStats are the write-ahead log's figures (zero without one). It
+// holds closeMu shared: Restore replaces e.wal holding it exclusively.
+func (e *Engine) walStats() wal.Stats {
+	e.closeMu.RLock()
+	defer e.closeMu.RUnlock()
+	if e.wal == nil {
+		return wal.Stats{}
+	}
+	return e.wal.Stats()
 }
 
 // syncAll waits until everything appended is durable.

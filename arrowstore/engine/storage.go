@@ -882,7 +882,7 @@ func (e *Engine) needCheckpoint() bool {
 	if lim, mem := e.opts.MemoryLimit, e.memoryBytes(); lim > 0 && mem > lim { // memoryBytes refreshes memEst
 		return true
 	}
-	return uint64(e.wal.Stats().AppendedLSN)-e.ckptLSN.Load() > e.opts.walCheckpointBytes()
+	return uint64(e.walStats().AppendedLSN)-e.ckptLSN.Load() > e.opts.walCheckpointBytes()
 }
 
 // memoryBytes is what the in-memory tier holds (and, as a side effect,
