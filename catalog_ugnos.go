@@ -77,8 +77,6 @@ var ugnosRelations = map[string][]planner.ScanColumn{
 		{Name: "definition", Kind: planner.KindField, T: functions.TText},
 		{Name: "owner", Kind: planner.KindField, T: functions.TText}, // the role it refreshes as; NULL: none (unrestricted)
 	},
-	// the statement's database's retention: a row with table_name NULL
-	// for the database's default, one per table with its own policy
 	// the statement's database's quotas (quota.go): one row per limit;
 	// usage NULL where not meaningful
 	"quotas": {
@@ -88,6 +86,16 @@ var ugnosRelations = map[string][]planner.ScanColumn{
 		{Name: "usage", Kind: planner.KindField, T: functions.TInt},
 		{Name: "rejected", Kind: planner.KindField, T: functions.TInt},
 	},
+	// the server's API tokens (tokens.go), for superusers (others see
+	// none); the secrets are not kept
+	"tokens": {
+		{Name: "name", Kind: planner.KindField, T: functions.TText},
+		{Name: "database", Kind: planner.KindField, T: functions.TText},
+		{Name: "scope", Kind: planner.KindField, T: functions.TText},
+		{Name: "created", Kind: planner.KindField, T: functions.TTimestamp},
+	},
+	// the statement's database's retention: a row with table_name NULL
+	// for the database's default, one per table with its own policy
 	"retention_policies": {
 		{Name: "table_name", Kind: planner.KindField, T: functions.TText},
 		{Name: "drop_after", Kind: planner.KindField, T: functions.TInterval},
@@ -135,6 +143,8 @@ func (t *ugnosTable) Scan(ctx context.Context, req arrowstore.ScanRequest) (arra
 		rec = t.caggRecord()
 	} else if t.name == "quotas" {
 		rec = t.quotaRecord()
+	} else if t.name == "tokens" {
+		rec = t.tokenRecord()
 	} else {
 		r, err := t.ruleRecord()
 		if err != nil {

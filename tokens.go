@@ -10,6 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/functions"
 )
@@ -207,4 +211,21 @@ func (s *pgSession) tokenFunctions() []*functions.Scalar {
 			return name, s.db.RevokeToken(name)
 		}),
 	}
+}
+
+// tokenRecord lays the tokens out as the rows of ugnos.tokens: every
+// token for superusers, none for others.
+func (t *ugnosTable) tokenRecord() arrow.RecordBatch {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, t.Schema())
+	defer b.Release()
+	if _, ordinary := t.db.ordinaryRole(t.client); ordinary {
+		return b.NewRecordBatch()
+	}
+	for _, tok := range t.db.Tokens() {
+		b.Field(0).(*array.StringBuilder).Append(tok.Name)
+		b.Field(1).(*array.StringBuilder).Append(tok.Tenant)
+		b.Field(2).(*array.StringBuilder).Append(tok.Scope)
+		b.Field(3).(*array.TimestampBuilder).Append(arrow.Timestamp(tok.Created.UnixNano()))
+	}
+	return b.NewRecordBatch()
 }

@@ -275,7 +275,16 @@ func TestTokensInSQL(t *testing.T) {
 	if len(secret) != len("ugnos_")+43 {
 		t.Fatalf("no token secret in %q", body)
 	}
-	r, _ := http.NewRequest("GET", ts.URL+"/api/v1/query?db=acme&q=SELECT+count(*)+FROM+cpu", nil)
+	if resp, body := adminQ("SELECT name, database, scope FROM ugnos.tokens ORDER BY name"); resp.StatusCode != 200 ||
+		!strings.Contains(body, "grafana,acme,read\r\nread,acme,read\r\nwrite,acme,write") || strings.Contains(body, "ugnos_") {
+		t.Errorf("ugnos.tokens for a superuser: %d %q", resp.StatusCode, body)
+	}
+	r, _ := http.NewRequest("GET", ts.URL+"/api/v1/query?"+url.Values{"db": {"acme"}, "q": {"SELECT count(*) FROM ugnos.tokens"}, "format": {"csv"}}.Encode(), nil)
+	r.SetBasicAuth("reader", "pw")
+	if resp, body := do(t, r); resp.StatusCode != 200 || !strings.HasSuffix(strings.TrimSpace(body), "0") {
+		t.Errorf("ugnos.tokens for an ordinary role: %d %q, want no rows", resp.StatusCode, body)
+	}
+	r, _ = http.NewRequest("GET", ts.URL+"/api/v1/query?db=acme&q=SELECT+count(*)+FROM+cpu", nil)
 	r.Header.Set("Authorization", "Bearer "+secret)
 	if resp, body := do(t, r); resp.StatusCode != 200 || !strings.Contains(body, "1") {
 		t.Errorf("query with the new token: %d %s", resp.StatusCode, body)
