@@ -11,20 +11,21 @@ import (
 
 	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/internal/fuzzcheck"
 )
 
 // FuzzSQL parses, plans and runs arbitrary statements against a small
 // table: no input may panic, and every error must be a typed error with a
 // SQLSTATE. Seeds: every statement of testdata/sql/*.slt.
 //
-//	go test -run '^$' -fuzz FuzzSQL -fuzztime 30s .
+//	go test -run '^$' -fuzz '^FuzzSQL$' -fuzztime 30s .
 func FuzzSQL(f *testing.F) { fuzzSQL(f, false) }
 
 // FuzzPlan is FuzzSQL without running anything: parse, bind and plan
 // (through Describe, which also infers parameter types). It is quick and
 // deterministic enough for the short run in make test.
 //
-//	go test -run '^$' -fuzz FuzzPlan -fuzztime 30s .
+//	go test -run '^$' -fuzz '^FuzzPlan$' -fuzztime 30s .
 func FuzzPlan(f *testing.F) { fuzzSQL(f, true) }
 
 func fuzzSQL(f *testing.F, planOnly bool) {
@@ -64,7 +65,22 @@ func fuzzSQL(f *testing.F, planOnly bool) {
 			f.Fatal(err)
 		}
 	}
+	for _, q := range []string{
+		"SELECT * FROM cpu WHERE " + strings.Repeat("(", 200) + "usage_user > 1" + strings.Repeat(")", 200),
+		"SELECT " + strings.Repeat("(SELECT ", 50) + "1" + strings.Repeat(")", 50),
+		"SELECT * FROM cpu a" + strings.Repeat(" JOIN cpu USING (time)", 20),
+		"SELECT time_bucket('1 ns', time), count(*) FROM cpu WHERE time > '1677-09-22' GROUP BY 1",
+		"SELECT time_bucket_gapfill('1 ns', time, '1970-01-01', '2262-04-11'), count(*) FROM cpu GROUP BY 1",
+		"SELECT generate_series(1, 9223372036854775807)", "SELECT repeat('x', 2147483647)",
+		"SELECT * FROM cpu ORDER BY 1 LIMIT 9223372036854775807 OFFSET 9223372036854775807",
+		"SELECT \"\xff\", '\xc3\x28' FROM cpu", "SELECT $1, $2 FROM cpu WHERE n = $3",
+		"INSERT INTO cpu (time, hostname) SELECT time, hostname FROM cpu",
+		"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT * FROM r",
+	} {
+		f.Add(q)
+	}
 	f.Fuzz(func(t *testing.T, q string) {
+		defer fuzzcheck.Start(t, 30*time.Second)()
 		if planOnly {
 			_, err := db.Describe(context.Background(), "postgres", q)
 			var e *errs.Error
