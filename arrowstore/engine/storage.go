@@ -887,7 +887,10 @@ func (e *Engine) needCheckpoint() bool {
 	if lim, mem := e.opts.MemoryLimit, e.memoryBytes(); lim > 0 && mem > lim { // memoryBytes refreshes memEst
 		return true
 	}
-	return uint64(e.wal.Stats().AppendedLSN)-e.ckptLSN.Load() > e.opts.walCheckpointBytes()
+	e.closeMu.RLock() // Restore replaces the WAL under closeMu
+	w := e.wal
+	e.closeMu.RUnlock()
+	return uint64(w.Stats().AppendedLSN)-e.ckptLSN.Load() > e.opts.walCheckpointBytes()
 }
 
 // memoryBytes is what the in-memory tier holds (and, as a side effect,
