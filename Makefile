@@ -43,7 +43,7 @@ fuzz:
 # testdata/fuzz/<name>/ (also run as ordinary tests by go test).
 FUZZ = FuzzParse:./sql/ FuzzPlan:. FuzzSQL:. FuzzMessages:./pgwire/ FuzzDecode:./httpapi/ \
 	FuzzReplay:./arrowstore/wal/ FuzzSegment:./arrowstore/segment/ FuzzMeta:./arrowstore/segment/ \
-	FuzzManifest:./arrowstore/engine/ FuzzSnapshot:./arrowstore/engine/
+	FuzzManifest:./arrowstore/engine/ FuzzSnapshot:./arrowstore/engine/ FuzzRestoreSideFiles:.
 FUZZTEST ?= 3s
 
 # fuzz-run runs every target of FUZZ for $(1). Go 1.26's coordinator can
