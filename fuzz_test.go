@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zeebo/xxh3"
+	"go.uber.org/goleak"
 
 	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/errs"
@@ -83,8 +84,13 @@ func fuzzSQL(f *testing.F, planOnly bool) {
 	} {
 		f.Add(q)
 	}
+	// what a statement may start for good: rules' and continuous
+	// aggregates' background loops
+	lasting := []goleak.Option{goleak.IgnoreAnyFunction("github.com/ugnos/ugnos.(*ruleSet).start.func1"),
+		goleak.IgnoreAnyFunction("github.com/ugnos/ugnos.(*ruleSet).newBatch.func1"),
+		goleak.IgnoreAnyFunction("github.com/ugnos/ugnos.(*caggSet).start.func1")}
 	f.Fuzz(func(t *testing.T, q string) {
-		defer fuzzcheck.Start(t, 30*time.Second)()
+		defer fuzzcheck.Start(t, 30*time.Second, lasting...)()
 		if planOnly {
 			_, err := db.Describe(context.Background(), "postgres", q)
 			var e *errs.Error

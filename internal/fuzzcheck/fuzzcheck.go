@@ -19,8 +19,10 @@ import (
 // every goroutine's stack: go test -fuzz has no limit of its own per
 // input, and a crash is what makes it keep the input as a failure.
 // Goroutines started after Start must be gone by the end, and so must
-// the files opened since (Linux: /proc/self/fd).
-func Start(t testing.TB, limit time.Duration) func() {
+// the files opened since (Linux: /proc/self/fd), except goroutines that
+// ignore matches (those an input may start for good, such as a
+// continuous aggregate's refresher).
+func Start(t testing.TB, limit time.Duration, ignore ...goleak.Option) func() {
 	t.Helper()
 	name := t.Name()
 	watchdog := time.AfterFunc(limit, func() {
@@ -36,7 +38,7 @@ func Start(t testing.TB, limit time.Duration) func() {
 		if t.Failed() {
 			return // a body cut short leaves its deferred closes undone
 		}
-		goleak.VerifyNone(t, before)
+		goleak.VerifyNone(t, append(ignore, before)...)
 		if fds < 0 {
 			return
 		}
