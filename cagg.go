@@ -421,11 +421,9 @@ func (cs *caggSet) load(db *DB) error {
 }
 
 func (cs *caggSet) loadFrom(data []byte) error {
-	var f caggFileJSON
-	if data != nil {
-		if err := json.Unmarshal(data, &f); err != nil {
-			return errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", caggFile)
-		}
+	f, err := decodeCaggFile(data)
+	if err != nil {
+		return err
 	}
 	cs.mu.Lock()
 	for _, j := range f.Aggregates {
@@ -458,6 +456,26 @@ func (cs *caggSet) loadFrom(data []byte) error {
 		cs.start(c)
 	}
 	return nil
+}
+
+// decodeCaggFile decodes caggs.json (nil: none), checking what CREATE
+// MATERIALIZED VIEW guarantees and the refreshers rely on: names, a
+// positive bucket width and refresh interval.
+func decodeCaggFile(data []byte) (caggFileJSON, error) {
+	var f caggFileJSON
+	if data == nil {
+		return f, nil
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return f, errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", caggFile)
+	}
+	for _, j := range f.Aggregates {
+		d := j.caggDef
+		if d.Tenant == "" || d.Name == "" || d.Source == "" || d.Mat == "" || d.Width <= 0 || d.Refresh <= 0 || d.Lag < 0 {
+			return f, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "%s is damaged: continuous aggregate %q is not valid", caggFile, d.Name)
+		}
+	}
+	return f, nil
 }
 
 // ensureMat creates a materialization table lost in a crash between

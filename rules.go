@@ -323,66 +323,78 @@ func (r *rule) ownerName() string {
 // newRule validates a definition and builds its SQL (planned with the
 // rights of ctx's session).
 func (db *DB) newRule(ctx context.Context, tenant string, def RuleDefinition) (*rule, error) {
+	if err := checkRuleDef(def); err != nil {
+		return nil, err
+	}
+	r := &rule{tenant: tenant, def: def, groups: map[string]*alertGroup{}}
+	if def.Query != "" {
+		if _, err := db.Describe(ctx, tenant, def.Query); err != nil {
+			return nil, err
+		}
+		r.sql = def.Query
+	} else {
+		r.sql = thresholdSQL(def)
+	}
+	return r, nil
+}
+
+// checkRuleDef checks what a definition must be whatever the database
+// holds (newRule then plans its query).
+func checkRuleDef(def RuleDefinition) error {
 	bad := func(format string, args ...any) error {
 		return errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "rule %q: "+format, append([]any{def.Name}, args...)...)
 	}
 	if def.Name == "" {
-		return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "rule name is empty")
+		return errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "rule name is empty")
 	}
 	if def.Every <= 0 {
-		return nil, bad("every must be positive")
+		return bad("every must be positive")
 	}
 	if def.For < 0 {
-		return nil, bad("for must not be negative")
+		return bad("for must not be negative")
 	}
 	if def.Condition != "" && !slices.Contains([]string{">", ">=", "<", "<=", "==", "!="}, def.Condition) {
-		return nil, bad("unknown condition %q (>, >=, <, <=, ==, !=)", def.Condition)
+		return bad("unknown condition %q (>, >=, <, <=, ==, !=)", def.Condition)
 	}
 	for _, a := range def.Actions {
 		n := 0
 		if a.Webhook != nil {
 			n++
 			if !strings.HasPrefix(a.Webhook.URL, "http://") && !strings.HasPrefix(a.Webhook.URL, "https://") {
-				return nil, bad("webhook URL %q is not http(s)", a.Webhook.URL)
+				return bad("webhook URL %q is not http(s)", a.Webhook.URL)
 			}
 		}
 		if a.Insert != nil {
 			n++
 			if a.Insert.Table == "" {
-				return nil, bad("insert action without a table")
+				return bad("insert action without a table")
 			}
 		}
 		if a.Notify != nil {
 			n++
 			if a.Notify.Channel == "" {
-				return nil, bad("notify action without a channel")
+				return bad("notify action without a channel")
 			}
 		}
 		if n != 1 {
-			return nil, bad("an action must set exactly one of webhook, insert, notify")
+			return bad("an action must set exactly one of webhook, insert, notify")
 		}
 	}
-	r := &rule{tenant: tenant, def: def, groups: map[string]*alertGroup{}}
 	switch {
 	case def.Query != "" && def.Table != "":
-		return nil, bad("give either a query or a table, not both")
+		return bad("give either a query or a table, not both")
 	case def.Query != "":
-		if _, err := db.Describe(ctx, tenant, def.Query); err != nil {
-			return nil, err
-		}
-		r.sql = def.Query
 	case def.Table != "":
 		if def.Condition == "" {
-			return nil, bad("a threshold rule needs a condition")
+			return bad("a threshold rule needs a condition")
 		}
 		if def.Aggregation != "" && !slices.Contains(ruleAggs, def.Aggregation) {
-			return nil, bad("unknown aggregation %q", def.Aggregation)
+			return bad("unknown aggregation %q", def.Aggregation)
 		}
-		r.sql = thresholdSQL(def)
 	default:
-		return nil, bad("give a query or a table")
+		return bad("give a query or a table")
 	}
-	return r, nil
+	return nil
 }
 
 // thresholdSQL is the query of a threshold rule.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/ugnos/ugnos/arrowstore/engine"
+	"github.com/ugnos/ugnos/errs"
 )
 
 // Rules and recorded alerts are kept in rules.json and alerts.json in the
@@ -107,10 +108,13 @@ func (rs *ruleSet) load() error {
 func (rs *ruleSet) decodeRules(b []byte) (map[RuleID]*rule, RuleID, error) {
 	var st storedRules
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, 0, fmt.Errorf("decode %s: %w", rulesFile, err)
+		return nil, 0, errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", rulesFile)
 	}
 	rules, next := map[RuleID]*rule{}, max(st.NextID, 1)
 	for _, s := range st.Rules {
+		if err := checkRuleDef(s.Def); err != nil { // never registered so: a zero interval would panic its ticker
+			return nil, 0, errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", rulesFile)
+		}
 		r, err := rs.db.newRule(context.Background(), s.Tenant, s.Def)
 		if err != nil {
 			// a query that no longer plans (a dropped table) still loads

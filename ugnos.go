@@ -18,6 +18,8 @@ package ugnos
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -260,6 +262,9 @@ func (db *DB) snapshot(ctx context.Context, path string) error {
 // restored rules then run (a snapshot from before snapshots carried rules
 // leaves the current rules in place).
 func (db *DB) Restore(path string) error {
+	if err := db.checkSideFiles(path); err != nil {
+		return err
+	}
 	rs := db.rules
 	rs.admin.Lock()
 	defer rs.admin.Unlock()
@@ -287,6 +292,25 @@ func (db *DB) Restore(path string) error {
 		err = cerr
 	}
 	return err
+}
+
+// checkSideFiles decodes the rules and continuous aggregates of the
+// snapshot at path before anything is restored: ones that would not load
+// make the snapshot unusable (ErrCorrupt), not a restore half done.
+// Side files lie in the snapshot's files/ (see engine.SideFile); their
+// checksums are verified by the restore itself.
+func (db *DB) checkSideFiles(path string) error {
+	if b, err := os.ReadFile(filepath.Join(path, "files", rulesFile)); err == nil {
+		if _, _, err := db.rules.decodeRules(b); err != nil {
+			return err
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(path, "files", caggFile)); err == nil {
+		if _, err := decodeCaggFile(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetRetention sets how long a table keeps its rows (table ""; the

@@ -152,7 +152,7 @@ func build(n planner.Node, env Env) (Operator, error) {
 		op.mem = env.Mem
 		return op, nil
 	case *planner.Limit:
-		if srt, ok := n.Input.(*planner.Sort); ok && n.Count >= 0 && n.Count+n.Offset <= 1<<20 {
+		if srt, ok := n.Input.(*planner.Sort); ok && n.Count >= 0 && n.Count <= 1<<20 && n.Offset >= 0 && n.Offset <= 1<<20-n.Count { // no overflow
 			in, err := Build(srt.Input, env)
 			if err != nil {
 				return nil, err

@@ -463,7 +463,7 @@ func (l *limitOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		l.skip -= lo
 		hi := n
 		if l.left >= 0 {
-			hi = min(n, lo+l.left)
+			hi = lo + min(n-lo, l.left) // lo+l.left overflows for LIMIT near 2^63
 			l.left -= hi - lo
 		}
 		if lo == 0 && hi == n {

@@ -31,7 +31,7 @@ type pt struct {
 	v    float64
 }
 
-func writePts(t *testing.T, e *Engine, tenant, table string, pts []pt) {
+func writePts(t testing.TB, e *Engine, tenant, table string, pts []pt) {
 	t.Helper()
 	mem := memory.DefaultAllocator
 	tb, hb, vb := array.NewInt64Builder(mem), array.NewStringBuilder(mem), array.NewFloat64Builder(mem)
@@ -50,7 +50,7 @@ func writePts(t *testing.T, e *Engine, tenant, table string, pts []pt) {
 }
 
 // readAll returns every row of a table as "host@t=v", sorted.
-func readAll(t *testing.T, e *Engine, tenant, table string) []string {
+func readAll(t testing.TB, e *Engine, tenant, table string) []string {
 	t.Helper()
 	tb, err := e.Table(tenant, table)
 	if err != nil {
