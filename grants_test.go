@@ -24,24 +24,9 @@ func as(user string) context.Context {
 
 // rowsAs runs q in acme for the session of c and returns its rows sorted.
 func rowsAs(c context.Context, db *ugnos.DB, q string) ([]string, error) {
-	rd, err := db.SQL(c, "acme", q)
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Release()
-	var rows []string
-	for rd.Next() {
-		rec := rd.RecordBatch()
-		for i := 0; i < int(rec.NumRows()); i++ {
-			var cells []string
-			for j := 0; j < int(rec.NumCols()); j++ {
-				cells = append(cells, rec.Column(j).ValueStr(i))
-			}
-			rows = append(rows, strings.Join(cells, " "))
-		}
-	}
+	rows, err := sqlRows(c, db, "acme", q)
 	slices.Sort(rows)
-	return rows, rd.Err()
+	return rows, err
 }
 
 func wantRows(t *testing.T, db *ugnos.DB, q string, want ...string) {
