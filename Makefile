@@ -22,9 +22,7 @@ run: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime 15s .
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./sql/
-	$(GO) test -run '^$$' -fuzz '^FuzzMessages$$' -fuzztime 10s ./pgwire/
+	$(call fuzz-run,$(FUZZTEST))
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # bench runs the ingest benchmark, then the Go benchmarks of the main module.
@@ -38,12 +36,33 @@ soak:
 
 # fuzz runs every fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m).
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzReplay$$' -fuzztime $(FUZZTIME) ./arrowstore/wal/
-	$(GO) test -run '^$$' -fuzz '^FuzzSegment$$' -fuzztime $(FUZZTIME) ./arrowstore/segment/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./sql/
-	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) .
-	$(GO) test -run '^$$' -fuzz '^FuzzSQL$$' -fuzztime $(FUZZTIME) .
-	$(GO) test -run '^$$' -fuzz '^FuzzMessages$$' -fuzztime $(FUZZTIME) ./pgwire/
+	$(call fuzz-run,$(FUZZTIME))
+
+# FUZZ lists the fuzz targets as name:package; make test runs each for
+# FUZZTEST, make fuzz for FUZZTIME. Their corpora are in each package's
+# testdata/fuzz/<name>/ (also run as ordinary tests by go test).
+FUZZ = FuzzParse:./sql/ FuzzPlan:. FuzzSQL:. FuzzMessages:./pgwire/ FuzzDecode:./httpapi/ \
+	FuzzReplay:./arrowstore/wal/ FuzzSegment:./arrowstore/segment/ FuzzMeta:./arrowstore/segment/ \
+	FuzzManifest:./arrowstore/engine/ FuzzSnapshot:./arrowstore/engine/ FuzzRestoreSideFiles:.
+FUZZTEST ?= 3s
+
+# fuzz-run runs every target of FUZZ for $(1). Go 1.26's coordinator can
+# end a timed run with a bare "context deadline exceeded" and no failing
+# input (golang/go#75804, fixed in Go 1.27): such a run passes; one that
+# fails otherwise, or writes a failing input, fails.
+define fuzz-run
+	@for t in $(FUZZ); do \
+		name=$${t%%:*}; pkg=$${t#*:}; echo "fuzz $$name $$pkg for $(1)"; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(1) -fuzzminimizetime 10s $$pkg 2>&1); rc=$$?; \
+		echo "$$out" | tail -n 3; \
+		if [ $$rc -ne 0 ]; then \
+			if echo "$$out" | grep -q 'Failing input written' || ! echo "$$out" | grep -qx '    context deadline exceeded'; then \
+				echo "$$out"; exit 1; \
+			fi; \
+			echo "(golang/go#75804: a spurious deadline error at the end, no failing input)"; \
+		fi; \
+	done
+endef
 
 # lint fails if any file needs gofmt, then runs go vet and staticcheck on
 # both modules.

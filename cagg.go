@@ -86,6 +86,11 @@ type caggDef struct {
 	// timescaledb.materialized_only): faster, not real time.
 	MaterializedOnly bool      `json:"materialized_only,omitempty"`
 	Created          time.Time `json:"created"`
+	// Owner is the role that created the aggregate: refreshes read the
+	// raw table with its rights (grants.go). "": none, unrestricted
+	// (the embedded API, the server's own accounts, files written before
+	// owners were kept).
+	Owner string `json:"owner,omitempty"`
 }
 
 // caggColumn is an output column of the view, in order.
@@ -416,11 +421,9 @@ func (cs *caggSet) load(db *DB) error {
 }
 
 func (cs *caggSet) loadFrom(data []byte) error {
-	var f caggFileJSON
-	if data != nil {
-		if err := json.Unmarshal(data, &f); err != nil {
-			return errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", caggFile)
-		}
+	f, err := decodeCaggFile(data)
+	if err != nil {
+		return err
 	}
 	cs.mu.Lock()
 	for _, j := range f.Aggregates {
@@ -453,6 +456,26 @@ func (cs *caggSet) loadFrom(data []byte) error {
 		cs.start(c)
 	}
 	return nil
+}
+
+// decodeCaggFile decodes caggs.json (nil: none), checking what CREATE
+// MATERIALIZED VIEW guarantees and the refreshers rely on: names, a
+// positive bucket width and refresh interval.
+func decodeCaggFile(data []byte) (caggFileJSON, error) {
+	var f caggFileJSON
+	if data == nil {
+		return f, nil
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return f, errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", caggFile)
+	}
+	for _, j := range f.Aggregates {
+		d := j.caggDef
+		if d.Tenant == "" || d.Name == "" || d.Source == "" || d.Mat == "" || d.Width <= 0 || d.Refresh <= 0 || d.Lag < 0 {
+			return f, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "%s is damaged: continuous aggregate %q is not valid", caggFile, d.Name)
+		}
+	}
+	return f, nil
 }
 
 // ensureMat creates a materialization table lost in a crash between
@@ -654,7 +677,7 @@ func (cs *caggSet) start(c *cagg) {
 				}
 			}()
 			if err := c.refresh(ctx); err != nil && ctx.Err() == nil {
-				slog.Warn("continuous aggregate refresh failed", "tenant", c.def.Tenant, "view", c.def.Name, "err", err)
+				slog.Warn("continuous aggregate refresh failed", "tenant", c.def.Tenant, "view", c.def.Name, "owner", c.def.Owner, "err", err)
 			}
 			cancel()
 		}
@@ -688,8 +711,11 @@ func (c *cagg) horizon(now time.Time) int64 {
 }
 
 // refresh brings the materialization up to date: invalid spans are
-// recomputed and W moves to the bucket holding now-lag.
+// recomputed and W moves to the bucket holding now-lag. It reads the raw
+// table with the owner's rights, whoever asks: without SELECT on it the
+// refresh fails (42501) and materializes nothing.
 func (c *cagg) refresh(ctx context.Context) (err error) {
+	ctx = asOwner(ctx, c.def.Owner)
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
 	defer func() {

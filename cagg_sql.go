@@ -40,7 +40,7 @@ func (db *DB) createMatView(ctx context.Context, tenant string, p *planner.Plann
 		return nil, errs.New(errs.ErrNotFound, "3F000", "schema %q does not exist", s)
 	}
 	name := rv.GetRelname()
-	def := caggDef{Tenant: tenant, Name: name, Mat: caggMatPrefix + name, Created: time.Now().UTC()}
+	def := caggDef{Tenant: tenant, Name: name, Mat: caggMatPrefix + name, Created: time.Now().UTC(), Owner: db.ownerOf(sessionFrom(ctx))}
 	continuous := false
 	for _, o := range into.GetOptions() {
 		d := o.GetDefElem()
@@ -692,7 +692,11 @@ func (t *ugnosTable) caggRecord() arrow.RecordBatch {
 		}
 		b.Field(i).(*array.TimestampBuilder).Append(arrow.Timestamp(ns))
 	}
+	f := t.db.catalogFilter(t.client)
 	for _, c := range t.db.caggs.list(t.tenant) {
+		if !f.table(t.tenant, c.def.Name) {
+			continue
+		}
 		c.st.Lock()
 		str(0, c.def.Name)
 		str(1, c.def.Source)
@@ -711,6 +715,11 @@ func (t *ugnosTable) caggRecord() arrow.RecordBatch {
 			str(11, c.lastErr)
 		}
 		str(12, c.def.Query)
+		if c.def.Owner == "" {
+			b.Field(13).AppendNull()
+		} else {
+			str(13, c.def.Owner)
+		}
 		c.st.Unlock()
 	}
 	return b.NewRecordBatch()

@@ -40,7 +40,7 @@ type pgSession struct {
 
 func newPGSession(db *DB, tenant string, client *Session) *pgSession {
 	s := &pgSession{db: db, tenant: tenant, client: client}
-	fns := append(pgcatalog.Functions(s.snapshot), s.adminFunctions()...)
+	fns := append(append(pgcatalog.Functions(s.snapshot), s.adminFunctions()...), s.tokenFunctions()...)
 	fns = append(fns, s.retentionFunctions()...)
 	fns = append(fns, s.ruleFunctions()...)
 	s.reg = db.reg.With(fns...)
@@ -56,14 +56,26 @@ func (s *pgSession) context() context.Context {
 
 // snapshot builds the plain-data catalog of the tenant: databases, tables
 // (OIDs from engine table ids), views (columns from planning them) and the
-// registry's functions.
+// registry's functions; for an ordinary role only what it may see
+// (grants.go: catalogFilter).
 func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 	s.once.Do(func() {
 		db := s.db
-		snap := &pgcatalog.Snapshot{Database: s.tenant, Databases: db.eng.Tenants(), User: "ugnos",
+		f := db.catalogFilter(s.client)
+		snap := &pgcatalog.Snapshot{Database: s.tenant, User: "ugnos",
 			Version: ServerVersion, StartTime: db.eng.Started().UnixNano(), BackendPID: int64(os.Getpid())}
+		for _, d := range db.eng.Tenants() {
+			if f.database(d) {
+				snap.Databases = append(snap.Databases, d)
+			}
+		}
 		for _, r := range db.Roles() {
-			snap.Roles = append(snap.Roles, pgcatalog.Role{Name: r.Name, Superuser: r.Superuser, Login: r.Login})
+			if f.roleName(r.Name) {
+				snap.Roles = append(snap.Roles, pgcatalog.Role{Name: r.Name, Superuser: r.Superuser, Login: r.Login})
+			}
+		}
+		if f != nil && f.token != "" { // the session user is the token, no superuser (as a user that is no role would show)
+			snap.Roles = append(snap.Roles, pgcatalog.Role{Name: s.client.User, Login: true})
 		}
 		if c := s.client; c != nil {
 			if c.User != "" {
@@ -79,6 +91,9 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 		}
 		names, _ := db.eng.Tables(s.tenant)
 		for _, name := range names {
+			if !f.table(s.tenant, name) {
+				continue
+			}
 			t, err := db.eng.Table(s.tenant, name)
 			id, ok := db.eng.TableID(s.tenant, name)
 			if err != nil || !ok {
@@ -100,6 +115,9 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 			snap.Tables = append(snap.Tables, pt)
 		}
 		for _, name := range db.eng.Views(s.tenant) {
+			if !f.table(s.tenant, name) {
+				continue
+			}
 			q, _ := db.eng.View(s.tenant, name)
 			v := pgcatalog.View{OID: pgcatalog.ViewOID(name), Name: name, Definition: q}
 			if cols, err := s.viewColumns(name); err == nil {
@@ -108,12 +126,16 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 			snap.Views = append(snap.Views, v)
 		}
 		for _, c := range db.caggs.list(s.tenant) {
+			if !f.table(s.tenant, c.def.Name) {
+				continue
+			}
 			v := pgcatalog.View{OID: pgcatalog.ViewOID(c.def.Name), Name: c.def.Name, Definition: c.def.Query, Materialized: true}
 			if cols, err := s.viewColumns(c.def.Name); err == nil {
 				v.Columns = cols
 			}
 			snap.Views = append(snap.Views, v)
 		}
+		snap.Privilege = s.privilege
 		for _, name := range db.reg.Names() {
 			kind := "f"
 			if _, ok := db.reg.Aggregate(name); ok {
@@ -127,6 +149,24 @@ func (s *pgSession) snapshot() *pgcatalog.Snapshot {
 		s.snap = snap
 	})
 	return s.snap
+}
+
+// privilege answers has_table_privilege and has_database_privilege for
+// user ("": the session's) from the grants (grants.go).
+func (s *pgSession) privilege(user, kind, name, priv string) bool {
+	client := s.client
+	if user != "" {
+		client = &Session{User: user}
+	}
+	switch {
+	case kind == "database" && priv == "connect":
+		return client == nil || s.db.mayConnect(client, name) == nil
+	case kind == "table" && (priv == PrivSelect || priv == PrivInsert || priv == PrivDelete):
+		return s.db.authorizeTable(client, s.tenant, name, priv) == nil
+	case kind == "table" && priv == "truncate":
+		return s.db.authorizeTable(client, s.tenant, name, PrivDelete) == nil
+	}
+	return s.db.authorizeSuperuser(client, "") == nil // UPDATE, CREATE, TEMPORARY, …
 }
 
 // internalFuncs are registry entries that implement operators and
@@ -203,7 +243,7 @@ func (s *pgSession) table(name string) (arrowstore.Table, error) {
 	if schema, rel, ok := strings.Cut(name, "."); ok && (schema == "pg_catalog" || schema == "information_schema") {
 		return &systemTable{s: s, schema: schema, name: rel}, nil
 	} else if ok && schema == "ugnos" {
-		return &ugnosTable{db: s.db, tenant: s.tenant, name: rel}, nil
+		return &ugnosTable{db: s.db, tenant: s.tenant, name: rel, client: s.client}, nil
 	}
 	return s.db.eng.Table(s.tenant, name)
 }

@@ -21,7 +21,13 @@ import (
 // name (Metrics.Samples): counters and gauges as they are, summaries as
 // name_count and name_sum, histograms also as name_bucket rows with the
 // label le. Figures of every tenant are shown, whatever the statement's
-// tenant.
+// tenant; an ordinary role sees only those labelled with a database it
+// may connect to.
+//
+// An ordinary role sees in the others only what is defined on tables it
+// holds some privilege on (grants.go: catalogFilter): those continuous
+// aggregates and retention policies, the rules it owns or whose reads it
+// may run, and their alerts.
 var ugnosRelations = map[string][]planner.ScanColumn{
 	"metrics": {
 		{Name: "name", Kind: planner.KindField, T: functions.TText},
@@ -43,6 +49,7 @@ var ugnosRelations = map[string][]planner.ScanColumn{
 		{Name: "last_eval", Kind: planner.KindField, T: functions.TTimestamp},
 		{Name: "last_error", Kind: planner.KindField, T: functions.TText},
 		{Name: "evaluations", Kind: planner.KindField, T: functions.TInt},
+		{Name: "owner", Kind: planner.KindField, T: functions.TText}, // the role it runs as; NULL: none (unrestricted)
 	},
 	// events of the statement's database's rules, oldest first (the newest 1000 are kept)
 	"alerts": {
@@ -68,6 +75,24 @@ var ugnosRelations = map[string][]planner.ScanColumn{
 		{Name: "refreshes", Kind: planner.KindField, T: functions.TInt},
 		{Name: "last_error", Kind: planner.KindField, T: functions.TText},
 		{Name: "definition", Kind: planner.KindField, T: functions.TText},
+		{Name: "owner", Kind: planner.KindField, T: functions.TText}, // the role it refreshes as; NULL: none (unrestricted)
+	},
+	// the statement's database's quotas (quota.go): one row per limit;
+	// usage NULL where not meaningful
+	"quotas": {
+		{Name: "database", Kind: planner.KindField, T: functions.TText},
+		{Name: "name", Kind: planner.KindField, T: functions.TText},
+		{Name: "setting", Kind: planner.KindField, T: functions.TText}, // "0" / "-1": none
+		{Name: "usage", Kind: planner.KindField, T: functions.TInt},
+		{Name: "rejected", Kind: planner.KindField, T: functions.TInt},
+	},
+	// the server's API tokens (tokens.go), for superusers (others see
+	// none); the secrets are not kept
+	"tokens": {
+		{Name: "name", Kind: planner.KindField, T: functions.TText},
+		{Name: "database", Kind: planner.KindField, T: functions.TText},
+		{Name: "scope", Kind: planner.KindField, T: functions.TText},
+		{Name: "created", Kind: planner.KindField, T: functions.TTimestamp},
 	},
 	// the statement's database's retention: a row with table_name NULL
 	// for the database's default, one per table with its own policy
@@ -84,6 +109,7 @@ type ugnosTable struct {
 	db     *DB
 	tenant string // the statement's (relations of one database)
 	name   string
+	client *Session // the statement's session (what it may see)
 }
 
 func (t *ugnosTable) Name() string                                           { return "ugnos." + t.name }
@@ -105,9 +131,20 @@ func (t *ugnosTable) Scan(ctx context.Context, req arrowstore.ScanRequest) (arra
 	}
 	var rec arrow.RecordBatch
 	if t.name == "metrics" {
-		rec = metricsRecord(t.db.Metrics().Samples())
+		f := t.db.catalogFilter(t.client)
+		var samples []Sample
+		for _, s := range t.db.Metrics().Samples() {
+			if f == nil || s.Label == "tenant" && f.database(s.LabelValue) {
+				samples = append(samples, s)
+			}
+		}
+		rec = metricsRecord(samples)
 	} else if t.name == "continuous_aggregates" {
 		rec = t.caggRecord()
+	} else if t.name == "quotas" {
+		rec = t.quotaRecord()
+	} else if t.name == "tokens" {
+		rec = t.tokenRecord()
 	} else {
 		r, err := t.ruleRecord()
 		if err != nil {

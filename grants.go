@@ -2,6 +2,7 @@ package ugnos
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -47,20 +48,136 @@ func (db *DB) ordinaryRole(client *Session) (Role, bool) {
 	if client == nil {
 		return Role{}, false
 	}
+	if client.Token != "" {
+		return db.tokenRole(client.Token), true
+	}
 	r, ok := db.Role(client.User)
+	if !ok && client.owned {
+		return Role{Name: client.User}, true // a dropped owner: no privileges
+	}
 	if !ok || r.Superuser {
 		return Role{}, false
 	}
 	return r, true
 }
 
+// Owners. A continuous aggregate or rule records the role that created
+// it, and its refreshes or evaluations run with that role's rights, as a
+// session of it would (REVOKE, ALTER ROLE … NOSUPERUSER or DROP ROLE make
+// them fail with 42501). Created by the embedded API or by one of the
+// server's own accounts (a session user that is no role), it has no
+// owner and runs unrestricted, as they do.
+
+// ownerOf is the role recorded as owner of what a session creates. An
+// API token's session gets its user name, which is no role: no rights
+// (rules record a token owner themselves; continuous aggregates need a
+// superuser).
+func (db *DB) ownerOf(client *Session) string {
+	if client == nil {
+		return ""
+	}
+	if _, ok := db.Role(client.User); !ok && client.Token == "" {
+		return ""
+	}
+	return client.User
+}
+
+// asOwner returns ctx with the session background work of owner runs
+// under ("": none, unrestricted).
+func asOwner(ctx context.Context, owner string) context.Context {
+	return WithSession(ctx, ownerSession(owner))
+}
+
+// ownerSession is the session of owner's background work (nil for "").
+func ownerSession(owner string) *Session {
+	if owner == "" {
+		return nil
+	}
+	return &Session{User: owner, owned: true}
+}
+
+// tokenOwnerSession is the session of background work an API token owns
+// (a rule created over HTTP): the token's privileges, none once revoked.
+func tokenOwnerSession(token string) *Session {
+	return &Session{User: "token:" + token, Token: token, owned: true}
+}
+
+// Catalogs show an ordinary role only what it may see: the databases it
+// may connect to, the tables and views it holds some privilege on (and
+// what is defined on them), and its own role. PostgreSQL shows every
+// object to everyone; ugnos hides them, since databases are tenants.
+// Reading a hidden table by name is still 42501, as for any table
+// without SELECT.
+
+// catalogFilter is what an ordinary role sees; nil (superusers, the
+// server's own accounts, the embedded API): everything.
+type catalogFilter struct {
+	role  Role
+	token string // the API token whose privileges these are; "": a role's
+}
+
+func (db *DB) catalogFilter(client *Session) *catalogFilter {
+	r, ok := db.ordinaryRole(client)
+	if !ok {
+		return nil
+	}
+	return &catalogFilter{role: r, token: client.Token}
+}
+
+// owns: the session owns what owner (a role, or with token an API token)
+// owns, or is a superuser's.
+func (f *catalogFilter) owns(owner string, token bool) bool {
+	if f == nil {
+		return true
+	}
+	if token {
+		return owner == f.token
+	}
+	return f.token == "" && owner != "" && owner == f.role.Name
+}
+
+// database: a database the role may connect to.
+func (f *catalogFilter) database(name string) bool {
+	if f == nil {
+		return true
+	}
+	g := f.role.Grants[name]
+	return g != nil && g.Connect
+}
+
+// table: a table or view of tenant the role holds some privilege on.
+func (f *catalogFilter) table(tenant, name string) bool {
+	if f == nil {
+		return true
+	}
+	g := f.role.Grants[tenant]
+	return g != nil && (len(g.All) > 0 || len(g.Tables[name]) > 0)
+}
+
+// roleName: the role itself.
+func (f *catalogFilter) roleName(name string) bool {
+	return f == nil || f.token == "" && name == f.role.Name
+}
+
 // MayConnect checks the CONNECT privilege of user on a database.
 func (db *DB) MayConnect(user, tenant string) error {
-	r, ok := db.ordinaryRole(&Session{User: user})
+	return db.mayConnect(&Session{User: user}, tenant)
+}
+
+func (db *DB) mayConnect(client *Session, tenant string) error {
+	r, ok := db.ordinaryRole(client)
 	if !ok || r.Grants[tenant] != nil && r.Grants[tenant].Connect {
 		return nil
 	}
-	return errs.New(errs.ErrInvalidInput, "42501", "permission denied for database %s: user %q does not have CONNECT privilege", tenant, user)
+	return errs.New(errs.ErrPermissionDenied, errs.CodeInsufficientPriv, "permission denied for database %s: %s does not have CONNECT privilege", tenant, principal(client))
+}
+
+// principal names the session's user or token in messages.
+func principal(client *Session) string {
+	if client.Token != "" {
+		return fmt.Sprintf("token %q", client.Token)
+	}
+	return fmt.Sprintf("user %q", client.User)
 }
 
 // authorizeTable checks priv on a table (or view) of tenant.
@@ -72,14 +189,14 @@ func (db *DB) authorizeTable(client *Session, tenant, table, priv string) error 
 	if g := r.Grants[tenant]; g != nil && (slices.Contains(g.All, priv) || slices.Contains(g.Tables[table], priv)) {
 		return nil
 	}
-	return errs.New(errs.ErrInvalidInput, "42501", "permission denied for table %s", table)
+	return errs.New(errs.ErrPermissionDenied, errs.CodeInsufficientPriv, "permission denied for table %s", table)
 }
 
 // authorizeSuperuser checks that the session may change the database
 // (what: the command, for the message).
 func (db *DB) authorizeSuperuser(client *Session, what string) error {
 	if _, ok := db.ordinaryRole(client); ok {
-		return errs.New(errs.ErrInvalidInput, "42501", "permission denied: %s requires a superuser", what)
+		return errs.New(errs.ErrPermissionDenied, errs.CodeInsufficientPriv, "permission denied: %s requires a superuser", what)
 	}
 	return nil
 }
@@ -261,7 +378,19 @@ func (db *DB) authorizeStatement(client *Session, tenant string, node *pg.Node) 
 }
 
 // AuthorizeTable checks the session's (ctx's) privilege on a table of
-// tenant: for paths that write without a statement (COPY FROM).
+// tenant: for paths that read or write without a statement (COPY FROM,
+// the HTTP API's writes and streams). With PrivConnect it checks CONNECT
+// on the database (table unused).
 func (db *DB) AuthorizeTable(ctx context.Context, tenant, table, priv string) error {
+	if priv == PrivConnect {
+		return db.mayConnect(sessionFrom(ctx), tenant)
+	}
 	return db.authorizeTable(sessionFrom(ctx), tenant, table, priv)
+}
+
+// AuthorizeSuperuser checks that the session (ctx's) is a superuser's:
+// a superuser role, one of the server's own accounts, or the embedded
+// API (no session). what names the action for the message.
+func (db *DB) AuthorizeSuperuser(ctx context.Context, what string) error {
+	return db.authorizeSuperuser(sessionFrom(ctx), what)
 }

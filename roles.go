@@ -54,41 +54,56 @@ type roleSet struct {
 
 func loadRoles(dir string) (*roleSet, error) {
 	rs := &roleSet{dir: dir, roles: map[string]Role{}}
-	if dir == "" {
-		return rs, nil
+	list, err := readStateList[Role](dir, rolesFile)
+	for _, r := range list {
+		rs.roles[r.Name] = r
 	}
-	b, err := os.ReadFile(filepath.Join(dir, rolesFile))
+	return rs, err
+}
+
+// saveLocked writes roles.json (mu held).
+func (rs *roleSet) saveLocked() error { return writeStateList(rs.dir, rolesFile, rs.roles) }
+
+// readStateList reads a state file of dir holding a JSON list (none, or
+// no dir: an empty list).
+func readStateList[T any](dir, name string) ([]T, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name))
 	if errors.Is(err, os.ErrNotExist) {
-		return rs, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var list []Role
+	var list []T
 	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", rolesFile)
+		return nil, errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", name)
 	}
-	for _, r := range list {
-		rs.roles[r.Name] = r
-	}
-	return rs, nil
+	return list, nil
 }
 
-// saveLocked writes roles.json (mu held).
-func (rs *roleSet) saveLocked() error {
-	if rs.dir == "" {
+// writeStateList replaces a state file of dir (none: nothing) with the
+// values of m as a JSON list in the order of their keys.
+func writeStateList[T any](dir, name string, m map[string]T) error {
+	if dir == "" {
 		return nil
 	}
-	list := make([]Role, 0, len(rs.roles))
-	for _, r := range rs.roles {
-		list = append(list, r)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	sort.Strings(keys)
+	list := make([]T, len(keys))
+	for i, k := range keys {
+		list[i] = m[k]
+	}
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(rs.dir, rolesFile, b)
+	return writeFileAtomic(dir, name, b)
 }
 
 // Role returns a role by name.
@@ -185,15 +200,10 @@ func CheckPassword(verifier, password string) bool {
 // that are not roles (the server's configured users, trust logins: the
 // operator's own accounts).
 func (db *DB) mayManageRoles(client *Session) error {
-	if client == nil {
+	if _, ok := db.ordinaryRole(client); !ok {
 		return nil
 	}
-	db.roles.mu.RLock()
-	defer db.roles.mu.RUnlock()
-	if r, ok := db.roles.roles[client.User]; !ok || r.Superuser {
-		return nil
-	}
-	return errs.New(errs.ErrInvalidInput, "42501", "permission denied to manage roles (superuser required)")
+	return errs.New(errs.ErrPermissionDenied, errs.CodeInsufficientPriv, "permission denied to manage roles (superuser required)")
 }
 
 // roleOptions applies CREATE/ALTER ROLE options to r.

@@ -24,6 +24,12 @@ import (
 // group resolves. Events (firing, resolved) go to ugnos.alerts and the
 // rule's actions. Rules are stored in rules.json in the data directory
 // (written atomically) and restarted by Open.
+//
+// A rule created over SQL by a role records it as its owner (grants.go):
+// its query runs with the owner's rights and its insert action needs the
+// owner's INSERT on the table, so an owner that loses them (REVOKE,
+// ALTER ROLE … NOSUPERUSER, DROP ROLE) leaves the rule failing with
+// 42501 in ugnos.rules.last_error, firing nothing, until granted again.
 
 // RuleID identifies a rule; ids are never reused.
 type RuleID int64
@@ -129,10 +135,13 @@ type ruleSet struct {
 type rule struct {
 	id     RuleID
 	tenant string
-	def    RuleDefinition
-	sql    string // Query, or the one built from the threshold form
-	cancel context.CancelFunc
-	done   chan struct{}
+	owner  string // the role whose rights it runs with; "": unrestricted
+	// ownerToken: owner is an API token (a rule created over HTTP)
+	ownerToken bool
+	def        RuleDefinition
+	sql        string // Query, or the one built from the threshold form
+	cancel     context.CancelFunc
+	done       chan struct{}
 
 	mu       sync.Mutex // the fields below
 	groups   map[string]*alertGroup
@@ -159,6 +168,12 @@ func newRuleSet(db *DB) *ruleSet {
 // stored durably before RegisterRule returns. Names are unique per
 // database.
 func (db *DB) RegisterRule(tenant string, def RuleDefinition) (RuleID, error) {
+	return db.registerRule(context.Background(), tenant, def)
+}
+
+// registerRule adds a rule for the session of ctx, its owner (none for
+// the embedded API), whose rights the query is planned with.
+func (db *DB) registerRule(ctx context.Context, tenant string, def RuleDefinition) (RuleID, error) {
 	if err := checkName("database", tenant); err != nil {
 		return 0, err
 	}
@@ -167,10 +182,16 @@ func (db *DB) RegisterRule(tenant string, def RuleDefinition) (RuleID, error) {
 			return 0, err
 		}
 	}
-	r, err := db.newRule(tenant, def)
+	client := sessionFrom(ctx)
+	owner, token := db.ownerOf(client), false
+	if client != nil && client.Token != "" {
+		owner, token = client.Token, true
+	}
+	r, err := db.newRule(WithSession(ctx, ruleSession(owner, token)), tenant, def)
 	if err != nil {
 		return 0, err
 	}
+	r.owner, r.ownerToken = owner, token
 	rs := db.rules
 	rs.admin.Lock()
 	defer rs.admin.Unlock()
@@ -283,68 +304,97 @@ func (rs *ruleSet) byName(tenant, name string) *rule {
 	return nil
 }
 
-// newRule validates a definition and builds its SQL.
-func (db *DB) newRule(tenant string, def RuleDefinition) (*rule, error) {
+// ruleSession is the session a rule of owner runs with.
+func ruleSession(owner string, token bool) *Session {
+	if token {
+		return tokenOwnerSession(owner)
+	}
+	return ownerSession(owner)
+}
+
+// ownerName is the rule's owner as ugnos.rules shows it ("": none).
+func (r *rule) ownerName() string {
+	if r.ownerToken {
+		return "token:" + r.owner
+	}
+	return r.owner
+}
+
+// newRule validates a definition and builds its SQL (planned with the
+// rights of ctx's session).
+func (db *DB) newRule(ctx context.Context, tenant string, def RuleDefinition) (*rule, error) {
+	if err := checkRuleDef(def); err != nil {
+		return nil, err
+	}
+	r := &rule{tenant: tenant, def: def, groups: map[string]*alertGroup{}}
+	if def.Query != "" {
+		if _, err := db.Describe(ctx, tenant, def.Query); err != nil {
+			return nil, err
+		}
+		r.sql = def.Query
+	} else {
+		r.sql = thresholdSQL(def)
+	}
+	return r, nil
+}
+
+// checkRuleDef checks what a definition must be whatever the database
+// holds (newRule then plans its query).
+func checkRuleDef(def RuleDefinition) error {
 	bad := func(format string, args ...any) error {
 		return errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "rule %q: "+format, append([]any{def.Name}, args...)...)
 	}
 	if def.Name == "" {
-		return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "rule name is empty")
+		return errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "rule name is empty")
 	}
 	if def.Every <= 0 {
-		return nil, bad("every must be positive")
+		return bad("every must be positive")
 	}
 	if def.For < 0 {
-		return nil, bad("for must not be negative")
+		return bad("for must not be negative")
 	}
 	if def.Condition != "" && !slices.Contains([]string{">", ">=", "<", "<=", "==", "!="}, def.Condition) {
-		return nil, bad("unknown condition %q (>, >=, <, <=, ==, !=)", def.Condition)
+		return bad("unknown condition %q (>, >=, <, <=, ==, !=)", def.Condition)
 	}
 	for _, a := range def.Actions {
 		n := 0
 		if a.Webhook != nil {
 			n++
 			if !strings.HasPrefix(a.Webhook.URL, "http://") && !strings.HasPrefix(a.Webhook.URL, "https://") {
-				return nil, bad("webhook URL %q is not http(s)", a.Webhook.URL)
+				return bad("webhook URL %q is not http(s)", a.Webhook.URL)
 			}
 		}
 		if a.Insert != nil {
 			n++
 			if a.Insert.Table == "" {
-				return nil, bad("insert action without a table")
+				return bad("insert action without a table")
 			}
 		}
 		if a.Notify != nil {
 			n++
 			if a.Notify.Channel == "" {
-				return nil, bad("notify action without a channel")
+				return bad("notify action without a channel")
 			}
 		}
 		if n != 1 {
-			return nil, bad("an action must set exactly one of webhook, insert, notify")
+			return bad("an action must set exactly one of webhook, insert, notify")
 		}
 	}
-	r := &rule{tenant: tenant, def: def, groups: map[string]*alertGroup{}}
 	switch {
 	case def.Query != "" && def.Table != "":
-		return nil, bad("give either a query or a table, not both")
+		return bad("give either a query or a table, not both")
 	case def.Query != "":
-		if _, err := db.Describe(context.Background(), tenant, def.Query); err != nil {
-			return nil, err
-		}
-		r.sql = def.Query
 	case def.Table != "":
 		if def.Condition == "" {
-			return nil, bad("a threshold rule needs a condition")
+			return bad("a threshold rule needs a condition")
 		}
 		if def.Aggregation != "" && !slices.Contains(ruleAggs, def.Aggregation) {
-			return nil, bad("unknown aggregation %q", def.Aggregation)
+			return bad("unknown aggregation %q", def.Aggregation)
 		}
-		r.sql = thresholdSQL(def)
 	default:
-		return nil, bad("give a query or a table")
+		return bad("give a query or a table")
 	}
-	return r, nil
+	return nil
 }
 
 // thresholdSQL is the query of a threshold rule.

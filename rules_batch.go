@@ -33,6 +33,8 @@ type batchKey struct {
 	tenant, table string
 	window, every time.Duration
 	tags          string // the tag names, sorted, \x00-separated
+	owner         string // whose rights the query runs with
+	ownerToken    bool
 }
 
 type ruleBatch struct {
@@ -58,7 +60,7 @@ func batchKeyOf(r *rule) (batchKey, []string, bool) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	return batchKey{tenant: r.tenant, table: d.Table, window: ruleWindow(d).Truncate(time.Microsecond), every: d.Every, tags: strings.Join(keys, "\x00")}, keys, true
+	return batchKey{tenant: r.tenant, table: d.Table, window: ruleWindow(d).Truncate(time.Microsecond), every: d.Every, tags: strings.Join(keys, "\x00"), owner: r.owner, ownerToken: r.ownerToken}, keys, true
 }
 
 func ruleWindow(d RuleDefinition) time.Duration {
@@ -246,7 +248,7 @@ type cell struct {
 // its own query would have given them.
 func (db *DB) batchGroups(ctx context.Context, b *ruleBatch, members []*rule) ([][]ruleGroup, error) {
 	q, ruleCol := batchSQL(b, members)
-	rd, err := db.SQL(ctx, b.key.tenant, q)
+	rd, err := db.SQL(WithSession(ctx, ruleSession(b.key.owner, b.key.ownerToken)), b.key.tenant, q)
 	if err != nil {
 		return nil, err
 	}

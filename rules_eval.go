@@ -50,6 +50,9 @@ func (rs *ruleSet) apply(r *rule, groups []ruleGroup, err error, now time.Time, 
 	r.mu.Lock()
 	r.lastEval, r.lastDur, r.evals = now, took, r.evals+1
 	if err != nil {
+		if err.Error() != r.lastErr { // logged when it starts failing, or fails otherwise
+			slog.Warn("ugnos: rule evaluation failed", "database", r.tenant, "rule", r.def.Name, "owner", r.ownerName(), "err", err)
+		}
 		r.lastErr = err.Error()
 		r.mu.Unlock()
 		return
@@ -132,7 +135,7 @@ func labelKey(l map[string]string) string {
 
 // ruleGroups runs the rule's query and reads its rows as groups.
 func (db *DB) ruleGroups(ctx context.Context, r *rule) ([]ruleGroup, error) {
-	rd, err := db.SQL(ctx, r.tenant, r.sql)
+	rd, err := db.SQL(WithSession(ctx, ruleSession(r.owner, r.ownerToken)), r.tenant, r.sql)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +237,11 @@ func (rs *ruleSet) insert(r *rule, groups []ruleGroup, now time.Time) {
 		if len(pts) == 0 {
 			continue
 		}
-		if err := rs.db.InsertBatch(r.tenant, a.Insert.Table, pts); err != nil {
+		err := rs.db.authorizeTable(ruleSession(r.owner, r.ownerToken), r.tenant, a.Insert.Table, PrivInsert)
+		if err == nil {
+			err = rs.db.InsertBatch(r.tenant, a.Insert.Table, pts)
+		}
+		if err != nil {
 			r.mu.Lock()
 			r.lastErr = fmt.Sprintf("insert into %s: %v", a.Insert.Table, err)
 			r.mu.Unlock()

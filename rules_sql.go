@@ -1,6 +1,7 @@
 package ugnos
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -23,14 +24,23 @@ import (
 // action is a webhook URL ('http://…'), 'notify:channel' or
 // 'insert:table'. Rules are listed in ugnos.rules, their events in
 // ugnos.alerts.
+//
+// An ordinary (non-superuser) role may create rules in a database it is
+// connected to given SELECT on what the query reads and INSERT on an
+// insert action's table (42501 otherwise; webhooks, which make the server
+// post anywhere, need a superuser); the rule runs with its rights
+// (rules.go). It may drop the rules it owns. So may an API token (over
+// HTTP): the rule then runs with the token's privileges, none once it is
+// revoked.
+
+// minRuleEvery is the shortest interval at which an ordinary role's
+// rules run (evaluation slots are shared by every database).
+const minRuleEvery = 100 * time.Millisecond
 
 func (s *pgSession) ruleFunctions() []*functions.Scalar {
 	return []*functions.Scalar{
 		{Name: "ugnos_create_rule", Volatile: true, Resolve: s.resolveCreateRule},
 		{Name: "ugnos_drop_rule", Volatile: true, Resolve: func(a []functions.Type) (functions.Type, functions.Kernel, error) {
-			if err := s.db.authorizeSuperuser(s.client, "ugnos_drop_rule"); err != nil {
-				return 0, nil, err
-			}
 			if len(a) != 1 || !isText(a[0]) {
 				return 0, nil, noSuchFunction("ugnos_drop_rule", a)
 			}
@@ -38,6 +48,11 @@ func (s *pgSession) ruleFunctions() []*functions.Scalar {
 				r := s.db.rules.byName(s.tenant, args[0].(string))
 				if r == nil {
 					return nil, errs.New(errs.ErrNotFound, errs.CodeUndefinedObject, "rule %q does not exist", args[0])
+				}
+				if !s.db.catalogFilter(s.client).owns(r.owner, r.ownerToken) {
+					if err := s.db.authorizeSuperuser(s.client, "ugnos_drop_rule of a rule the role does not own"); err != nil {
+						return nil, err
+					}
 				}
 				return true, s.db.RemoveRule(s.tenant, r.id)
 			}), nil
@@ -61,9 +76,6 @@ func (s *pgSession) pid() int64 {
 }
 
 func (s *pgSession) resolveCreateRule(a []functions.Type) (functions.Type, functions.Kernel, error) {
-	if err := s.db.authorizeSuperuser(s.client, "ugnos_create_rule"); err != nil {
-		return 0, nil, err
-	}
 	ok := len(a) >= 3 && len(a) <= 5 && isText(a[0]) && isText(a[1]) && a[2] == functions.TInterval &&
 		(len(a) < 4 || a[3] == functions.TInterval) && (len(a) < 5 || isText(a[4]))
 	if !ok {
@@ -71,6 +83,9 @@ func (s *pgSession) resolveCreateRule(a []functions.Type) (functions.Type, funct
 	}
 	return functions.TInt, volatileKernel(functions.TInt, func(args []any) (any, error) {
 		def := RuleDefinition{Name: args[0].(string), Query: args[1].(string), Every: intervalDuration(args[2].(functions.Interval))}
+		if _, ordinary := s.db.ordinaryRole(s.client); ordinary && def.Every < minRuleEvery {
+			return nil, errs.New(errs.ErrInvalidInput, errs.CodeInvalidParameter, "rule %q: every must be at least %v for a role that is not a superuser", def.Name, minRuleEvery)
+		}
 		if len(args) > 3 {
 			def.For = intervalDuration(args[3].(functions.Interval))
 		}
@@ -79,9 +94,20 @@ func (s *pgSession) resolveCreateRule(a []functions.Type) (functions.Type, funct
 			if err != nil {
 				return nil, err
 			}
+			if act.Webhook != nil {
+				if err := s.db.authorizeSuperuser(s.client, "a rule with a webhook action"); err != nil {
+					return nil, err
+				}
+			}
+			if act.Insert != nil {
+				if err := s.db.authorizeTable(s.client, s.tenant, act.Insert.Table, PrivInsert); err != nil {
+					return nil, err
+				}
+			}
 			def.Actions = []RuleAction{act}
 		}
-		id, err := s.db.RegisterRule(s.tenant, def)
+		// the query is planned with the session's rights (SELECT)
+		id, err := s.db.registerRule(WithSession(s.context(), s.client), s.tenant, def)
 		return int64(id), err
 	}), nil
 }
@@ -108,6 +134,22 @@ func (db *DB) notifyStmt(tenant string, client *Session, n *pg.NotifyStmt) (*Res
 	return &Result{Tag: "NOTIFY"}, db.notify(tenant, n.GetConditionname(), n.GetPayload(), pid)
 }
 
+// ruleVisible: what an ordinary role sees of rules (f nil: all): those
+// it owns, and those whose query it may run and whose insert actions
+// write tables it sees, without webhooks (their URLs often hold secrets).
+func (db *DB) ruleVisible(f *catalogFilter, client *Session, r *rule) bool {
+	if f.owns(r.owner, r.ownerToken) {
+		return true
+	}
+	for _, a := range r.def.Actions {
+		if a.Webhook != nil || a.Insert != nil && !f.table(r.tenant, a.Insert.Table) {
+			return false
+		}
+	}
+	_, err := db.Describe(WithSession(context.Background(), client), r.tenant, r.sql)
+	return err == nil
+}
+
 // ruleRecords builds ugnos.rules, ugnos.alerts and
 // ugnos.retention_policies for a tenant.
 func (t *ugnosTable) ruleRecord() (arrow.RecordBatch, error) {
@@ -119,9 +161,13 @@ func (t *ugnosTable) ruleRecord() (arrow.RecordBatch, error) {
 		b.Field(i).(*array.MonthDayNanoIntervalBuilder).Append(arrow.MonthDayNanoInterval{Days: int32(d / day), Nanoseconds: d % day})
 	}
 	ts := func(i int, ns int64) { b.Field(i).(*array.TimestampBuilder).Append(arrow.Timestamp(ns)) }
+	f := t.db.catalogFilter(t.client)
 	switch t.name {
 	case "rules":
 		for _, r := range t.db.rules.list(t.tenant) {
+			if !t.db.ruleVisible(f, t.client, r) {
+				continue
+			}
 			r.mu.Lock()
 			state := "inactive"
 			for _, g := range r.groups {
@@ -150,10 +196,24 @@ func (t *ugnosTable) ruleRecord() (arrow.RecordBatch, error) {
 				str(8, r.lastErr)
 			}
 			b.Field(9).(*array.Int64Builder).Append(r.evals)
+			if r.owner == "" {
+				b.Field(10).AppendNull()
+			} else {
+				str(10, r.ownerName())
+			}
 			r.mu.Unlock()
 		}
 	case "alerts":
+		visible := map[RuleID]bool{}
+		if f != nil {
+			for _, r := range t.db.rules.list(t.tenant) {
+				visible[r.id] = t.db.ruleVisible(f, t.client, r)
+			}
+		}
 		for _, e := range t.db.Alerts(t.tenant) {
+			if f != nil && !visible[e.RuleID] {
+				continue
+			}
 			ts(0, e.At.UnixNano())
 			b.Field(1).(*array.Int64Builder).Append(int64(e.RuleID))
 			str(2, e.Rule)
@@ -176,7 +236,7 @@ func (t *ugnosTable) ruleRecord() (arrow.RecordBatch, error) {
 		for _, name := range names {
 			own, err := t.db.eng.OwnRetention(t.tenant, name)
 			job, jerr := t.db.retentionJobID(t.tenant, name)
-			if err != nil || jerr != nil || own <= 0 {
+			if err != nil || jerr != nil || own <= 0 || !f.table(t.tenant, name) {
 				continue
 			}
 			str(0, name)

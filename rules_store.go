@@ -1,12 +1,14 @@
 package ugnos
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/ugnos/ugnos/arrowstore/engine"
+	"github.com/ugnos/ugnos/errs"
 )
 
 // Rules and recorded alerts are kept in rules.json and alerts.json in the
@@ -27,6 +29,9 @@ type storedRule struct {
 	ID     RuleID         `json:"id"`
 	Tenant string         `json:"database"`
 	Def    RuleDefinition `json:"definition"`
+	Owner  string         `json:"owner,omitempty"` // "": none (and files from before owners)
+	// OwnerToken: Owner is an API token's name
+	OwnerToken bool `json:"owner_token,omitempty"`
 }
 
 func (rs *ruleSet) save() error {
@@ -47,7 +52,7 @@ func (rs *ruleSet) encodeRules() ([]byte, error) {
 	st := storedRules{NextID: rs.nextID, Rules: []storedRule{}}
 	rs.mu.Unlock()
 	for _, r := range rs.list("") {
-		st.Rules = append(st.Rules, storedRule{ID: r.id, Tenant: r.tenant, Def: r.def})
+		st.Rules = append(st.Rules, storedRule{ID: r.id, Tenant: r.tenant, Def: r.def, Owner: r.owner, OwnerToken: r.ownerToken})
 	}
 	return json.MarshalIndent(st, "", "  ")
 }
@@ -103,11 +108,14 @@ func (rs *ruleSet) load() error {
 func (rs *ruleSet) decodeRules(b []byte) (map[RuleID]*rule, RuleID, error) {
 	var st storedRules
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, 0, fmt.Errorf("decode %s: %w", rulesFile, err)
+		return nil, 0, errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", rulesFile)
 	}
 	rules, next := map[RuleID]*rule{}, max(st.NextID, 1)
 	for _, s := range st.Rules {
-		r, err := rs.db.newRule(s.Tenant, s.Def)
+		if err := checkRuleDef(s.Def); err != nil { // never registered so: a zero interval would panic its ticker
+			return nil, 0, errs.Wrap(errs.ErrCorrupt, errs.CodeDataCorrupted, err, "%s is damaged", rulesFile)
+		}
+		r, err := rs.db.newRule(context.Background(), s.Tenant, s.Def)
 		if err != nil {
 			// a query that no longer plans (a dropped table) still loads
 			r = &rule{tenant: s.Tenant, def: s.Def, sql: s.Def.Query, groups: map[string]*alertGroup{}, lastErr: err.Error()}
@@ -115,7 +123,7 @@ func (rs *ruleSet) decodeRules(b []byte) (map[RuleID]*rule, RuleID, error) {
 				r.sql = thresholdSQL(s.Def)
 			}
 		}
-		r.id = s.ID
+		r.id, r.owner, r.ownerToken = s.ID, s.Owner, s.OwnerToken
 		rules[r.id] = r
 		next = max(next, r.id+1)
 	}

@@ -8,7 +8,10 @@ import "context"
 // current_setting() answer for that connection; without one they answer
 // for the embedded process.
 type Session struct {
-	User    string // the session user
+	User string // the session user
+	// Token is the name of the API token an HTTP request authenticated
+	// with ("" none): the session then has the token's privileges only.
+	Token   string
 	PID     int64  // the backend process id the client sees
 	Version string // the server_version, e.g. "15.0 (ugnos 0.1.0)"
 	// Setting returns the current value of a run-time setting (SET/SHOW),
@@ -18,6 +21,11 @@ type Session struct {
 	// (arrow dictionary<int32, utf8>) where the plan passes them through,
 	// instead of plain utf8.
 	DictionaryTags bool
+	// owned: the session runs a continuous aggregate's refresh or a
+	// rule's evaluation with its owner's rights (grants.go): a user that
+	// is no role (any more) may read nothing, where a session user that is
+	// no role is one of the server's own accounts.
+	owned bool
 }
 
 type sessionKey struct{}
@@ -26,6 +34,10 @@ type sessionKey struct{}
 func WithSession(ctx context.Context, s *Session) context.Context {
 	return context.WithValue(ctx, sessionKey{}, s)
 }
+
+// SessionFrom returns the session ctx carries (nil: none, the embedded
+// API).
+func SessionFrom(ctx context.Context) *Session { return sessionFrom(ctx) }
 
 func sessionFrom(ctx context.Context) *Session {
 	s, _ := ctx.Value(sessionKey{}).(*Session)

@@ -31,7 +31,8 @@ func (c catalog) View(name string) (string, bool) {
 	if cg := c.db.caggs.get(c.tenant, name); cg != nil {
 		if c.pg != nil {
 			c.pg.holdCagg(cg)
-			if c.db.authorizeTable(c.pg.client, c.tenant, name, PrivSelect) == nil {
+			if c.db.authorizeTable(c.pg.client, c.tenant, name, PrivSelect) == nil &&
+				c.db.authorizeTable(ownerSession(cg.def.Owner), c.tenant, cg.def.Source, PrivSelect) == nil {
 				// the view's own reads run with its owner's rights
 				c.pg.granted = append(c.pg.granted, cg.def.Mat, cg.def.Source)
 			}
@@ -113,9 +114,17 @@ type Result struct {
 // predicates), TRUNCATE, CREATE TABLE, DROP TABLE, CREATE DATABASE,
 // DROP DATABASE and CHECKPOINT (of the whole database; admin.go).
 func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Result, error) {
+	ctx, stop := db.statementContext(ctx, tenant)
 	res, err := db.exec(ctx, tenant, query, args...)
 	if err != nil {
+		err = db.statementErr(ctx, tenant, err)
+		err = db.memErr(tenant, err)
 		db.queries.errors.add(err)
+	}
+	if err == nil && res != nil && res.Rows != nil {
+		res.Rows = db.limitResult(ctx, tenant, res.Rows, stop)
+	} else if stop != nil {
+		stop()
 	}
 	return res, err
 }
@@ -132,6 +141,10 @@ func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Res
 	switch {
 	case node.GetGrantStmt() != nil:
 		return db.grantStmt(sessionFrom(ctx), tenant, node.GetGrantStmt())
+	case node.GetAlterDatabaseStmt() != nil:
+		return db.alterDatabase(sessionFrom(ctx), node.GetAlterDatabaseStmt())
+	case node.GetAlterDatabaseSetStmt() != nil:
+		return db.alterDatabaseSet(sessionFrom(ctx), node.GetAlterDatabaseSetStmt())
 	case node.GetCreatedbStmt() != nil:
 		if err := db.authorizeSuperuser(sessionFrom(ctx), "CREATE DATABASE"); err != nil {
 			return nil, err
@@ -149,6 +162,9 @@ func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Res
 			if err := db.caggs.remove(c); err != nil {
 				return nil, err
 			}
+		}
+		if err := db.quotas.drop(d.GetDbname()); err != nil {
+			return nil, err
 		}
 		return &Result{Tag: "DROP DATABASE"}, nil
 	case node.GetCheckPointStmt() != nil:
@@ -250,7 +266,7 @@ func (db *DB) explain(ctx context.Context, pgs *pgSession, p *planner.Planner, e
 		op, err := exec.Build(plan, exec.Env{
 			Table:   pgs.table,
 			Reg:     pgs.reg,
-			Mem:     exec.NewBudget(db.queryMem),
+			Mem:     db.queryBudget(pgs.tenant),
 			Profile: prof,
 		})
 		if err != nil {
@@ -298,7 +314,7 @@ func (db *DB) run(ctx context.Context, pgs *pgSession, plan planner.Node) (array
 		Table: pgs.table,
 		Reg:   pgs.reg,
 		Stats: &stats,
-		Mem:   exec.NewBudget(db.queryMem),
+		Mem:   db.queryBudget(pgs.tenant),
 		// a client that asked for them gets tag columns dictionary-encoded
 		KeepTagDictionaries: rootProject && pgs.client != nil && pgs.client.DictionaryTags,
 	})

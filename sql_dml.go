@@ -296,6 +296,9 @@ func (db *DB) writeRows(ctx context.Context, tenant, table string, cols []arrows
 		a.Release()
 	}
 	defer rec.Release()
+	if err := db.admitIngest(ctx, tenant, len(rows)); err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	err := db.eng.Write(ctx, tenant, table, rec)
 	db.writes.done(tenant, start, rec.NumRows(), recordBytes(rec), err)

@@ -1,6 +1,7 @@
 package ugnos_test
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -137,7 +138,13 @@ func TestSQLExplainAnalyze(t *testing.T) {
 // sltRunArgs2 runs a statement for a tenant with arguments and returns its
 // rows as text, cells joined by spaces.
 func sltRunArgs2(db *ugnos.DB, tenant, q string, args ...any) ([]string, error) {
-	rd, err := db.SQL(ctx, tenant, q, args...)
+	return sqlRows(ctx, db, tenant, q, args...)
+}
+
+// sqlRows runs a statement in c (its session) and returns its rows as
+// text, cells joined by spaces.
+func sqlRows(c context.Context, db *ugnos.DB, tenant, q string, args ...any) ([]string, error) {
+	rd, err := db.SQL(c, tenant, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,8 @@ package ugnos
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -63,6 +65,8 @@ type DB struct {
 	hub      *writeHub // the engine's Observer
 	caggs    *caggSet
 	roles    *roleSet
+	tokens   *tokenSet
+	quotas   *quotaSet // per-database limits (quota.go)
 	streams  streamHub // live streams (stream.go)
 }
 
@@ -78,15 +82,26 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	tokens, err := loadTokens(dir)
+	if err != nil {
+		return nil, err
+	}
+	quotas := newQuotaSet(dir)
+	if err := quotas.load(); err != nil {
+		return nil, err
+	}
 	hub := &writeHub{}
 	caggs := newCaggSet(dir)
 	hub.add(caggs) // before Open: replayed writes invalidate too
 	c.eng.Observer = hub
+	db := &DB{dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem, hub: hub, caggs: caggs, roles: roles, tokens: tokens, quotas: quotas}
+	c.eng.SeriesLimit = db.engineSeriesLimit(quotas)
+	c.eng.SeriesLimitError = db.seriesLimitError
 	eng, err := engine.Open(dir, c.eng)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{eng: eng, dir: dir, parser: sql.NewParser(0), reg: functions.NewRegistry(), queryMem: c.queryMem, hub: hub, caggs: caggs, roles: roles}
+	db.eng = eng
 	db.rules = newRuleSet(db)
 	if err := db.rules.load(); err != nil {
 		eng.Close()
@@ -131,6 +146,9 @@ func (p *onePoint) At(int) (int64, float64, map[string]string) { return p.ts, p.
 // Insert writes one point to the field "value" of a table (created on first
 // write, with the tags as tag columns). The value must be finite.
 func (db *DB) Insert(tenant, series string, ts int64, value float64, tags TagSet) error {
+	if err := db.admitIngest(context.Background(), tenant, 1); err != nil {
+		return err
+	}
 	start := time.Now()
 	err := db.eng.WritePoints(context.Background(), tenant, series, &onePoint{ts, value, tags})
 	db.writes.done(tenant, start, 1, 16+tagBytes(tags), err)
@@ -141,6 +159,9 @@ func (db *DB) Insert(tenant, series string, ts int64, value float64, tags TagSet
 // step: all of them or, on error, none. Points that share a TagSet map are
 // resolved to their series once.
 func (db *DB) InsertBatch(tenant, series string, points []Point) error {
+	if err := db.admitIngest(context.Background(), tenant, len(points)); err != nil {
+		return err
+	}
 	start := time.Now()
 	err := db.eng.WritePoints(context.Background(), tenant, series, pointSlice(points))
 	db.writes.done(tenant, start, int64(len(points)), pointsBytes(points), err)
@@ -156,6 +177,9 @@ func (db *DB) InsertBatch(tenant, series string, points []Point) error {
 // boolean. The table and new columns are created as needed; a column whose
 // kind or type conflicts with the table is refused and nothing is stored.
 func (db *DB) WriteRecord(ctx context.Context, tenant, table string, rec arrow.RecordBatch) error {
+	if err := db.admitIngest(ctx, tenant, int(rec.NumRows())); err != nil {
+		return err
+	}
 	start := time.Now()
 	err := db.eng.Write(ctx, tenant, table, rec)
 	db.writes.done(tenant, start, rec.NumRows(), recordBytes(rec), err)
@@ -220,6 +244,11 @@ func (db *DB) snapshot(ctx context.Context, path string) error {
 		return errs.Internal(err, "encode continuous aggregates")
 	}
 	side = append(side, engine.SideFile{Name: caggFile, Data: cg})
+	qb, err := db.quotas.snapshotFile()
+	if err != nil {
+		return errs.Internal(err, "encode quotas")
+	}
+	side = append(side, engine.SideFile{Name: quotasFile, Data: qb})
 	_, err = db.eng.Snapshot(ctx, path, side...)
 	return err
 }
@@ -233,6 +262,9 @@ func (db *DB) snapshot(ctx context.Context, path string) error {
 // restored rules then run (a snapshot from before snapshots carried rules
 // leaves the current rules in place).
 func (db *DB) Restore(path string) error {
+	if err := db.checkSideFiles(path); err != nil {
+		return err
+	}
 	rs := db.rules
 	rs.admin.Lock()
 	defer rs.admin.Unlock()
@@ -247,14 +279,38 @@ func (db *DB) Restore(path string) error {
 	err = rs.replace(side)
 	var cg []byte // none in the snapshot: it had no continuous aggregates
 	for _, f := range side {
-		if f.Name == caggFile {
+		switch f.Name {
+		case caggFile:
 			cg = f.Data
+		case quotasFile: // a snapshot from before quotas leaves the current ones
+			if qerr := db.quotas.replace(f.Data); err == nil {
+				err = qerr
+			}
 		}
 	}
 	if cerr := db.caggs.replace(cg); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// checkSideFiles decodes the rules and continuous aggregates of the
+// snapshot at path before anything is restored: ones that would not load
+// make the snapshot unusable (ErrCorrupt), not a restore half done.
+// Side files lie in the snapshot's files/ (see engine.SideFile); their
+// checksums are verified by the restore itself.
+func (db *DB) checkSideFiles(path string) error {
+	if b, err := os.ReadFile(filepath.Join(path, "files", rulesFile)); err == nil {
+		if _, _, err := db.rules.decodeRules(b); err != nil {
+			return err
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(path, "files", caggFile)); err == nil {
+		if _, err := decodeCaggFile(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetRetention sets how long a table keeps its rows (table ""; the

@@ -63,6 +63,45 @@ func (c dbCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// quotaCollector exposes the databases' quotas (DB.QuotaUsages): each
+// set limit, the usage where it means something (series, connections)
+// and the refusals per database and limit.
+type quotaCollector struct{ db *ugnos.DB }
+
+var (
+	quotaLimitDesc = prometheus.NewDesc("ugnos_quota_limit",
+		"A database's quota (ALTER DATABASE): connection_limit in connections, statement_timeout in seconds, ugnos.max_* in their units (rows, rows/s, bytes, series).",
+		[]string{"tenant", "limit"}, nil)
+	quotaUsageDesc = prometheus.NewDesc("ugnos_quota_usage",
+		"A database's current use of a quota: series for ugnos.max_series, open connections for connection_limit.",
+		[]string{"tenant", "limit"}, nil)
+	quotaRejectedDesc = prometheus.NewDesc("ugnos_quota_rejections_total",
+		"Statements, writes, connections and requests refused because a database's quota was exceeded.",
+		[]string{"tenant", "limit"}, nil)
+)
+
+func (c quotaCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- quotaLimitDesc
+	ch <- quotaUsageDesc
+	ch <- quotaRejectedDesc
+}
+
+func (c quotaCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, u := range c.db.QuotaUsages() {
+		if u.Set {
+			v := float64(u.Value)
+			if u.Limit == ugnos.LimitStatementTimeout {
+				v /= 1000 // ms
+			}
+			ch <- prometheus.MustNewConstMetric(quotaLimitDesc, prometheus.GaugeValue, v, u.Tenant, u.Limit)
+		}
+		if u.Usage >= 0 {
+			ch <- prometheus.MustNewConstMetric(quotaUsageDesc, prometheus.GaugeValue, float64(u.Usage), u.Tenant, u.Limit)
+		}
+		ch <- prometheus.MustNewConstMetric(quotaRejectedDesc, prometheus.CounterValue, float64(u.Rejected), u.Tenant, u.Limit)
+	}
+}
+
 // httpMetrics are the HTTP API's own figures.
 type httpMetrics struct {
 	requests *prometheus.CounterVec
@@ -72,7 +111,7 @@ type httpMetrics struct {
 // newRegistry builds the registry of /metrics.
 func newRegistry(db *ugnos.DB) (*prometheus.Registry, *httpMetrics) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(dbCollector{db})
+	reg.MustRegister(dbCollector{db}, quotaCollector{db})
 	hm := &httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ugnos_http_requests_total",

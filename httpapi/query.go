@@ -171,7 +171,17 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotAcceptable, "invalid", err.Error())
 		return
 	}
-	db, q, err := queryParams(r, s.cfg.maxBody())
+	// the database's ugnos.max_request_bytes, when the URL names it (else
+	// checked on the Content-Length once the body has named it)
+	maxBody := s.cfg.maxBody()
+	if own := s.db.RequestBodyLimit(r.URL.Query().Get("db")); own > 0 && own < maxBody {
+		if r.ContentLength > own {
+			httpError(w, http.StatusRequestEntityTooLarge, "request too large", s.db.RequestTooLarge(r.URL.Query().Get("db"), own).Error())
+			return
+		}
+		maxBody = own
+	}
+	db, q, err := queryParams(r, maxBody)
 	if errors.As(err, new(errBodyTooLarge)) {
 		httpError(w, http.StatusRequestEntityTooLarge, "request too large", err.Error())
 		return
@@ -184,7 +194,17 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
-	ctx := ugnos.WithSession(r.Context(), &ugnos.Session{User: "ugnos", DictionaryTags: f == formatArrow})
+	sess := *session(r)
+	sess.DictionaryTags = f == formatArrow
+	ctx := ugnos.WithSession(r.Context(), &sess)
+	if err := s.db.AuthorizeTable(ctx, db, "", ugnos.PrivConnect); err != nil {
+		s.forbidden(w, r, &sess, err)
+		return
+	}
+	if own := s.db.RequestBodyLimit(db); own > 0 && r.ContentLength > own {
+		httpError(w, http.StatusRequestEntityTooLarge, "request too large", s.db.RequestTooLarge(db, own).Error())
+		return
+	}
 	res, err := s.db.Exec(ctx, db, q)
 	if err != nil {
 		s.sqlError(w, r, err)
@@ -285,6 +305,9 @@ func (s *Server) sqlError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := errorStatus(err)
 	if status >= 500 {
 		s.log.Error("query failed", "err", err)
+	}
+	if status == http.StatusForbidden {
+		s.auditDenied(r, session(r), err)
 	}
 	var e *errs.Error
 	pos := 0

@@ -29,6 +29,8 @@ type Config struct {
 	MaxResultBytes int64
 	// Stream tunes the live streams of /api/v1/stream (stream.go).
 	Stream StreamConfig
+	// Auth configures authentication (auth.go).
+	Auth AuthConfig
 }
 
 func (c Config) maxResultRows() int64 {
@@ -58,15 +60,19 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	mux     *http.ServeMux
-	started time.Time
-	reg     *prometheus.Registry // /metrics (metrics.go)
-	httpm   *httpMetrics
-	live    liveStreams // /api/v1/stream (stream.go)
+	handler http.Handler // mux behind authentication
+	// accounts are the SCRAM verifiers of cfg.Auth.Users ("": a stand-in
+	// for unknown users; auth.go)
+	accounts map[string]string
+	started  time.Time
+	reg      *prometheus.Registry // /metrics (metrics.go)
+	httpm    *httpMetrics
+	live     liveStreams // /api/v1/stream (stream.go)
 }
 
 // New returns the HTTP API of db.
 func New(db *ugnos.DB, cfg Config) *Server {
-	s := &Server{db: db, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), started: time.Now()}
+	s := &Server{db: db, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), started: time.Now(), accounts: accountVerifiers(cfg.Auth.Users)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -80,11 +86,12 @@ func New(db *ugnos.DB, cfg Config) *Server {
 	s.consoleRoutes() // GET / and GET /console/…: the web console
 	s.mux.HandleFunc("/write", s.instrument("write", s.writeV1))
 	s.mux.HandleFunc("/api/v2/write", s.instrument("write", s.writeV2))
+	s.handler = s.withAuth(s.mux)
 	return s
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // health is the liveness check: the process serves HTTP.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {

@@ -173,6 +173,12 @@ func (s *Server) liveStream(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "invalid", "missing parameter table")
 		return
 	}
+	for _, priv := range []string{ugnos.PrivConnect, ugnos.PrivSelect} {
+		if err := s.db.AuthorizeTable(r.Context(), tenant, table, priv); err != nil {
+			s.forbidden(w, r, session(r), err)
+			return
+		}
+	}
 	filter, err := parseWhere(q["where"])
 	if err != nil {
 		s.streamError(w, err)

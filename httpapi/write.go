@@ -12,19 +12,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unsafe"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/arrowstore/engine"
 	"github.com/ugnos/ugnos/errs"
 )
 
 // writeV1 serves InfluxDB 1.x's POST /write?db=&rp=&precision=&u=&p=.
-// db is the tenant; rp, u and p are accepted and ignored.
+// db is the tenant; u and p are a user and password (auth.go); rp is
+// accepted and ignored.
 func (s *Server) writeV1(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.write(w, r, q.Get("db"), "db", q.Get("precision"), true)
@@ -59,6 +65,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 		fail(w, http.StatusBadRequest, "invalid", fmt.Sprintf("missing %s parameter", param))
 		return
 	}
+	if err := s.db.AuthorizeTable(r.Context(), tenant, "", ugnos.PrivConnect); err != nil {
+		s.forbidden(w, r, session(r), err)
+		return
+	}
 	precs := precisionsV2
 	if v1 {
 		precs = precisionsV1
@@ -70,10 +80,18 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 	}
 	buf := getBody()
 	defer putBody(buf)
-	if status, err := s.readBody(r, buf); err != nil {
+	limit := s.cfg.maxBody()
+	own := s.db.RequestBodyLimit(tenant) // the database's quota
+	if own > 0 && own < limit {
+		limit = own
+	}
+	if status, err := s.readBody(r, buf, limit); err != nil {
 		code := "invalid"
 		if status == http.StatusRequestEntityTooLarge {
 			code = "request too large"
+			if limit == own {
+				err = s.db.RequestTooLarge(tenant, own)
+			}
 		}
 		fail(w, status, code, err.Error())
 		return
@@ -88,14 +106,46 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 		fail(w, http.StatusBadRequest, "invalid", lineMessage(body, err))
 		return
 	}
+	for _, t := range b.tables { // every table first: a refused one stores nothing of the request
+		if err := s.db.AuthorizeTable(r.Context(), tenant, t.name, ugnos.PrivInsert); err != nil {
+			s.forbidden(w, r, session(r), err)
+			return
+		}
+	}
 	if err := s.checkColumns(tenant, b); err != nil {
 		fail(w, http.StatusBadRequest, "invalid", lineMessage(body, err))
 		return
 	}
-	for _, t := range b.tables {
-		rec := t.record()
-		err := s.db.WriteRecord(r.Context(), tenant, t.name, rec)
-		rec.Release()
+	recs := make([]arrow.RecordBatch, len(b.tables))
+	names := make([]string, len(b.tables))
+	var rows int64
+	for i, t := range b.tables {
+		recs[i], names[i] = t.record(), t.name
+		rows += recs[i].NumRows()
+	}
+	defer func() {
+		for _, rec := range recs {
+			rec.Release()
+		}
+	}()
+	// the database's series limit over the whole body, before anything is written
+	if err := s.db.CheckNewSeries(tenant, names, recs); err != nil {
+		status, code := writeErrorStatus(err)
+		fail(w, status, code, err.Error())
+		return
+	}
+	// the database's ingest rate takes the whole body at once
+	ctx, err := s.db.AdmitIngest(r.Context(), tenant, int(rows))
+	if err != nil {
+		var qe *ugnos.QuotaError
+		if errors.As(err, &qe) {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(max(qe.RetryAfter.Seconds(), 1))), 10))
+		}
+		fail(w, http.StatusTooManyRequests, "too many requests", err.Error())
+		return
+	}
+	for i, t := range b.tables {
+		err := s.db.WriteRecord(ctx, tenant, t.name, recs[i])
 		if err != nil {
 			status, code := writeErrorStatus(err)
 			s.log.Warn("line protocol write", "tenant", tenant, "table", t.name, "err", err)
@@ -107,9 +157,9 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, tenant, param, pr
 }
 
 // readBody reads the (possibly gzipped) body into buf, at most
-// cfg.maxBody() bytes after decoding.
-func (s *Server) readBody(r *http.Request, buf *bytes.Buffer) (int, error) {
-	limit := s.cfg.maxBody()
+// limit bytes after decoding (Config.MaxBodyBytes, or the database's
+// ugnos.max_request_bytes when smaller).
+func (s *Server) readBody(r *http.Request, buf *bytes.Buffer, limit int64) (int, error) {
 	if r.ContentLength > limit {
 		return http.StatusRequestEntityTooLarge, fmt.Errorf("request body is %d bytes, more than the limit of %d", r.ContentLength, limit)
 	}

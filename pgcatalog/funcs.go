@@ -186,9 +186,9 @@ var catFuncs = []catFunc{
 	{name: "pg_table_is_visible", ret: functions.TBool, sigs: [][]argKind{oid1}, strict: true, f: tru},
 	{name: "pg_type_is_visible", ret: functions.TBool, sigs: [][]argKind{oid1}, strict: true, f: tru},
 	{name: "pg_function_is_visible", ret: functions.TBool, sigs: [][]argKind{oid1}, strict: true, f: tru},
-	{name: "has_table_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
+	{name: "has_table_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: hasPrivilege("table")},
 	{name: "has_schema_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
-	{name: "has_database_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
+	{name: "has_database_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: hasPrivilege("database")},
 	{name: "has_any_column_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
 	{name: "has_column_privilege", ret: functions.TBool, sigs: [][]argKind{sig(argAny, argAny, argAny), sig(argAny, argAny, argAny, argAny)}, strict: true, f: tru},
 	{name: "has_function_privilege", ret: functions.TBool, sigs: privSigs, strict: true, f: tru},
@@ -383,6 +383,71 @@ func splitQualified(s string) (string, string) {
 		}
 	}
 	return "", unquote(s)
+}
+
+// hasPrivilege is has_table_privilege / has_database_privilege([user,]
+// object, privileges): true when the user holds any of the privileges
+// (a comma-separated list, WITH GRANT OPTION ignored), through
+// Snapshot.Privilege. Catalog relations are readable by everyone.
+func hasPrivilege(kind string) func(*Snapshot, []any) (any, error) {
+	return func(s *Snapshot, a []any) (any, error) {
+		user := ""
+		if len(a) == 3 {
+			switch u := a[0].(type) {
+			case int64:
+				if u != OIDSuperuser {
+					user = itoa(u) // no role has it
+					for _, ro := range s.Roles {
+						if RoleOID(ro.Name) == u {
+							user = ro.Name
+						}
+					}
+				}
+			case string:
+				if u != s.user() {
+					user = u
+				}
+			}
+			a = a[1:]
+		}
+		var name string
+		switch kind {
+		case "table":
+			oid, ok := a[0].(int64)
+			if !ok {
+				var err error
+				if oid, err = s.regclassIn(fmt.Sprint(a[0])); err != nil {
+					return nil, err
+				}
+			}
+			for _, r := range catalogRelations {
+				if r.oid == oid {
+					return true, nil
+				}
+			}
+			name = unquote(s.RelationName(oid))
+		case "database":
+			name = fmt.Sprint(a[0])
+			if oid, ok := a[0].(int64); ok {
+				for _, d := range s.Databases {
+					if DatabaseOID(d) == oid {
+						name = d
+					}
+				}
+			}
+		}
+		if s.Privilege == nil {
+			return true, nil
+		}
+		for _, p := range strings.Split(fmt.Sprint(a[1]), ",") {
+			p = strings.ToLower(strings.TrimSpace(p))
+			p = strings.TrimSpace(strings.TrimSuffix(p, "with grant option"))
+			if s.Privilege(user, kind, name, p) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 }
 
 // regclassIn is 'name'::regclass: a number is taken as an OID, else the

@@ -17,6 +17,7 @@ var builders = map[string]func(s *Snapshot, r *rowset){
 	"pg_catalog.pg_settings":               pgSettings,
 	"pg_catalog.pg_proc":                   pgProc,
 	"pg_catalog.pg_views":                  pgViews,
+	"pg_catalog.pg_matviews":               pgMatviews,
 	"pg_catalog.pg_tables":                 pgTables,
 	"pg_catalog.pg_stat_activity":          pgStatActivity,
 	"information_schema.schemata":          isSchemata,
@@ -375,6 +376,16 @@ func pgViews(s *Snapshot, r *rowset) {
 			continue
 		}
 		r.add("schemaname", "public", "viewname", v.Name, "viewowner", s.user(), "definition", v.Definition)
+	}
+}
+
+// pgMatviews lists the continuous aggregates.
+func pgMatviews(s *Snapshot, r *rowset) {
+	for _, v := range s.Views {
+		if v.Materialized {
+			r.add("schemaname", "public", "matviewname", v.Name, "matviewowner", s.user(), "hasindexes", false,
+				"ispopulated", true, "definition", v.Definition)
+		}
 	}
 }
 

@@ -26,6 +26,12 @@ type Snapshot struct {
 	// Setting, when set, gives the session's current value of a run-time
 	// setting (current_setting), before the server defaults.
 	Setting func(name string) (string, bool)
+	// Privilege, when set, answers has_table_privilege and
+	// has_database_privilege: whether user ("": the session user) holds
+	// priv (lower case: select, insert, connect, …) on a table or view of
+	// this database (kind "table") or on a database (kind "database").
+	// nil: every privilege.
+	Privilege func(user, kind, name, priv string) bool
 }
 
 // Table is a user table; it lives in schema public.

@@ -1,8 +1,10 @@
 package pgwire
 
 import (
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
@@ -34,7 +36,17 @@ func errAuthFailed(user string) error {
 // authenticated (AuthenticationOk not yet sent).
 func (c *conn) authenticate(user string) error {
 	method := c.srv.cfg.Auth
-	if method == "" || method == AuthTrust {
+	if len(c.srv.cfg.HBA) > 0 {
+		r, err := c.hbaRule()
+		if err != nil {
+			return err
+		}
+		if err := c.checkClientCert(r); err != nil {
+			return err
+		}
+		method = r.Method
+	}
+	if method == "" || method == AuthTrust || method == AuthCert {
 		return nil
 	}
 	password, known := c.srv.cfg.Users[user]
@@ -48,7 +60,11 @@ func (c *conn) authenticate(user string) error {
 		if err != nil {
 			return err
 		}
-		if !known || subtle.ConstantTimeCompare([]byte(got), []byte(password)) != 1 {
+		if !known {
+			ugnos.CheckPassword(c.srv.auth.dummyVerifier, got) // as long as a role's check
+			return errAuthFailed(user)
+		}
+		if subtle.ConstantTimeCompare([]byte(got), []byte(password)) != 1 {
 			return errAuthFailed(user)
 		}
 		return nil
@@ -68,11 +84,11 @@ func (c *conn) authenticate(user string) error {
 		}
 		return nil
 	case AuthSCRAM:
-		creds, err := passwordCredentials(password, known)
-		if err != nil {
-			return errAuthFailed(user)
+		creds, ok := c.srv.auth.users[user]
+		if !ok {
+			creds = c.srv.auth.mock(user)
 		}
-		return c.scram(user, creds, known)
+		return c.scram(user, creds, ok)
 	}
 	return errs.New(errs.ErrInvalidInput, errs.CodeInternal, "unknown authentication method %q", method)
 }
@@ -87,7 +103,11 @@ func (c *conn) authenticateRole(method, user, verifier string) error {
 		if err != nil {
 			return err
 		}
-		if verifier == "" || !ugnos.CheckPassword(verifier, got) {
+		if verifier == "" {
+			ugnos.CheckPassword(c.srv.auth.dummyVerifier, got)
+			return errAuthFailed(user)
+		}
+		if !ugnos.CheckPassword(verifier, got) {
 			return errAuthFailed(user)
 		}
 		return nil
@@ -95,25 +115,64 @@ func (c *conn) authenticateRole(method, user, verifier string) error {
 	creds, err := ugnos.ParseSCRAMVerifier(verifier)
 	known := err == nil
 	if !known {
-		if creds, err = passwordCredentials("", false); err != nil {
-			return err
-		}
+		creds = c.srv.auth.mock(user)
 	}
 	return c.scram(user, creds, known)
 }
 
+// authSecrets are what the exchanges check against, made once when the
+// server starts: the SCRAM credentials of the configured users, and
+// what stands in for users who have none. An unknown user (or a role
+// without a password) gets an exchange that looks and takes the same as
+// a known one's: a salt that stays the same across attempts (derived
+// from the user name and a secret of this server, as PostgreSQL's
+// scram_mock_salt), the same iterations, and no extra key derivation.
+type authSecrets struct {
+	users         map[string]scram.StoredCredentials
+	mockKey       []byte
+	mockKeys      scram.StoredCredentials // StoredKey, ServerKey of a random password
+	dummyVerifier string                  // for cleartext checks of unknown users
+}
+
+func newAuthSecrets(users map[string]string) (*authSecrets, error) {
+	a := &authSecrets{users: make(map[string]scram.StoredCredentials, len(users)), mockKey: make([]byte, 32)}
+	if _, err := rand.Read(a.mockKey); err != nil {
+		return nil, err
+	}
+	random := make([]byte, 32)
+	if _, err := rand.Read(random); err != nil {
+		return nil, err
+	}
+	var err error
+	if a.mockKeys, err = passwordCredentials(hex.EncodeToString(random)); err != nil {
+		return nil, err
+	}
+	if a.dummyVerifier, err = ugnos.SCRAMVerifier(hex.EncodeToString(random)); err != nil {
+		return nil, err
+	}
+	for name, pw := range users {
+		if a.users[name], err = passwordCredentials(pw); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// mock are the made-up credentials of an unknown user.
+func (a *authSecrets) mock(user string) scram.StoredCredentials {
+	h := hmac.New(sha256.New, a.mockKey)
+	h.Write([]byte(user))
+	c := a.mockKeys
+	c.Salt = string(h.Sum(nil)[:16])
+	return c
+}
+
 // passwordCredentials are the SCRAM credentials of a password (a fresh
-// salt); unknown users get made-up ones, so that the exchange does not
-// tell which users exist.
-func passwordCredentials(password string, known bool) (scram.StoredCredentials, error) {
+// salt).
+func passwordCredentials(password string) (scram.StoredCredentials, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return scram.StoredCredentials{}, err
-	}
-	if !known {
-		random := make([]byte, 32)
-		_, _ = rand.Read(random)
-		password = hex.EncodeToString(random)
 	}
 	client, err := scram.SHA256.NewClient("", password, "")
 	if err != nil {
@@ -198,7 +257,10 @@ func (c *conn) scram(user string, creds scram.StoredCredentials, known bool) err
 }
 
 // CheckAuth validates an authentication configuration.
-func CheckAuth(method string, users map[string]string) error {
+func CheckAuth(method string, users map[string]string, hba []HBARule) error {
+	if len(hba) > 0 { // the rules say; passwords may be the roles'
+		return nil
+	}
 	switch method {
 	case "", AuthTrust:
 		return nil

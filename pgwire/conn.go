@@ -57,6 +57,7 @@ type conn struct {
 	running context.CancelCauseFunc // the statement now running, if any
 	idle    bool                    // ReadyForQuery sent and no message since; under mu
 	lis     *ugnos.Listener         // set by the first LISTEN (notify.go)
+	release func()                  // ends the connection's count against its database's CONNECTION LIMIT
 	notes   []ugnos.Notification    // notifications not yet sent; under mu
 }
 
@@ -87,6 +88,11 @@ func (c *conn) logf(msg string, args ...any) {
 
 func (c *conn) serve() {
 	defer c.srv.dropConn(c)
+	defer func() {
+		if c.release != nil {
+			c.release()
+		}
+	}()
 	defer c.nc.Close()
 	defer c.closePortals()
 	defer c.closeListener()
@@ -302,6 +308,16 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 		c.fatal(err)
 		return false
 	}
+	release, err := c.srv.db.Connect(c.user, c.tenant)
+	if err != nil {
+		c.audit("connection refused", err)
+		c.fatal(err)
+		return false
+	}
+	c.release = release
+	// the database's settings (ALTER DATABASE … SET) are the session's
+	// defaults; start-up parameters override them, as in PostgreSQL
+	c.sess.databaseDefaults(c.srv.db.QuotaSettings(c.tenant))
 	for name, v := range p {
 		switch name {
 		case "user", "database", "replication":

@@ -489,6 +489,22 @@ func (r *copyReader) write(ctx context.Context) error {
 			rec.Release()
 		}
 	}()
+	var rows int64
+	for _, rec := range recs {
+		rows += rec.NumRows()
+	}
+	// the database's series limit and ingest rate take the whole COPY at once
+	tables := make([]string, len(recs))
+	for i := range tables {
+		tables[i] = r.seq.table
+	}
+	if err := r.conn.srv.db.CheckNewSeries(r.conn.tenant, tables, recs); err != nil {
+		return err
+	}
+	ctx, err := r.conn.srv.db.AdmitIngest(ctx, r.conn.tenant, int(rows))
+	if err != nil {
+		return err
+	}
 	next := make(chan arrow.RecordBatch, len(recs))
 	for _, rec := range recs {
 		next <- rec

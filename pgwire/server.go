@@ -34,6 +34,10 @@ type Config struct {
 	// AuthMD5 or AuthSCRAM, checked against Users (name → password).
 	Auth  string
 	Users map[string]string
+	// HBA, when set, decides per client address, database and user
+	// whether and how a connection authenticates (hba.go), in place of
+	// Auth.
+	HBA []HBARule
 }
 
 // Server serves the PostgreSQL protocol for a DB.
@@ -42,6 +46,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	parser *sql.Parser // statement texts parse once
+	auth   *authSecrets
 
 	mu        sync.Mutex
 	conns     map[uint32]*conn
@@ -65,13 +70,17 @@ func New(db *ugnos.DB, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := CheckAuth(cfg.Auth, cfg.Users); err != nil {
+	if err := CheckAuth(cfg.Auth, cfg.Users, cfg.HBA); err != nil {
 		return nil, err
 	}
 	if err := db.CreateDatabase("postgres"); err != nil {
 		return nil, err
 	}
-	s := &Server{db: db, cfg: cfg, log: log, parser: sql.NewParser(4096), conns: map[uint32]*conn{}, listeners: map[net.Listener]struct{}{}}
+	auth, err := newAuthSecrets(cfg.Users)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{db: db, cfg: cfg, log: log, parser: sql.NewParser(4096), auth: auth, conns: map[uint32]*conn{}, listeners: map[net.Listener]struct{}{}}
 	s.nextPID.Store(uint32(time.Now().UnixNano()%30000) + 1000)
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/errs"
 )
 
@@ -200,6 +201,9 @@ func loadZone(v string) (*time.Location, error) {
 // session holds a connection's settings.
 type session struct {
 	values map[string]string // by lower-case name
+	// defaults are the database's settings (ALTER DATABASE … SET) that
+	// RESET goes back to, by lower-case name
+	defaults map[string]string
 	// zone caches the TimeZone setting's location (loading one reads the
 	// zone database): zoneOf is the setting it was loaded for
 	zone   *time.Location
@@ -219,6 +223,9 @@ func newSession(version, user string) *session {
 // set changes a setting; the result says whether to report it.
 func (s *session) set(name, value string) (*setting, error) {
 	st, ok := settingByName[strings.ToLower(name)]
+	if ugnos.IsQuotaSetting(name) {
+		return nil, errs.New(errs.ErrInvalidInput, "55P02", "parameter %q cannot be changed: it is a quota of the database (ALTER DATABASE … SET, by a superuser)", strings.ToLower(name))
+	}
 	if !ok {
 		if strings.Contains(name, ".") { // a custom (extension) setting
 			if _, err := anyValue(value); err != nil {
@@ -241,6 +248,9 @@ func (s *session) set(name, value string) (*setting, error) {
 }
 
 func (s *session) reset(name string) (*setting, error) {
+	if ugnos.IsQuotaSetting(name) {
+		return nil, errs.New(errs.ErrInvalidInput, "55P02", "parameter %q cannot be changed: it is a quota of the database (ALTER DATABASE … SET, by a superuser)", strings.ToLower(name))
+	}
 	st, ok := settingByName[strings.ToLower(name)]
 	if !ok {
 		if _, custom := s.values[strings.ToLower(name)]; custom {
@@ -253,7 +263,23 @@ func (s *session) reset(name string) (*setting, error) {
 		return nil, errs.New(errs.ErrInvalidInput, "55P02", "parameter %q cannot be changed", st.name)
 	}
 	s.values[strings.ToLower(name)] = st.def
+	if d, ok := s.defaults[strings.ToLower(name)]; ok {
+		s.values[strings.ToLower(name)] = d
+	}
 	return st, nil
+}
+
+// databaseDefaults applies the database's settings: statement_timeout
+// as the session's default, the ugnos.* quotas to SHOW (not settable).
+func (s *session) databaseDefaults(set map[string]string) {
+	s.defaults = map[string]string{}
+	for name, v := range set {
+		if name == "statement_timeout" && v == "0" {
+			continue
+		}
+		s.values[name] = v
+		s.defaults[name] = v
+	}
 }
 
 func (s *session) get(name string) (string, error) {

@@ -2,17 +2,20 @@ package sql
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/internal/fuzzcheck"
 )
 
 // FuzzParse asserts that no input panics or crashes the process, that every
 // error is an *errs.Error with a SQLSTATE, that statements point at their
 // own text, and that the depth bound that guards the C parser holds.
 //
-//	go test -run '^$' -fuzz FuzzParse -fuzztime 30s ./sql/
+//	go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./sql/
 func FuzzParse(f *testing.F) {
 	for _, q := range realQueries {
 		f.Add(q)
@@ -27,11 +30,20 @@ func FuzzParse(f *testing.F) {
 		"SELECT x[1][2:3], (y).z, ARRAY[1,2], ROW(1, 2), '{1}'::int[] /* c */ -- c",
 		"SELECT time_bucket_gapfill('1 min', time), locf(avg(v)) FROM cpu GROUP BY 1",
 		"SELECT first(v, time), last(v, time) FROM cpu",
+		// nasty: deep nesting (bounded by the depth guard), invalid UTF-8,
+		// NUL, unterminated quoting of every kind, huge numbers
+		"SELECT " + strings.Repeat("(", 3000) + "1" + strings.Repeat(")", 3000),
+		"SELECT " + strings.Repeat("ARRAY[", 500) + strings.Repeat("]", 500),
+		"SELECT 1" + strings.Repeat("+1", 5000), "SELECT " + strings.Repeat("NOT ", 5000) + "true",
+		"SELECT '\xff\xfe', \"\xc3\x28\" FROM \xe2\x82", "SELECT 1\x00; SELECT 2", "SELECT $1$ unterminated", "SELECT /* unterminated",
+		"SELECT U&\"\\D800\"", "SELECT E'\\xZZ'", "SELECT 99999999999999999999999999999999999999e999999, $2147483648",
+		"SELECT 1;;;;SELECT 2;", strings.Repeat(";", 1000),
 	} {
 		f.Add(q)
 	}
 	p := NewParser(64)
 	f.Fuzz(func(t *testing.T, q string) {
+		defer fuzzcheck.Start(t, 10*time.Second)()
 		stmts, err := p.Parse(q)
 		if err != nil {
 			var e *errs.Error

@@ -3,6 +3,7 @@ package engine
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zeebo/xxh3"
 
@@ -36,6 +37,7 @@ type seriesCatalog struct {
 	byHash map[uint64]uint32
 	next   []uint32              // by sid: sid+1 of the next series with the same hash
 	post   []map[string]*posting // by tag slot: value -> series
+	total  *atomic.Int64         // the tenant's series count (tenant.series); nil: none
 }
 
 // posting is the tag index entry of one tag value.
@@ -65,6 +67,9 @@ func (c *seriesCatalog) create(h uint64, tags []string) uint32 {
 		c.byHash = make(map[uint64]uint32)
 	}
 	sid := uint32(len(c.tags))
+	if c.total != nil {
+		c.total.Add(1)
+	}
 	n := 0
 	for slot, v := range tags {
 		if v == "" {
@@ -222,6 +227,9 @@ func intersect(a, b []uint32) []uint32 {
 // truncate removes the series with ids >= first (the newest), undoing
 // create. Caller holds mu exclusively.
 func (c *seriesCatalog) truncate(first uint32) {
+	if c.total != nil && uint32(len(c.tags)) > first {
+		c.total.Add(-int64(uint32(len(c.tags)) - first))
+	}
 	for sid := uint32(len(c.tags)); sid > first; {
 		sid--
 		for slot, v := range c.tags[sid] {

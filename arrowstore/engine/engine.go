@@ -57,6 +57,14 @@ type Options struct {
 	// Observer, if set, is told about every write and delete (see
 	// Observer), replayed ones included.
 	Observer Observer
+	// SeriesLimit, if set, is the most series a table's tenant may have
+	// (<= 0: no limit), asked only when a write creates series (never for
+	// rows of known series, nor on replay). A write that would create more
+	// is refused whole with the error SeriesLimitError returns.
+	SeriesLimit func(tenant, table string) int64
+	// SeriesLimitError builds that error (have: the tenant's series now,
+	// adding: the write's new ones); nil: a plain 53400.
+	SeriesLimitError func(tenant string, limit, have, adding int64) error
 }
 
 func (o Options) walCheckpointBytes() uint64 {
@@ -98,6 +106,10 @@ type tenant struct {
 	tables    map[string]*table
 	views     map[string]string // name -> SELECT text
 	retention atomic.Int64      // default retention of its tables, ns (0: none)
+	// series counts the series of its tables (seriesCatalog.total);
+	// seriesMu serialises creating series under Options.SeriesLimit.
+	series   atomic.Int64
+	seriesMu sync.Mutex
 }
 
 // Engine is the storage engine. It implements arrowstore.Engine.
@@ -407,6 +419,12 @@ func (e *Engine) CreateTenant(name string) error {
 // The creation records are appended to the WAL; the caller's later Sync
 // makes them durable.
 func (e *Engine) tableForWrite(tenantName, name string) (*table, error) {
+	return e.tableFor(tenantName, name, true)
+}
+
+// tableFor is tableForWrite; rows says rows will be written (a new table
+// then needs room for a series under Options.SeriesLimit).
+func (e *Engine) tableFor(tenantName, name string, rows bool) (*table, error) {
 	if t, err := e.lookup(tenantName, name); err == nil {
 		return t, nil
 	}
@@ -435,6 +453,13 @@ func (e *Engine) tableForWrite(tenantName, name string) (*table, error) {
 	if t := tn.tables[name]; t != nil {
 		return t, nil
 	}
+	// a new table's first row is a new series: a tenant at its series
+	// limit gets no empty table from a refused write
+	if rows && e.opts.SeriesLimit != nil {
+		if limit := e.opts.SeriesLimit(tenantName, name); limit > 0 && tn.series.Load() >= limit {
+			return nil, e.seriesLimitError(tenantName, limit, tn.series.Load(), 1)
+		}
+	}
 	id := e.nextID
 	var en enc
 	en.u8(recCreateTable)
@@ -451,6 +476,7 @@ func (e *Engine) tableForWrite(tenantName, name string) (*table, error) {
 func (e *Engine) addTable(tn *tenant, id uint32, name string) *table {
 	t := newTable(e, id, tn.name, name)
 	t.tn = tn
+	t.cat.total = &tn.series
 	tn.tables[name] = t
 	e.byID[id] = t
 	e.nextID = max(e.nextID, id+1)
@@ -506,9 +532,7 @@ func (e *Engine) Stats() Stats {
 	}
 	st.IngestedRows = e.ingested.Load()
 	st.Writes = e.writes.Load()
-	if e.wal != nil {
-		st.WAL = e.wal.Stats()
-	}
+	st.WAL = e.walStats()
 	st.Uptime = time.Since(e.started)
 	st.Checkpoints = e.checkpoints.Load()
 	st.Compactions = e.compactions.Load()
@@ -544,6 +568,7 @@ func (e *Engine) removeTable(t *table) {
 	e.dropped[t.id] = true
 	if tn := e.tenants[t.tenant]; tn != nil && tn.tables[t.name] == t {
 		delete(tn.tables, t.name)
+		tn.series.Add(-int64(t.cat.count()))
 	}
 	delete(e.byID, t.id)
 }
@@ -596,7 +621,7 @@ func (e *Engine) CreateTable(tenantName, name string, cols []arrowstore.Column, 
 	if len(want) > MaxColumns { // before the table is created
 		return tooManyColumns(name)
 	}
-	t, err := e.tableForWrite(tenantName, name)
+	t, err := e.tableFor(tenantName, name, false)
 	if err != nil {
 		return err
 	}
@@ -633,6 +658,17 @@ func (e *Engine) AddColumns(tenantName, name string, cols []arrowstore.Column, i
 		return err
 	}
 	return e.syncAll()
+}
+
+// walStats are the write-ahead log's figures (zero without one). It
+// holds closeMu shared: Restore replaces e.wal holding it exclusively.
+func (e *Engine) walStats() wal.Stats {
+	e.closeMu.RLock()
+	defer e.closeMu.RUnlock()
+	if e.wal == nil {
+		return wal.Stats{}
+	}
+	return e.wal.Stats()
 }
 
 // syncAll waits until everything appended is durable.

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -448,7 +451,59 @@ func verifySnapshot(dir string) (*manifest, []SideFile, error) {
 		}
 		side = append(side, SideFile{Name: name, Data: b})
 	}
+	if err := checkContent(dir, m); err != nil {
+		return nil, nil, err
+	}
 	return m, side, nil
+}
+
+// checkContent checks what the checksums cannot: that the files a
+// manifest lists are what it says they are. The catalog must replay, and
+// each segment of a table it defines must open with the footer recorded
+// and belong to that table. A restore that passed it cannot fail half
+// done on the manifest's content.
+func checkContent(dir string, m *manifest) error {
+	// where a restore puts them: each file once, in its own directory
+	seen := map[string]bool{}
+	for _, ref := range append([]fileRef{m.Catalog}, m.Files...) {
+		seen[path.Clean(ref.Path)] = true
+	}
+	if !strings.HasPrefix(path.Clean(m.Catalog.Path), "catalog/") {
+		return badSnapshot(dir, "catalog %q is not a file of catalog/", m.Catalog.Path)
+	}
+	for _, ref := range m.Segments {
+		p := path.Clean(ref.Path)
+		if !strings.HasPrefix(p, "segments/") || seen[p] {
+			return badSnapshot(dir, "segment %q is not a file of segments/, or listed twice", ref.Path)
+		}
+		seen[p] = true
+	}
+	cat, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(m.Catalog.Path)))
+	if err != nil {
+		return badSnapshot(dir, "%s is missing", m.Catalog.Path)
+	}
+	scratch, err := Open("", Options{Logger: slog.New(slog.DiscardHandler), CacheBytes: -1}) // memory only: nothing to close
+	if err != nil {
+		return err
+	}
+	if err := scratch.replayCatalog(cat); err != nil {
+		return badSnapshot(dir, "its catalog does not load: %v", err)
+	}
+	for _, ref := range m.Segments {
+		if scratch.byID[ref.Table] == nil {
+			continue // dropped before the checkpoint finished: not loaded
+		}
+		f, err := segment.OpenVerified(filepath.Join(dir, filepath.FromSlash(ref.Path)), ref.Footer, ref.FooterSum)
+		if err != nil {
+			return badSnapshot(dir, "segment %s: %v", ref.Path, err)
+		}
+		table := f.Meta.Table
+		f.Close()
+		if table != ref.Table {
+			return badSnapshot(dir, "segment %s belongs to table %d, not %d", ref.Path, table, ref.Table)
+		}
+	}
+	return nil
 }
 
 // Restore replaces the database's content by a snapshot's, verified first
@@ -613,8 +668,18 @@ func (e *Engine) resetState() {
 
 // restoreMemory loads a snapshot into a memory-only engine: every row
 // read into memory.
-func (e *Engine) restoreMemory(ctx context.Context, dir string, m *manifest) error {
+func (e *Engine) restoreMemory(ctx context.Context, dir string, m *manifest) (err error) {
 	old := e.byID
+	e.mu.RLock()
+	tenants, dropped, nextID := e.tenants, e.dropped, e.nextID
+	e.mu.RUnlock()
+	defer func() {
+		if err != nil { // the old content stays, whole
+			e.mu.Lock()
+			e.tenants, e.byID, e.dropped, e.nextID = tenants, old, dropped, nextID
+			e.mu.Unlock()
+		}
+	}()
 	e.resetState()
 	cat, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(m.Catalog.Path)))
 	if err == nil {

@@ -731,10 +731,13 @@ func retentionRec(tenant, table string, period int64) []byte {
 // loadManifest restores the state of the last checkpoint, if any: the
 // catalog, the segments as lazy batches and the tombstones. It returns the
 // position WAL replay starts after.
-func (e *Engine) loadManifest() (uint64, error) {
+func (e *Engine) loadManifest() (_ uint64, err error) {
 	b, err := os.ReadFile(filepath.Join(e.dir, manifestName))
 	if errors.Is(err, fs.ErrNotExist) {
+		// no checkpoint finished: segment and catalog files there are of
+		// a first checkpoint that crashed before its manifest
 		e.removeTemps()
+		e.removeUnlisted(&manifest{})
 		return 0, nil
 	}
 	if err != nil {
@@ -751,6 +754,14 @@ func (e *Engine) loadManifest() (uint64, error) {
 	if err := e.replayCatalog(cat); err != nil {
 		return 0, err
 	}
+	var opened []*segment.File
+	defer func() {
+		if err != nil { // a later segment is damaged: close the earlier ones
+			for _, f := range opened {
+				f.Close()
+			}
+		}
+	}()
 	for _, ref := range m.Segments {
 		t := e.byID[ref.Table]
 		if t == nil {
@@ -765,8 +776,8 @@ func (e *Engine) loadManifest() (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
+		opened = append(opened, file)
 		if file.Meta.Table != ref.Table {
-			file.Close()
 			return 0, errs.New(errs.ErrCorrupt, errs.CodeDataCorrupted, "segment %s belongs to table %d, not %d", ref.Path, file.Meta.Table, ref.Table)
 		}
 		sf := &segFile{ref: ref, path: abs, meta: file.Meta, file: file}
@@ -879,7 +890,7 @@ func (e *Engine) needCheckpoint() bool {
 	if lim, mem := e.opts.MemoryLimit, e.memoryBytes(); lim > 0 && mem > lim { // memoryBytes refreshes memEst
 		return true
 	}
-	return uint64(e.wal.Stats().AppendedLSN)-e.ckptLSN.Load() > e.opts.walCheckpointBytes()
+	return uint64(e.walStats().AppendedLSN)-e.ckptLSN.Load() > e.opts.walCheckpointBytes()
 }
 
 // memoryBytes is what the in-memory tier holds (and, as a side effect,

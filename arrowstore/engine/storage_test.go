@@ -31,7 +31,7 @@ type pt struct {
 	v    float64
 }
 
-func writePts(t *testing.T, e *Engine, tenant, table string, pts []pt) {
+func writePts(t testing.TB, e *Engine, tenant, table string, pts []pt) {
 	t.Helper()
 	mem := memory.DefaultAllocator
 	tb, hb, vb := array.NewInt64Builder(mem), array.NewStringBuilder(mem), array.NewFloat64Builder(mem)
@@ -50,7 +50,7 @@ func writePts(t *testing.T, e *Engine, tenant, table string, pts []pt) {
 }
 
 // readAll returns every row of a table as "host@t=v", sorted.
-func readAll(t *testing.T, e *Engine, tenant, table string) []string {
+func readAll(t testing.TB, e *Engine, tenant, table string) []string {
 	t.Helper()
 	tb, err := e.Table(tenant, table)
 	if err != nil {
@@ -644,5 +644,31 @@ func TestScanDuringPurge(t *testing.T) {
 	}
 	if rd.Err() != nil || n != 500 {
 		t.Fatalf("%d rows, %v", n, rd.Err())
+	}
+}
+
+// TestFirstCheckpointCrashLeavesNoFiles: files of a first checkpoint that
+// crashed before writing its manifest are removed on opening (found by
+// TestCrashKill9: a segment on disk that nothing lists).
+func TestFirstCheckpointCrashLeavesNoFiles(t *testing.T) {
+	dir := t.TempDir()
+	stray := []string{filepath.Join(dir, "segments", "acme", "cpu-1", "2024-01-01", "1.parquet"), filepath.Join(dir, "catalog", "1.bin")}
+	for _, p := range stray {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("half a checkpoint"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := openDir(t, dir, Options{})
+	defer e.Close()
+	for _, p := range stray {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there after opening: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "segments")); err != nil {
+		t.Errorf("the segments directory itself was removed: %v", err)
 	}
 }

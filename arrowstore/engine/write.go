@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -515,6 +516,11 @@ func (c *seriesCatalog) findRow(h uint64, present uint16, in *input, i int) (uin
 // record that uses them comes after it in the WAL.
 func (t *table) createSeries(rows []int, sids []uint32, find func(i int) (uint32, bool), build func(i int) (uint64, []string)) error {
 	c := &t.cat
+	limit := t.seriesLimit()
+	if limit > 0 {
+		t.tn.seriesMu.Lock() // the count and the check are one step per tenant
+		defer t.tn.seriesMu.Unlock()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	first := uint32(len(c.tags))
@@ -527,6 +533,13 @@ func (t *table) createSeries(rows []int, sids []uint32, find func(i int) (uint32
 		sids[i] = c.create(h, tags)
 	}
 	last := uint32(len(c.tags))
+	if limit > 0 && last > first {
+		if have := t.tn.series.Load(); have > limit {
+			c.truncate(first)
+			adding := int64(last - first)
+			return t.e.seriesLimitError(t.tenant, limit, have-adding, adding)
+		}
+	}
 	if last == first || t.e.wal == nil {
 		return nil
 	}
@@ -577,4 +590,109 @@ func prefixErr(err error, format string, args ...any) error {
 	c := *e
 	c.Msg = fmt.Sprintf(format, args...) + c.Msg
 	return &c
+}
+
+// seriesLimit is Options.SeriesLimit for the table (0: none).
+func (t *table) seriesLimit() int64 {
+	if t.e.opts.SeriesLimit == nil || t.tn == nil {
+		return 0
+	}
+	return t.e.opts.SeriesLimit(t.tenant, t.name)
+}
+
+func (e *Engine) seriesLimitError(tenant string, limit, have, adding int64) error {
+	if e.opts.SeriesLimitError != nil {
+		return e.opts.SeriesLimitError(tenant, limit, have, adding)
+	}
+	return errs.New(errs.ErrInvalidInput, "53400", "database %q would exceed its limit of %d series (it has %d, the write adds %d); nothing was written", tenant, limit, have, adding)
+}
+
+// TenantSeries is the number of series of a tenant's tables.
+func (e *Engine) TenantSeries(tenant string) int64 {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if tn := e.tenants[tenant]; tn != nil {
+		return tn.series.Load()
+	}
+	return 0
+}
+
+// NewSeries counts the distinct series among records' rows (of one
+// table) that the table does not have yet (every one when the table does
+// not exist), without creating anything: for a caller that writes one
+// request as several records and checks a series limit over all of them
+// first (the count may be stale by the time it writes; Write itself
+// enforces Options.SeriesLimit).
+func (e *Engine) NewSeries(tenantName, tableName string, recs ...arrow.RecordBatch) (int64, error) {
+	var t *table
+	if tb, err := e.lookup(tenantName, tableName); err == nil {
+		t = tb
+		t.cat.mu.RLock()
+		defer t.cat.mu.RUnlock()
+	}
+	seen := map[string]struct{}{}
+	for _, rec := range recs {
+		if err := t.newSeries(rec, seen); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(seen)), nil
+}
+
+// newSeries adds the tag sets of rec's rows that t (nil: a table not
+// made yet) has no series of to seen. Caller holds t.cat.mu.
+func (t *table) newSeries(rec arrow.RecordBatch, seen map[string]struct{}) error {
+	in, err := prepareRecord(rec)
+	if err != nil {
+		return err
+	}
+	defer in.release()
+	known := t != nil
+	kin := &input{n: in.n} // findRow compares the table's tag columns only
+	if known {
+		s := t.schema.Load()
+		for ci := range in.tags {
+			ref, ok := s.byName[in.tags[ci].name]
+			if !ok || ref.kind != arrowstore.KindTag {
+				in.tags[ci].slot = -1 // a new tag column: its non-empty values are new series
+				continue
+			}
+			in.tags[ci].slot = ref.slot
+			kin.tags = append(kin.tags, in.tags[ci])
+		}
+	}
+	// the key of a tag set: its name=value pairs in name order
+	order := make([]int, len(in.tags))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(in.tags[a].name, in.tags[b].name) })
+	var key []byte
+	for i := 0; i < in.n; i++ {
+		var h uint64
+		var present uint16
+		found := known
+		key = key[:0]
+		for _, ci := range order {
+			tc := &in.tags[ci]
+			v := tc.value(i)
+			if v == "" {
+				continue
+			}
+			key = append(append(append(append(key, tc.name...), 0), v...), 0)
+			if tc.slot < 0 {
+				found = false
+				continue
+			}
+			h += tagHash(tc.slot, v)
+			present++
+		}
+		if found {
+			if _, ok := t.cat.findRow(h, present, kin, i); ok {
+				continue
+			}
+		}
+		seen[string(key)] = struct{}{}
+	}
+	return nil
 }

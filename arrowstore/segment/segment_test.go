@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -18,6 +20,7 @@ import (
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/arrowstore/membuf"
 	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/internal/fuzzcheck"
 )
 
 // row is one row of the test data, as plain values.
@@ -307,10 +310,15 @@ func TestCorrupt(t *testing.T) {
 }
 
 // FuzzSegment opens damaged segment files the way the engine does (the
-// footer checked against the checksum recorded when it was written) and
-// loads their row groups (each checked against its own): errors are fine,
-// panics and hangs are not. Unchecked, a flipped byte in a page header can
-// make the Parquet decoder spend seconds and gigabytes on one file.
+// footer checked against the checksum recorded when it was written) and,
+// with raw, the way Open does for a file nothing vouches for (the Parquet
+// footer and the ugnos metadata in it parsed as they are), then loads
+// their row groups (each checked against its own checksum). Errors must be ErrCorrupt; panics,
+// hangs and leaked goroutines or files are failures. Unchecked, a flipped
+// byte in a page header can make the Parquet decoder spend seconds and
+// gigabytes on one file.
+//
+//	go test -run '^$' -fuzz '^FuzzSegment$' -fuzztime 30s ./arrowstore/segment/
 func FuzzSegment(f *testing.F) {
 	dir := f.TempDir()
 	path := filepath.Join(dir, "seed.parquet")
@@ -334,14 +342,35 @@ func FuzzSegment(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(seed)
-	f.Add(seed[:len(seed)/2])
-	f.Fuzz(func(t *testing.T, data []byte) {
+	damage := func(at int, x byte) []byte {
+		c := bytes.Clone(seed)
+		c[(at+len(c))%len(c)] ^= x
+		return c
+	}
+	for _, raw := range []bool{false, true} {
+		f.Add(seed, raw)
+		f.Add(seed[:len(seed)/2], raw)
+		f.Add(seed[:len(seed)-1], raw)
+		f.Add(seed[len(seed)-int(info.Footer)-8:], raw) // the footer alone
+		f.Add(damage(-5, 0x7f), raw)                    // the footer length
+		f.Add(damage(-int(info.Footer)/2, 0x01), raw)   // inside the footer
+		f.Add(damage(len(seed)/3, 0x80), raw)           // inside a page
+		f.Add([]byte("PAR1\xff\xff\xff\x7fPAR1"), raw)
+		f.Add([]byte("PAR1"), raw)
+		f.Add([]byte{}, raw)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, raw bool) {
+		defer fuzzcheck.Start(t, 20*time.Second)()
 		p := filepath.Join(t.TempDir(), "f.parquet")
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		sf, err := OpenVerified(p, info.Footer, info.FooterSum)
+		var sf *File
+		if raw {
+			sf, err = Open(p)
+		} else {
+			sf, err = OpenVerified(p, info.Footer, info.FooterSum)
+		}
 		if err != nil {
 			if !errors.Is(err, errs.ErrCorrupt) && !errors.Is(err, errs.ErrInternal) {
 				t.Fatalf("open: unexpected kind of error %v", err)
@@ -349,8 +378,68 @@ func FuzzSegment(f *testing.F) {
 			return
 		}
 		defer sf.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		for rg := range sf.Meta.RowGroups {
-			sf.Load(context.Background(), rg, []int{0, 1, 2})
+			bt, err := sf.Load(ctx, rg, []int{0, 1, 2})
+			if err != nil {
+				if !errors.Is(err, errs.ErrCorrupt) {
+					t.Fatalf("load: unexpected kind of error %v", err)
+				}
+				continue
+			}
+			if bt.N != len(bt.Time) {
+				t.Fatalf("row group %d: %d rows, %d times", rg, bt.N, len(bt.Time))
+			}
+		}
+	})
+}
+
+// FuzzMeta decodes arbitrary bytes as the ugnos metadata of a segment
+// footer (counts and lengths bounded by what is left, never trusted):
+// what decodes must encode back to bytes that decode to the same.
+//
+//	go test -run '^$' -fuzz '^FuzzMeta$' -fuzztime 30s ./arrowstore/segment/
+func FuzzMeta(f *testing.F) {
+	path := filepath.Join(f.TempDir(), "seed.parquet")
+	b := membuf.New(membuf.Config{Shards: 1, SealRows: 16})
+	fb := array.NewFloat64Builder(memory.DefaultAllocator)
+	r := &membuf.Rows{N: 40}
+	for i := range 40 {
+		r.Time = append(r.Time, int64(i))
+		r.SID = append(r.SID, uint32(i%3))
+		fb.Append(float64(i))
+	}
+	r.Cols = []membuf.Col{{Slot: 0, Type: arrowstore.TypeFloat, Arr: fb.NewArray()}}
+	b.Append(r)
+	b.Seal()
+	cols := []Column{{Name: "host", Kind: arrowstore.KindTag, Slot: 0}, {Name: "v", Kind: arrowstore.KindField, Slot: 0, Type: arrowstore.TypeFloat}}
+	if _, err := Write(path, 1, 1, cols, testTags, b.Sealed(), LevelFast); err != nil {
+		f.Fatal(err)
+	}
+	m, err := ReadMeta(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := encodeMeta(m)
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add(append(bytes.Clone(good), 0))
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		defer fuzzcheck.Start(t, 10*time.Second)()
+		m, err := decodeMeta(data)
+		if err != nil {
+			return
+		}
+		again := encodeMeta(m)
+		m2, err := decodeMeta(again)
+		if err != nil {
+			t.Fatalf("re-encoded metadata does not decode: %v", err)
+		}
+		if !bytes.Equal(encodeMeta(m2), again) {
+			t.Fatal("metadata changes on a second round trip")
 		}
 	})
 }

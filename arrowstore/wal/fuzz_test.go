@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ugnos/ugnos/errs"
+	"github.com/ugnos/ugnos/internal/fuzzcheck"
 )
 
 const fuzzMaxRecord = 1 << 12
@@ -47,35 +49,61 @@ func frame(payloads ...string) []byte {
 }
 
 // FuzzReplay writes arbitrary bytes as a segment (after a valid header if
-// withHeader) and checks that Open neither panics nor hands out a record the
-// reference parser rejects, and that the repaired log reopens cleanly.
+// withHeader) and, when next is not empty, next as the records of a second
+// segment that follows it. Open must not panic or hang, must hand out
+// exactly the records the reference parser accepts (those of the second
+// segment only if the first is good to its end), and the repaired log must
+// take a record and reopen cleanly.
 //
-//	go test -run xxx -fuzz FuzzReplay -fuzztime 30s ./arrowstore/wal/
+//	go test -run '^$' -fuzz '^FuzzReplay$' -fuzztime 30s ./arrowstore/wal/
 func FuzzReplay(f *testing.F) {
 	good := frame("hello", "", "world of records")
-	f.Add(good, true)
-	f.Add(good[:len(good)-3], true)
-	f.Add(append(bytes.Clone(good), 0, 0, 0, 0, 0, 0, 0, 0), true)
-	f.Add(append(bytes.Clone(good), 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4), true)
-	f.Add([]byte{}, true)
+	flip := func(b []byte, i int) []byte { b = bytes.Clone(b); b[i] ^= 0x10; return b }
+	f.Add(good, true, []byte(nil))
+	f.Add(good[:len(good)-3], true, []byte(nil))
+	f.Add(append(bytes.Clone(good), 0, 0, 0, 0, 0, 0, 0, 0), true, []byte(nil))
+	f.Add(append(bytes.Clone(good), 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4), true, []byte(nil))
+	f.Add(flip(good, 2), true, []byte(nil))                                // a length
+	f.Add(flip(good, 5), true, []byte(nil))                                // a checksum
+	f.Add(flip(good, 10), true, []byte(nil))                               // a payload
+	f.Add(frame(string(make([]byte, fuzzMaxRecord+1))), true, []byte(nil)) // intact but over MaxRecord
+	f.Add([]byte{}, true, []byte(nil))
+	f.Add(good, true, frame("next", "segment"))
+	f.Add(good[:len(good)-1], true, frame("next")) // torn, then more: corruption
+	f.Add(good, true, flip(frame("next", "segment"), 9))
+	f.Add([]byte{}, true, frame("x"))
 	h := encodeHeader(0)
-	f.Add(append(h[:], good...), false)
-	f.Add(h[:7], false)
-	f.Add([]byte("not a wal segment at all, but long enough"), false)
+	f.Add(append(h[:], good...), false, []byte(nil))
+	f.Add(h[:7], false, []byte(nil))
+	f.Add(flip(append(h[:], good...), 4), false, []byte(nil)) // the version
+	f.Add(flip(append(h[:], good...), 8), false, []byte(nil)) // the base LSN
+	f.Add([]byte("not a wal segment at all, but long enough"), false, []byte(nil))
 
-	f.Fuzz(func(t *testing.T, data []byte, withHeader bool) {
+	f.Fuzz(func(t *testing.T, data []byte, withHeader bool, next []byte) {
+		defer fuzzcheck.Start(t, 20*time.Second)()
 		dir := t.TempDir()
 		content := data
 		if withHeader {
 			content = append(h[:], data...)
 		}
-		path := filepath.Join(dir, segName(0))
-		if err := os.WriteFile(path, content, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, segName(0)), content, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		var want []rec
 		if len(content) >= headerSize && bytes.Equal(content[:headerSize], h[:]) {
 			want = refParse(content[headerSize:])
+		}
+		if withHeader && len(next) > 0 {
+			base := LSN(len(data))
+			nh := encodeHeader(base)
+			if err := os.WriteFile(filepath.Join(dir, segName(base)), append(nh[:], next...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if len(want) == 0 && len(data) == 0 || len(want) > 0 && want[len(want)-1].lsn == base {
+				for _, r := range refParse(next) {
+					want = append(want, rec{base + r.lsn, r.data})
+				}
+			}
 		}
 
 		opts := Options{MaxRecord: fuzzMaxRecord, SyncMode: SyncNever}
@@ -93,10 +121,12 @@ func FuzzReplay(f *testing.F) {
 			return
 		}
 		if len(got) != len(want) {
+			w.Close()
 			t.Fatalf("replayed %d records, reference parser %d (report %+v)", len(got), len(want), rep)
 		}
 		for i := range want {
 			if got[i].lsn != want[i].lsn || !bytes.Equal(got[i].data, want[i].data) {
+				w.Close()
 				t.Fatalf("record %d differs from the reference parser", i)
 			}
 		}
@@ -105,6 +135,7 @@ func FuzzReplay(f *testing.F) {
 			end = want[len(want)-1].lsn
 		}
 		if st := w.Stats(); st.AppendedLSN != end {
+			w.Close()
 			t.Fatalf("positioned at %d, want %d", st.AppendedLSN, end)
 		}
 		r := logT(t, w, []byte("after"))

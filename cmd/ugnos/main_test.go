@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -437,6 +438,9 @@ func TestServeRefuses(t *testing.T) {
 		{"memory unit", []string{"UGNOS_MEMORY_LIMIT=5 parsecs"}, nil, "unknown unit"},
 		{"retention", nil, []string{"--retention", "-3d"}, "--retention"},
 		{"log format", []string{"UGNOS_LOG_FORMAT=xml"}, nil, "--log-format"},
+		{"hba file missing", nil, []string{"--hba-file", "/nonexistent/hba.conf"}, "--hba-file"},
+		{"client CA without a certificate", nil, []string{"--tls-client-ca", "/tmp/ca.pem"}, "--tls-client-ca needs --tls-cert"},
+		{"password, bad address", []string{"UGNOS_PASSWORD=pw"}, []string{"--http-addr", "nohost"}, "--http-addr"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startServe(t, cleanEnv(tc.env...), tc.args...)
@@ -530,7 +534,7 @@ func TestParseServePrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := serveConfig{dataDir: "/env/data", pgAddr: "127.0.0.1:5432", httpAddr: "[::1]:2", sync: "never", syncMode: ugnos.SyncNever, logFormat: "text"}
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("config = %+v, want %+v", *c, want)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +38,9 @@ type serveConfig struct {
 	syncMode  ugnos.SyncMode
 	tlsCert   string
 	tlsKey    string
+	clientCA  string
+	hbaFile   string
+	hba       []pgwire.HBARule
 	password  string
 	memLimit  string
 	memBytes  int64
@@ -61,7 +65,9 @@ func (c *serveConfig) settings() []serveSetting {
 		{"sync", "UGNOS_SYNC", "always", "when writes are acknowledged: always (fsynced), interval or never", &c.sync},
 		{"tls-cert", "UGNOS_TLS_CERT", "", "PEM certificate (chain) offered to PostgreSQL clients that ask for TLS", &c.tlsCert},
 		{"tls-key", "UGNOS_TLS_KEY", "", "PEM private key of --tls-cert", &c.tlsKey},
-		{"password", "UGNOS_PASSWORD", "", "password of the user ugnos over the PostgreSQL protocol (SCRAM-SHA-256); required to listen beyond loopback", &c.password},
+		{"tls-client-ca", "UGNOS_TLS_CLIENT_CA", "", "PEM CA certificates that verify client certificates (hba method cert, clientcert=…)", &c.clientCA},
+		{"hba-file", "UGNOS_HBA_FILE", "", "pg_hba.conf-style rules: which addresses, databases and users may connect over the PostgreSQL protocol, and how they authenticate", &c.hbaFile},
+		{"password", "UGNOS_PASSWORD", "", "password of the superuser ugnos (PostgreSQL protocol: SCRAM-SHA-256; HTTP: Basic); turns on authentication, which listening beyond loopback requires", &c.password},
 		{"memory-limit", "UGNOS_MEMORY_LIMIT", "", "bytes of rows kept in memory before they move to Parquet segments (e.g. 512MiB, 2GB; empty: no limit)", &c.memLimit},
 		{"retention", "UGNOS_RETENTION", "", "default retention period of every table without its own (e.g. 90d, 12h; empty: keep everything)", &c.retent},
 		{"log-format", "UGNOS_LOG_FORMAT", "text", "log output format on stderr: text or json", &c.logFormat},
@@ -133,20 +139,87 @@ func (c *serveConfig) validate() error {
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
-	// Listening beyond loopback requires a password (DESIGN). HTTP has no
-	// authentication yet, so it stays on loopback; pgwire may listen
-	// anywhere once --password is set.
-	if err := checkLoopbackAddr(c.httpAddr); err != nil {
-		return fmt.Errorf("--http-addr: %w", err)
+	if c.clientCA != "" && c.tlsCert == "" {
+		return errors.New("--tls-client-ca needs --tls-cert and --tls-key")
 	}
-	if c.password == "" {
-		if err := checkLoopbackAddr(c.pgAddr); err != nil {
-			return fmt.Errorf("--pg-addr: %w (set --password to listen beyond loopback)", err)
+	if c.hbaFile != "" {
+		b, err := os.ReadFile(c.hbaFile)
+		if err != nil {
+			return fmt.Errorf("--hba-file: %w", err)
 		}
-	} else if _, _, err := net.SplitHostPort(c.pgAddr); err != nil {
-		return fmt.Errorf("--pg-addr: %q is not host:port: %w", c.pgAddr, err)
+		if c.hba, err = pgwire.ParseHBA(string(b)); err != nil {
+			return fmt.Errorf("--hba-file %s: %w", c.hbaFile, err)
+		}
+		if len(c.hba) == 0 {
+			return fmt.Errorf("--hba-file %s has no rules: every connection would be refused", c.hbaFile)
+		}
+	}
+	// Listening beyond loopback requires authentication (DESIGN): a
+	// password for the superuser ugnos, or hba rules for pgwire (HTTP then
+	// takes the roles' passwords and API tokens).
+	if !c.authenticates() {
+		if err := checkLoopbackAddr(c.httpAddr); err != nil {
+			return fmt.Errorf("--http-addr: %w (set --password to listen beyond loopback)", err)
+		}
+		if err := checkLoopbackAddr(c.pgAddr); err != nil {
+			return fmt.Errorf("--pg-addr: %w (set --password or --hba-file to listen beyond loopback)", err)
+		}
+		return nil
+	}
+	for flag, addr := range map[string]string{"--pg-addr": c.pgAddr, "--http-addr": c.httpAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%s: %q is not host:port: %w", flag, addr, err)
+		}
+	}
+	// trust is for loopback clients only (DESIGN): beyond it, a rule
+	// that trusts other addresses would let anyone in
+	if checkLoopbackAddr(c.pgAddr) != nil {
+		for _, r := range c.hba {
+			if r.Method == pgwire.AuthTrust && !loopbackOnly(r.Net) {
+				return fmt.Errorf("--hba-file %s: line %d trusts addresses beyond loopback while --pg-addr %s is not loopback", c.hbaFile, r.Line, c.pgAddr)
+			}
+		}
 	}
 	return nil
+}
+
+// loopbackOnly reports whether every address of n is a loopback one
+// (nil: all addresses).
+func loopbackOnly(n *net.IPNet) bool {
+	if n == nil || !n.IP.IsLoopback() {
+		return false
+	}
+	ones, bits := n.Mask.Size()
+	return bits == 32 && ones >= 8 || bits == 128 && ones == 128
+}
+
+// authenticates reports whether clients must authenticate.
+func (c *serveConfig) authenticates() bool { return c.password != "" || len(c.hba) > 0 }
+
+// tlsConfig is the server's TLS configuration for both listeners; nil
+// without --tls-cert. With --tls-client-ca, clients may present
+// certificates, which are verified against it.
+func (c *serveConfig) tlsConfig() (*tls.Config, error) {
+	if c.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.clientCA != "" {
+		pem, err := os.ReadFile(c.clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-client-ca %s: no PEM certificates", c.clientCA)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
 }
 
 // checkLoopbackAddr accepts host:port where host is "localhost" or a
@@ -198,9 +271,16 @@ func serve(args []string, stderr io.Writer) int {
 // shutdownTimeout), HTTP is drained, the database closed.
 func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err error) {
 	log.Info("starting ugnos", "version", version, "data_dir", cfg.dataDir, "sync", cfg.sync)
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
 		return fmt.Errorf("listen http: %w", err)
+	}
+	if tlsCfg != nil { // HTTPS
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	gate := httpapi.NewGate(version, "replaying the write-ahead log")
 	srv := &http.Server{
@@ -210,7 +290,10 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("http listening", "addr", ln.Addr().String())
+	log.Info("http listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil)
+	if tlsCfg == nil && checkLoopbackAddr(cfg.httpAddr) != nil {
+		log.Warn("HTTP listens beyond loopback without TLS: passwords and API tokens travel in the clear (set --tls-cert and --tls-key)")
+	}
 
 	start := time.Now()
 	db, err := ugnos.Open(cfg.dataDir, ugnos.WithSyncMode(cfg.syncMode), ugnos.WithLogger(log),
@@ -239,16 +322,13 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 		}
 	}()
 
-	pgCfg := pgwire.Config{Version: version, Logger: log}
+	var users map[string]string
 	if cfg.password != "" {
-		pgCfg.Auth, pgCfg.Users = pgwire.AuthSCRAM, map[string]string{"ugnos": cfg.password}
+		users = map[string]string{"ugnos": cfg.password}
 	}
-	if cfg.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
-		if err != nil {
-			return fmt.Errorf("TLS certificate: %w", err)
-		}
-		pgCfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	pgCfg := pgwire.Config{Version: version, Logger: log, TLS: tlsCfg, HBA: cfg.hba}
+	if cfg.password != "" {
+		pgCfg.Auth, pgCfg.Users = pgwire.AuthSCRAM, users
 	}
 	pgSrv, err := pgwire.New(db, pgCfg)
 	if err != nil {
@@ -262,7 +342,8 @@ func runServer(ctx context.Context, cfg *serveConfig, log *slog.Logger) (err err
 	go func() { pgServed <- pgSrv.Serve(pgLn) }()
 	log.Info("pgwire listening", "addr", pgLn.Addr().String())
 
-	api := httpapi.New(db, httpapi.Config{Version: version, Logger: log})
+	api := httpapi.New(db, httpapi.Config{Version: version, Logger: log,
+		Auth: httpapi.AuthConfig{Required: cfg.authenticates(), Users: users}})
 	srv.RegisterOnShutdown(api.CloseStreams) // live streams end at once, not at the deadline
 	gate.Open(api)
 	log.Info("ready")
