@@ -5,6 +5,6 @@
 // after kill -9, and that resident memory stayed bounded.
 //
 // The package has no code of its own: everything is in soak_test.go and
-// its helpers. `go test ./soak/` runs the short variant (about 20 s of load;
+// its helpers. `go test ./soak/` runs the short variant (15 s of load;
 // part of `make test`); `make soak` runs it for UGNOS_SOAK_DURATION (10m).
 package soak

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -65,7 +66,19 @@ func startServer(t *testing.T, dataDir, memLimit string) *server {
 		}
 	}
 	s.cmd.Env = append(env, "GOTRACEBACK=all")
+	if v := os.Getenv("UGNOS_SOAK_GODEBUG"); v != "" {
+		s.cmd.Env = append(s.cmd.Env, "GODEBUG="+v)
+	}
 	s.cmd.Stderr = s.stderr
+	if dir := os.Getenv("UGNOS_SOAK_LOG_DIR"); dir != "" {
+		// keep each server's whole stderr (with UGNOS_SOAK_GODEBUG=gctrace=1, the heap at each GC)
+		f, err := os.CreateTemp(dir, "ugnos-serve-*.log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		s.cmd.Stderr = io.MultiWriter(s.stderr, f)
+	}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -188,6 +201,7 @@ type rssSampler struct {
 	sumRSS     int64
 	maxThreads int64
 	lastRSS    int64
+	timeline   []string // the largest RSS of every 10 s, "10s:312MiB"
 	stop       context.CancelFunc
 	done       chan struct{}
 }
@@ -199,9 +213,15 @@ func sampleRSS(pid int, every time.Duration) *rssSampler {
 		defer close(r.done)
 		tk := time.NewTicker(every)
 		defer tk.Stop()
+		start, window := time.Now(), int64(0)
 		for {
 			if st, err := procStatus(pid); err == nil {
 				r.mu.Lock()
+				window = max(window, st["VmRSS"])
+				if el := time.Since(start); el >= time.Duration(len(r.timeline)+1)*10*time.Second {
+					r.timeline = append(r.timeline, fmt.Sprintf("%v:%dMiB", el.Truncate(10*time.Second), window>>10))
+					window = 0
+				}
 				r.samples++
 				r.sumRSS += st["VmRSS"]
 				r.lastRSS = st["VmRSS"]

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -111,19 +112,20 @@ func expectedErr(class string) bool {
 // client is one of the concurrent clients: one pgx connection, the HTTP
 // client, and the ledger of its batches.
 type client struct {
-	id      int
-	tag     string
-	srv     *server
-	http    *http.Client
-	conn    *pgx.Conn
-	rng     *rand.Rand
-	next    int64
-	batches []batch
-	st      *stats
-	snapDir string        // where snapshots go (client 0 only)
-	killed  *atomic.Bool  // set just before the server is killed on purpose
-	admin   time.Duration // client 0 and 1: interval of admin operations (0: none)
-	lastAdm time.Time
+	id       int
+	tag      string
+	srv      *server
+	http     *http.Client
+	conn     *pgx.Conn
+	rng      *rand.Rand
+	next     int64
+	batches  []batch
+	st       *stats
+	snapDir  string        // where snapshots go (client 0 only)
+	lastSnap string        // the latest snapshot taken (the earlier ones are removed)
+	killed   *atomic.Bool  // set just before the server is killed on purpose
+	admin    time.Duration // client 0 and 1: interval of admin operations (0: none)
+	lastAdm  time.Time
 }
 
 func (c *client) connect(ctx context.Context) error {
@@ -457,11 +459,11 @@ func (c *client) classifyCancel(err error) {
 // adminOp: client 0 takes snapshots, client 1 alternates CHECKPOINT and
 // ugnos_compact().
 func (c *client) adminOp(ctx context.Context) {
-	var q, op string
+	var q, op, path string
 	switch c.id {
 	case 0:
 		op = "snapshot"
-		path := fmt.Sprintf("%s/snap-%d", c.snapDir, c.st.ops["snapshot"])
+		path = fmt.Sprintf("%s/snap-%d", c.snapDir, c.st.ops["snapshot"])
 		q = "SELECT ugnos_snapshot('" + path + "')"
 	default:
 		if c.st.ops["checkpoint"] <= c.st.ops["compact"] {
@@ -477,6 +479,12 @@ func (c *client) adminOp(ctx context.Context) {
 		return
 	}
 	c.st.latency[op] = append(c.st.latency[op], time.Since(start))
+	if op == "snapshot" { // keep one: a long run would fill the disk
+		if c.lastSnap != "" {
+			os.RemoveAll(c.lastSnap)
+		}
+		c.lastSnap = path
+	}
 }
 
 // runClients runs the clients concurrently until the deadline.
