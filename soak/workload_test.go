@@ -209,7 +209,7 @@ func (c *client) reconnect(ctx context.Context) {
 
 // run does operations until the deadline, chosen at random by weight.
 func (c *client) run(ctx context.Context, until time.Time, writesOnly bool) {
-	for time.Now().Before(until) && ctx.Err() == nil {
+	for time.Now().Before(until) && ctx.Err() == nil && !c.killed.Load() {
 		if c.conn == nil || c.conn.IsClosed() {
 			c.reconnect(ctx)
 			if c.conn == nil {
