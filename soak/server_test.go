@@ -201,7 +201,7 @@ type rssSampler struct {
 	sumRSS     int64
 	maxThreads int64
 	lastRSS    int64
-	timeline   []string // the largest RSS of every 10 s, "10s:312MiB"
+	timeline   []string // the largest RSS of every 10 s, "10s:312MiB" (the window's end)
 	stop       context.CancelFunc
 	done       chan struct{}
 }
@@ -214,6 +214,11 @@ func sampleRSS(pid int, every time.Duration) *rssSampler {
 		tk := time.NewTicker(every)
 		defer tk.Stop()
 		start, window := time.Now(), int64(0)
+		defer func() { // the last, partial window
+			if window > 0 {
+				r.timeline = append(r.timeline, fmt.Sprintf("%v:%dMiB", time.Since(start).Round(time.Second), window>>10))
+			}
+		}()
 		for {
 			if st, err := procStatus(pid); err == nil {
 				r.mu.Lock()
