@@ -39,9 +39,11 @@ const queryWorkingSet = 2 * 65536 * 14 * 8
 // (WithQueryMemoryLimit, 2 GiB), so each client may add a query's working
 // set. The Go collector lets the heap reach twice what is live (GOGC=100,
 // no GOMEMLIMIT), and the runtime, parser and sessions take a fixed 128 MiB.
-// For 64 MiB and 64 clients: 2×(176 + 64×14) + 128 = 2272 MiB. Runs
-// measured 400–800 MiB for 15 s to 100 s (the log has the figures): the
-// bound catches growth without bound, not a few hundred MiB.
+// For 64 MiB and 64 clients: 2×(176 + 64×14) + 128 = 2272 MiB. Measured
+// on 2 shared cores: 320–400 MiB after 15 s; 10 min climbed to 1.0–1.2 GiB
+// by the third minute and stayed there (max 1208 MiB). The bound catches
+// growth without bound (before the LastRows fix, 1.7 GiB after 3 min and
+// rising), not a few hundred MiB.
 func rssBound(clients int) int64 {
 	return 2*(memLimitBytes*11/4+int64(clients)*queryWorkingSet) + 128<<20
 }
