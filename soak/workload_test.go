@@ -60,6 +60,9 @@ type batch struct {
 	deleted   bool // an acknowledged DELETE removed exactly these rows
 	uncertain bool // the write failed or was cut off: all or none of it may be stored
 	resolved  int8 // for an uncertain batch, once a check has seen it: 1 stored, -1 not
+	// when the write was sent and acknowledged, and the DELETE of the
+	// batch sent and acknowledged (zero: not yet): what a snapshot holds
+	start, ack, delStart, delAck time.Time
 }
 
 // present reports whether the batch's rows must be stored.
@@ -121,11 +124,13 @@ type client struct {
 	next     int64
 	batches  []batch
 	st       *stats
-	snapDir  string        // where snapshots go (client 0 only)
-	lastSnap string        // the latest snapshot taken (the earlier ones are removed)
-	killed   *atomic.Bool  // set just before the server is killed on purpose
-	admin    time.Duration // client 0 and 1: interval of admin operations (0: none)
-	lastAdm  time.Time
+	snapDir  string // where snapshots go (client 0 only)
+	lastSnap string // the latest snapshot taken (the earlier ones are removed)
+	// when the statement that took lastSnap was sent and answered
+	snapStart, snapEnd time.Time
+	killed             *atomic.Bool  // set just before the server is killed on purpose
+	admin              time.Duration // client 0 and 1: interval of admin operations (0: none)
+	lastAdm            time.Time
 }
 
 func (c *client) connect(ctx context.Context) error {
@@ -258,7 +263,7 @@ func (c *client) row(seq int64) []any {
 // write writes n new rows through kind and records the batch: acknowledged,
 // or uncertain when the call failed.
 func (c *client) write(ctx context.Context, kind string, n int64) {
-	b := batch{lo: c.next, hi: c.next + n, kind: kind}
+	b := batch{lo: c.next, hi: c.next + n, kind: kind, start: time.Now()}
 	c.next += n
 	c.st.ops[kind]++
 	var err error
@@ -301,6 +306,7 @@ func (c *client) write(ctx context.Context, kind string, n int64) {
 		b.uncertain = true
 		c.fail(kind, err, c.killed.Load())
 	} else {
+		b.ack = time.Now()
 		c.st.rows[kind] += n
 	}
 	c.batches = append(c.batches, b)
@@ -359,6 +365,7 @@ func (c *client) delete(ctx context.Context) {
 	}
 	c.st.ops["delete"]++
 	b := &c.batches[cand[c.rng.IntN(len(cand))]]
+	b.delStart = time.Now()
 	tag, err := c.conn.Exec(ctx, "DELETE FROM cpu WHERE client = $1 AND time >= $2 AND time <= $3",
 		c.tag, rowTime(c.id, b.lo), rowTime(c.id, b.hi-1))
 	if err != nil {
@@ -367,7 +374,7 @@ func (c *client) delete(ctx context.Context) {
 		c.fail("delete", err, false)
 		return
 	}
-	b.deleted = true
+	b.deleted, b.delAck = true, time.Now()
 	c.st.deleted += b.hi - b.lo
 	if tag.RowsAffected() != b.hi-b.lo {
 		c.fail("delete", fmt.Errorf("DELETE of seq %d..%d (%s) removed %d rows, want %d",
@@ -483,7 +490,7 @@ func (c *client) adminOp(ctx context.Context) {
 		if c.lastSnap != "" {
 			os.RemoveAll(c.lastSnap)
 		}
-		c.lastSnap = path
+		c.lastSnap, c.snapStart, c.snapEnd = path, start, time.Now()
 	}
 }
 
