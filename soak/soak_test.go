@@ -40,7 +40,7 @@ const queryWorkingSet = 2 * 65536 * 14 * 8
 // set. The Go collector lets the heap reach twice what is live (GOGC=100,
 // no GOMEMLIMIT), and the runtime, parser and sessions take a fixed 128 MiB.
 // For 64 MiB and 64 clients: 2×(176 + 64×14) + 128 = 2272 MiB. Measured
-// on 2 shared cores: 320–400 MiB after 15 s; 10 min climbed to 1.0–1.2 GiB
+// on 2 shared cores: 320–510 MiB after 15 s; 10 min climbed to 1.0–1.2 GiB
 // by the third minute and stayed there (max 1208 MiB). The bound catches
 // growth without bound (before the LastRows fix, 1.7 GiB after 3 min and
 // rising), not a few hundred MiB.
