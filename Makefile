@@ -30,9 +30,13 @@ bench:
 	cd bench && $(GO) run ./cmd/ugnosbench ingest
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# soak runs the crash-recovery tests for many rounds.
+# soak runs the crash-recovery tests for many rounds, then the load and
+# soak test (64 clients against ugnos serve) for SOAK_DURATION; make test
+# runs the latter for 15 s.
+SOAK_DURATION ?= 10m
 soak:
 	UGNOS_CRASH_ROUNDS=200 $(GO) test -count=1 -run 'TestCrash' -timeout 60m .
+	UGNOS_SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak$$' -timeout 60m ./soak/
 
 # fuzz runs every fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m).
 fuzz:
