@@ -2,6 +2,7 @@ package ugnos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -115,7 +116,7 @@ type Result struct {
 // DROP DATABASE and CHECKPOINT (of the whole database; admin.go).
 func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Result, error) {
 	ctx, stop := db.statementContext(ctx, tenant)
-	res, err := db.exec(ctx, tenant, query, args...)
+	res, err := db.execContained(ctx, tenant, query, args...)
 	if err != nil {
 		err = db.statementErr(ctx, tenant, err)
 		err = db.memErr(tenant, err)
@@ -127,6 +128,26 @@ func (db *DB) Exec(ctx context.Context, tenant, query string, args ...any) (*Res
 		stop()
 	}
 	return res, err
+}
+
+// execContained runs exec; a panic in it (a bug) fails the statement
+// with XX000 and an error log with its stack, not the process.
+func (db *DB) execContained(ctx context.Context, tenant, query string, args ...any) (res *Result, err error) {
+	defer func() {
+		var pe *errs.PanicError
+		if errors.As(err, &pe) {
+			db.log.Error("panic running a statement", "tenant", tenant, "statement", truncate(query, 1000), "panic", pe.Value, "stack", string(pe.Stack))
+		}
+	}()
+	defer errs.Recover(&err)
+	return db.exec(ctx, tenant, query, args...)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 func (db *DB) exec(ctx context.Context, tenant, query string, args ...any) (*Result, error) {

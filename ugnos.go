@@ -18,6 +18,7 @@ package ugnos
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -67,6 +68,7 @@ type DB struct {
 	roles    *roleSet
 	tokens   *tokenSet
 	quotas   *quotaSet // per-database limits (quota.go)
+	log      *slog.Logger
 	streams  streamHub // live streams (stream.go)
 }
 
@@ -102,6 +104,10 @@ func Open(dir string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	db.eng = eng
+	db.log = c.eng.Logger
+	if db.log == nil {
+		db.log = slog.Default()
+	}
 	db.rules = newRuleSet(db)
 	if err := db.rules.load(); err != nil {
 		eng.Close()

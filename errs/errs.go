@@ -10,6 +10,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 )
 
 // Sentinel kinds. Test with errors.Is(err, errs.ErrNotFound) and so on.
@@ -105,3 +106,22 @@ func SQLState(err error) string {
 	}
 	return CodeInternal
 }
+
+// Recover turns a panic of the calling goroutine into an internal error
+// (XX000) in *err, with the panic's value and stack: a bug in one
+// statement must fail that statement, not the process. Use it deferred
+// directly (defer errs.Recover(&err)) at the boundaries where statements
+// run: the exec operators' reader, the parallel workers, DB.Exec.
+func Recover(err *error) {
+	if v := recover(); v != nil {
+		*err = &Error{Kind: ErrInternal, Code: CodeInternal, Msg: "internal error", Err: &PanicError{Value: v, Stack: debug.Stack()}}
+	}
+}
+
+// PanicError is the cause of an error made by Recover.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (p *PanicError) Error() string { return fmt.Sprintf("panic: %v", p.Value) }

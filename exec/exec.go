@@ -247,7 +247,7 @@ func (r *Reader) Next() bool {
 		return false
 	}
 	for {
-		rec, err := r.op.Next(r.ctx)
+		rec, err := r.next()
 		if err != nil {
 			if err != io.EOF {
 				r.err = err
@@ -263,6 +263,12 @@ func (r *Reader) Next() bool {
 		r.rec = rec
 		return true
 	}
+}
+
+// next runs the operator, a panic in it becoming the statement's error.
+func (r *Reader) next() (rec arrow.RecordBatch, err error) {
+	defer errs.Recover(&err)
+	return r.op.Next(r.ctx)
 }
 
 // Release closes the operator.

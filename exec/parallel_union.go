@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/internal/bufpool"
 	"github.com/ugnos/ugnos/planner"
 )
@@ -185,7 +186,8 @@ func (p *unionAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	p.done = true
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range p.tables {
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			defer errs.Recover(&err) // a panic fails the query, not the process
 			var sel []int32
 			defer func() { bufpool.Put(sel) }()
 			for _, in := range p.inputs[w] {
