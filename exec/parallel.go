@@ -133,7 +133,7 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	for w := range p.tables {
 		g.Go(func() (err error) {
 			defer errs.Recover(&err) // a panic fails the query, not the process
-			var sel []int32 // the filters' selection vector
+			var sel []int32          // the filters' selection vector
 			defer func() { bufpool.Put(sel) }()
 			for {
 				rec, err := p.next(gctx, w)
