@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,28 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ugnos/ugnos/internal/servetest"
 	"github.com/ugnos/ugnos/internal/syncbuf"
 )
 
 // binary is the ugnos binary built once by TestMain.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ugnos-soak")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "ugnos")
-	if out, err := exec.Command("go", "build", "-o", binary, "github.com/ugnos/ugnos/cmd/ugnos").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { servetest.Main(m, "github.com/ugnos/ugnos/cmd/ugnos", &binary) }
 
 // server is one ugnos serve process on a data directory.
 type server struct {
@@ -249,12 +233,4 @@ func (r *rssSampler) close() {
 	<-r.done
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return servetest.FreeAddr(t) }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,6 +28,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/ugnos/ugnos"
+	"github.com/ugnos/ugnos/internal/servetest"
 	"github.com/ugnos/ugnos/internal/snaptest"
 	"github.com/ugnos/ugnos/internal/syncbuf"
 )
@@ -36,22 +36,7 @@ import (
 // binary is the ugnos binary built once by TestMain.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ugnos-cmd-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "ugnos")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { servetest.Main(m, ".", &binary) }
 
 // cleanEnv is the test's environment without UGNOS_* variables, plus extra.
 func cleanEnv(extra ...string) []string {
@@ -144,15 +129,7 @@ func (s *server) waitReady(t *testing.T, addr string) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return servetest.FreeAddr(t) }
 
 func get(t *testing.T, url string) (*http.Response, []byte) {
 	t.Helper()
