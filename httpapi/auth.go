@@ -88,12 +88,16 @@ func requestCredentials(r *http.Request) credentials {
 // it was answered (401).
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*ugnos.Session, bool) {
 	c := requestCredentials(r)
-	if c.token == "" && strings.HasPrefix(c.password, "ugnos_") {
-		c.token = c.password // a token as the password: for clients that only do Basic
+	if c.token == "" && c.password != "" {
+		// a token as the password, for clients that only do Basic (a
+		// password that is no token is checked as one)
+		if t, ok := s.db.LookupToken(c.password); ok {
+			return tokenSession(t), true
+		}
 	}
 	if !s.cfg.Auth.Required { // trust
 		if t, ok := s.db.LookupToken(c.token); ok {
-			return &ugnos.Session{User: "token:" + t.Name, Token: t.Name}, true
+			return tokenSession(t), true
 		}
 		if c.user != "" && c.token == "" {
 			return &ugnos.Session{User: c.user}, true
@@ -113,7 +117,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*ugnos.Se
 			s.unauthorized(w, r, "", "invalid API token")
 			return nil, false
 		}
-		return &ugnos.Session{User: "token:" + t.Name, Token: t.Name}, true
+		return tokenSession(t), true
 	}
 	if !s.checkPassword(c.user, c.password) {
 		s.unauthorized(w, r, c.user, "password authentication failed for user "+quote(c.user))
@@ -124,6 +128,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*ugnos.Se
 		return nil, false
 	}
 	return &ugnos.Session{User: c.user}, true
+}
+
+func tokenSession(t ugnos.Token) *ugnos.Session {
+	return &ugnos.Session{User: "token:" + t.Name, Token: t.Name}
 }
 
 // checkPassword checks a user's password against a role's SCRAM

@@ -312,6 +312,17 @@ func TestTokensInSQL(t *testing.T) {
 	if resp, _ := do(t, r); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("revoked token: %d", resp.StatusCode)
 	}
+	// a password that looks like a token is still a password
+	for _, q := range []string{"CREATE USER odd PASSWORD 'ugnos_not_a_token'", "GRANT CONNECT ON DATABASE acme TO odd"} {
+		if resp, body := adminQ(q); resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", q, resp.StatusCode, body)
+		}
+	}
+	r, _ = http.NewRequest("GET", ts.URL+"/api/v1/query?db=acme&q=SELECT+1", nil)
+	r.SetBasicAuth("odd", "ugnos_not_a_token")
+	if resp, body := do(t, r); resp.StatusCode != 200 {
+		t.Errorf("Basic with a password starting ugnos_: %d %s", resp.StatusCode, body)
+	}
 	for _, tok := range db.Tokens() {
 		if tok.Name == "grafana" {
 			t.Error("revoked token still listed")
