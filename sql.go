@@ -430,6 +430,17 @@ func (db *DB) Describe(ctx context.Context, tenant, query string) (*Description,
 		if _, err := p.PlanDelete(node.GetDeleteStmt().GetRelation().GetRelname(), node.GetDeleteStmt().GetWhereClause()); err != nil {
 			return nil, err
 		}
+	case node.GetExplainStmt() != nil:
+		if sel := node.GetExplainStmt().GetQuery().GetSelectStmt(); sel != nil { // its parameters
+			sel, err := positionalArgs(sel)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := p.PlanSelect(sel); err != nil {
+				return nil, err
+			}
+		}
+		d.Columns = []ColumnDescription{{Name: "QUERY PLAN", Type: functions.TText.Name()}}
 	}
 	for _, t := range p.ParamTypes {
 		if t == functions.TUnknown {

@@ -548,3 +548,33 @@ func TestSessionInSQL(t *testing.T) {
 		t.Errorf("search_path %q, application_name %q, user %q, version %q, pid %d (connection's %d)", sp, app, user, version, pid, c.PgConn().PID())
 	}
 }
+
+// TestExplainWithParameters: EXPLAIN of a statement with parameters is
+// described with them (as PostgreSQL does), and the plan shows the
+// parameters' values pushed into the scan.
+func TestExplainWithParameters(t *testing.T) {
+	ts := startServer(t)
+	c := ts.connect(t, "postgres")
+	if _, err := c.Exec(ctx, setup); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := c.Query(ctx, "EXPLAIN SELECT count(*) FROM cpu WHERE hostname = $1 AND time >= $2", "a", "2016-01-01 00:00:10+00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, s)
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	got := strings.Join(plan, "\n")
+	if !strings.Contains(got, "hostname = (a)") || !strings.Contains(got, "time=[2016-01-01 00:00:10+00") {
+		t.Errorf("the parameters are not pushed into the scan:\n%s", got)
+	}
+}
