@@ -63,20 +63,8 @@ func startServer(t *testing.T, dataDir, memLimit string) *server {
 		t.Cleanup(func() { f.Close() })
 		s.cmd.Stderr = io.MultiWriter(s.stderr, f)
 	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.err = s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-		if t.Failed() {
-			t.Logf("ugnos serve (pid %d) stderr, last 8 KiB:\n%s", s.cmd.Process.Pid, tail(s.stderr.String(), 8<<10))
-		}
+	servetest.Run(t, s.cmd, s.done, &s.err, func() string {
+		return fmt.Sprintf("ugnos serve (pid %d) stderr, last 8 KiB:\n%s", s.cmd.Process.Pid, tail(s.stderr.String(), 8<<10))
 	})
 	s.waitReady(t)
 	return s

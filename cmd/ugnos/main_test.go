@@ -66,21 +66,7 @@ func startServe(t *testing.T, env []string, args ...string) *server {
 	s.cmd.Dir = t.TempDir()
 	s.cmd.Env = env
 	s.cmd.Stderr = s.stderr
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.err = s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-		if t.Failed() {
-			t.Logf("ugnos serve stderr:\n%s", s.stderr.String())
-		}
-	})
+	servetest.Run(t, s.cmd, s.done, &s.err, func() string { return "ugnos serve stderr:\n" + s.stderr.String() })
 	return s
 }
 

@@ -41,3 +41,25 @@ func FreeAddr(t testing.TB) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// Run starts cmd, stores its exit (cmd.Wait's result) in *exit and then
+// closes done; when the test ends, it kills the process if it still runs
+// and, if the test failed, logs failLog().
+func Run(t testing.TB, cmd *exec.Cmd, done chan struct{}, exit *error, failLog func() string) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { *exit = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Log(failLog())
+		}
+	})
+}
