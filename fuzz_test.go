@@ -17,6 +17,7 @@ import (
 	"github.com/ugnos/ugnos"
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/internal/fuzzcheck"
+	"github.com/ugnos/ugnos/internal/snaptest"
 )
 
 // FuzzSQL parses, plans and runs arbitrary statements against a small
@@ -166,7 +167,7 @@ func FuzzRestoreSideFiles(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rules, alerts, caggs []byte) {
 		defer fuzzcheck.Start(t, 60*time.Second)()
 		snap := filepath.Join(t.TempDir(), "snap")
-		copyDir(t, base, snap)
+		snaptest.CopyTree(t, base, snap)
 		fixSideFiles(t, snap, map[string][]byte{"rules.json": rules, "alerts.json": alerts, "caggs.json": caggs})
 		if err := ugnos.VerifySnapshot(snap); err != nil {
 			t.Fatalf("a snapshot with checksums made right does not verify: %v", err)
@@ -204,28 +205,6 @@ func FuzzRestoreSideFiles(f *testing.F) {
 			}
 		}
 	})
-}
-
-// copyDir copies the regular files under src to dst.
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // fixSideFiles replaces side files of the snapshot at snap and makes the

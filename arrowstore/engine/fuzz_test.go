@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/ugnos/ugnos/arrowstore"
 	"github.com/ugnos/ugnos/errs"
 	"github.com/ugnos/ugnos/internal/fuzzcheck"
+	"github.com/ugnos/ugnos/internal/snaptest"
 )
 
 // fuzzFixture is what the manifest fuzz targets start every input from:
@@ -143,32 +143,6 @@ func wantKind(t *testing.T, err error, kinds ...error) {
 	t.Fatalf("error of another kind: %v", err)
 }
 
-// copyTree copies the regular files under src to dst (never links: the
-// engine under test may write or remove them).
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		if d.Name() == "LOCK" {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // manifestSeeds are the fixture's manifest, damaged in the ways a
 // reader must survive: cut short, emptied, its paths leaving the
 // directory, its footers, sizes, tables and tombstones wrong, huge
@@ -231,7 +205,7 @@ func FuzzManifest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, man []byte) {
 		defer fuzzcheck.Start(t, 30*time.Second)()
 		dir := t.TempDir()
-		copyTree(t, fx.data, dir)
+		snaptest.CopyTree(t, fx.data, dir)
 		if err := os.WriteFile(filepath.Join(dir, manifestName), man, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +247,7 @@ func FuzzSnapshot(f *testing.F) {
 	f.Fuzz(func(t *testing.T, man, snapInfo []byte, fix bool) {
 		defer fuzzcheck.Start(t, 60*time.Second)()
 		snap := filepath.Join(t.TempDir(), "snap")
-		copyTree(t, fx.snap, snap)
+		snaptest.CopyTree(t, fx.snap, snap)
 		if fix {
 			var m manifest
 			_ = json.Unmarshal(man, &m)
@@ -305,7 +279,7 @@ func FuzzSnapshot(f *testing.F) {
 
 		// with a data directory
 		dir := t.TempDir()
-		copyTree(t, fx.data, dir)
+		snaptest.CopyTree(t, fx.data, dir)
 		e := openDir(t, dir, quietOpts)
 		rerr := e.Restore(bg, snap)
 		if rerr != nil {

@@ -1,7 +1,9 @@
-// Package snaptest helps tests damage snapshots.
+// Package snaptest helps tests copy and damage snapshots and data
+// directories.
 package snaptest
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +35,33 @@ func DamageSegment(t testing.TB, snap string) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(seg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// CopyTree copies the regular files under src to dst, leaving out a data
+// directory's LOCK. It copies, never links: the engine under test may
+// write or remove them.
+func CopyTree(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if d.Name() == "LOCK" {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
